@@ -1,0 +1,231 @@
+"""Ingest department files: read, validate, load good rows, keep bad rows with a reason.
+
+One transaction per file: the raw rows, the rejected rows and the `audit.feed_files`
+record commit together or not at all, so a crash mid-file leaves nothing behind and the
+rerun starts the file afresh. The same bytes twice are recorded as `duplicate`.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from xinyong import config, reports, validation, warehouse
+from xinyong.contracts import Contract
+from xinyong.readers import CopyStream, Row, TableFile, UnreadableFile, map_header
+
+log = logging.getLogger(__name__)
+IN_FLIGHT_SUFFIXES = (".part", ".tmp")
+COPY_BATCH_ROWS = 5000
+
+
+@dataclass
+class FileOutcome:
+    feed: str
+    file_name: str
+    status: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str = ""
+    file_id: int | None = None
+    report_path: str | None = None
+
+    @property
+    def loaded_anything(self) -> bool:
+        return self.rows_loaded > 0
+
+
+def pending_files(landing: Path, feed: str) -> list[Path]:
+    """Files ready to ingest: final names only (no `.part`/`.tmp`, no hidden files)."""
+    folder = landing / feed
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".")
+                  and not p.name.lower().endswith(IN_FLIGHT_SUFFIXES))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ingest_feed(contract: Contract, settings: config.Settings | None = None,
+                warehouse_url: str | None = None,
+                progress: Callable[[str], None] | None = None) -> list[FileOutcome]:
+    settings = settings or config.load()
+    warehouse_url = warehouse_url or warehouse.url(settings)
+    outcomes = []
+    for path in pending_files(settings.landing, contract.feed):
+        outcome = ingest_file(path, contract, settings, warehouse_url)
+        outcomes.append(outcome)
+        if progress:
+            progress(f"{contract.feed}/{outcome.file_name}: {outcome.status} "
+                     f"(read {outcome.rows_read}, loaded {outcome.rows_loaded}, rejected {outcome.rows_rejected})")
+    return outcomes
+
+
+def ingest_file(path: Path, contract: Contract, settings: config.Settings,
+                warehouse_url: str) -> FileOutcome:
+    started = dt.datetime.now(dt.timezone.utc)
+    sha = sha256_of(path)
+    conn = warehouse.connect(warehouse_url)
+    try:
+        with conn:
+            with conn.cursor() as cur:
+                warehouse.bootstrap(conn)
+                # One loader per feed at a time, so two runs cannot both take the same bytes.
+                cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"xinyong.ingest.{contract.feed}",))
+                cur.execute("""select file_id, file_name from audit.feed_files
+                               where feed = %s and sha256 = %s
+                                 and status in ('loaded', 'loaded_with_rejects', 'quarantined')""",
+                            (contract.feed, sha))
+                seen = cur.fetchone()
+                if seen and seen[1] == path.name:
+                    # Loaded before, but the move out of landing did not happen (crash): finish it.
+                    outcome = FileOutcome(contract.feed, path.name, "already_loaded", file_id=seen[0])
+                elif seen:
+                    outcome = _record(cur, contract, path.name, sha, None, started, FileOutcome(
+                        contract.feed, path.name, "duplicate",
+                        message=f"与已接收的文件 {seen[1]} 内容完全相同（SHA-256 一致），未重复加载"))
+                else:
+                    outcome = _load(cur, contract, path, sha, started, settings)
+    finally:
+        conn.close()
+    _move(path, settings, outcome)
+    if outcome.status in ("loaded_with_rejects", "quarantined", "unreadable") and outcome.file_id:
+        reports.write_department_report(warehouse_url, outcome.file_id, settings)
+    log.info("%s/%s: %s", contract.feed, path.name, outcome.status)
+    return outcome
+
+
+def _record(cur, contract: Contract, file_name: str, sha: str, as_of, started,
+            outcome: FileOutcome, file_id: int | None = None) -> FileOutcome:
+    cur.execute(
+        """insert into audit.feed_files (file_id, feed, file_name, sha256, as_of, status, rows_read,
+               rows_loaded, rows_rejected, message, report_path, started_at)
+           values (coalesce(%s, nextval('audit.feed_files_file_id_seq')), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           returning file_id""",
+        (file_id, contract.feed, file_name, sha, as_of, outcome.status, outcome.rows_read,
+         outcome.rows_loaded, outcome.rows_rejected, outcome.message or None, outcome.report_path, started))
+    outcome.file_id = cur.fetchone()[0]
+    return outcome
+
+
+def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> FileOutcome:
+    match = contract.file_pattern().match(path.name)
+    if not match:
+        return _record(cur, contract, path.name, sha, None, started, FileOutcome(
+            contract.feed, path.name, "unreadable",
+            message=f"文件名不符合约定：应为 {contract.feed}_YYYYMMDD[_序号].csv 或 .xlsx"))
+    try:
+        as_of = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        return _record(cur, contract, path.name, sha, None, started, FileOutcome(
+            contract.feed, path.name, "unreadable", message=f"文件名中的日期 {match.group(1)} 不存在"))
+
+    cur.execute("select nextval('audit.feed_files_file_id_seq')")
+    file_id = cur.fetchone()[0]
+    report = reports.department_report_path(settings, contract.feed, path.name)
+    names = [c.name for c in contract.columns]
+    cur.execute("create temp table _landing (_row bigint, _extra text, _reader_errors text, "
+                + ", ".join(f"{n} text" for n in names) + ") on commit drop")
+    try:
+        table = TableFile(path)
+        rows = table.rows(code_positions=set())
+        header = next(rows)
+        header_map = map_header(contract, header)
+        if table.kind == "xlsx":  # code columns must be text cells; tell the reader where they are
+            rows = table.rows(code_positions={header_map.positions[c.name] for c in contract.columns
+                                              if c.is_code and c.name in header_map.positions})
+            next(rows)
+        counter = [0]
+        cur.copy_expert(
+            f"copy _landing (_row, _extra, _reader_errors, {', '.join(names)}) from stdin with (format csv)",
+            CopyStream(_copy_lines(rows, names, header_map, counter)), size=1 << 16)
+        rows_read = counter[0]
+    except UnreadableFile as exc:
+        cur.execute("drop table _landing")
+        return _record(cur, contract, path.name, sha, as_of, started, FileOutcome(
+            contract.feed, path.name, "unreadable", message=str(exc), report_path=str(report)), file_id)
+
+    cur.execute(f"create temp table _typed on commit drop as {validation.typed_select(contract)}")
+    cur.execute(f"create temp table _errors on commit drop as {validation.errors_select(contract)}")
+    messages = []
+    if header_map.missing_required:
+        missing = "、".join(header_map.missing_required)
+        messages.append(f"缺少必填列：{missing}（整个文件退回，请核对表头）")
+        cur.executemany("insert into _errors values (1, %s, null, %s)",
+                        [(h, "缺少必填列（表头被修改或遗漏）") for h in header_map.missing_required])
+    if header_map.extra:
+        messages.append("未知列已随数据保留：" + "、".join(header_map.extra))
+    cur.execute("select count(distinct _row) from _errors where _row > 1")
+    bad_rows = cur.fetchone()[0]
+    share = bad_rows / rows_read if rows_read else 0.0
+    quarantine = bool(header_map.missing_required) or share > contract.reject_threshold
+    if quarantine:
+        status, loaded, rejected = "quarantined", 0, rows_read
+        if not header_map.missing_required:
+            messages.insert(0, f"错误行占 {share:.1%}，超过 {contract.reject_threshold:.0%} 的退回阈值，整个文件未加载")
+    else:
+        cur.execute(validation.insert_good_rows(contract),
+                    {"file_id": file_id, "file_name": path.name, "as_of": as_of})
+        loaded = cur.rowcount
+        rejected = rows_read - loaded
+        status = "loaded_with_rejects" if rejected else "loaded"
+    outcome = _record(cur, contract, path.name, sha, as_of, started, FileOutcome(
+        contract.feed, path.name, status, rows_read, loaded, rejected, message="；".join(messages),
+        report_path=str(report) if status != "loaded" else None), file_id)
+    cur.execute("""insert into audit.rejected_rows (file_id, feed, file_name, row_number, column_name, value, reason)
+                   select %s, %s, %s, _row, column_name, value, reason from _errors order by _row""",
+                (file_id, contract.feed, path.name))
+    return outcome
+
+
+def _copy_lines(rows: Iterator, names: list[str], header_map, counter: list[int]) -> Iterator[str]:
+    """CSV text for COPY, in batches: row number, extra columns, reader findings, then the columns."""
+    positions = [header_map.positions.get(n) for n in names]
+    code_names = {pos: name for name, pos in header_map.positions.items()}
+    extra = header_map.extra
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    n = 0
+    for row in rows:
+        row: Row
+        cells = row.cells
+        width = len(cells)
+        extras = json.dumps({h: cells[p] for h, p in extra.items() if p < width and cells[p] != ""},
+                            ensure_ascii=False) if extra else ""
+        flagged = ("," + ",".join(code_names[p] for p in row.numeric_code_cells if p in code_names) + ",") \
+            if row.numeric_code_cells else ""
+        writer.writerow([row.number, extras if extras != "{}" else "", flagged,
+                         *[(cells[p] if p is not None and p < width else "") for p in positions]])
+        n += 1
+        if n % COPY_BATCH_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    counter[0] = n
+    yield buffer.getvalue()
+
+
+def _move(path: Path, settings: config.Settings, outcome: FileOutcome) -> None:
+    """Processed files leave the landing folder: quarantined or unreadable ones apart."""
+    bad = outcome.status in ("quarantined", "unreadable")
+    target_dir = (settings.quarantine if bad else settings.archive) / outcome.feed
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / path.name
+    if target.exists():
+        target = target_dir / f"{path.stem}.{outcome.file_id}{path.suffix}"
+    shutil.move(str(path), target)

@@ -1,0 +1,176 @@
+"""Read department files as rows of text, whatever Excel or a clerk did to them.
+
+CSV encoding is told apart by the bytes: a UTF-8 BOM, else valid UTF-8, else GB18030
+(a superset of GBK, what Windows Excel writes). XLSX is read from its first sheet in
+streaming mode. Rows are yielded one at a time so memory stays bounded for any size.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from xinyong.contracts import Contract, normalise_header
+
+CHUNK = 1 << 20
+
+
+class UnreadableFile(ValueError):
+    """The file cannot be read as a table at all (wrong format, broken encoding)."""
+
+
+@dataclass
+class HeaderMap:
+    positions: dict[str, int]                       # contract column -> position in the file
+    missing_required: list[str] = field(default_factory=list)  # contract headers
+    missing_optional: list[str] = field(default_factory=list)
+    extra: dict[str, int] = field(default_factory=dict)         # unknown header -> position
+
+
+def detect_encoding(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(3)
+        if head == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := fh.read(CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            return "gb18030"
+
+
+def map_header(contract: Contract, header: list) -> HeaderMap:
+    wanted = {}
+    for col in contract.columns:
+        for variant in (col.header, *col.aliases):
+            wanted[normalise_header(variant)] = col.name
+    positions: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    for i, raw in enumerate(header):
+        if raw is None or str(raw).strip() == "":
+            continue
+        name = wanted.get(normalise_header(raw))
+        if name and name not in positions:
+            positions[name] = i
+        else:
+            extra[str(raw).strip()] = i
+    hm = HeaderMap(positions=positions, extra=extra)
+    for col in contract.columns:
+        if col.name not in positions:
+            (hm.missing_required if col.required else hm.missing_optional).append(col.header)
+    return hm
+
+
+@dataclass
+class Row:
+    number: int                 # as in the file, header = row 1
+    cells: list                 # texts, positionally as in the file
+    numeric_code_cells: list[int] = field(default_factory=list)  # positions of numbers in code columns
+
+
+class TableFile:
+    """A department file opened for reading: header first, then rows."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.kind = path.suffix.lower().lstrip(".")
+        if self.kind not in ("csv", "xlsx"):
+            raise UnreadableFile(f"不支持的文件类型 .{self.kind}（应为 .csv 或 .xlsx）")
+        self.encoding = detect_encoding(path) if self.kind == "csv" else "xlsx"
+
+    def rows(self, code_positions: set[int]) -> Iterator[list | Row]:
+        """First yields the header (a list), then Row objects."""
+        if self.kind == "csv":
+            yield from self._csv_rows()
+        else:
+            yield from self._xlsx_rows(code_positions)
+
+    def _csv_rows(self):
+        try:
+            with self.path.open("r", encoding=self.encoding, newline="") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, None)
+                if header is None:
+                    raise UnreadableFile("文件为空")
+                yield header
+                for number, cells in enumerate(reader, start=2):
+                    if not any(c.strip() for c in cells):
+                        continue  # blank line: not a record
+                    yield Row(number, cells)
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"无法识别的文字编码（应为 UTF-8 或 GB18030）：{exc.reason}") from None
+        except csv.Error as exc:
+            raise UnreadableFile(f"CSV 格式错误：{exc}") from None
+
+    def _xlsx_rows(self, code_positions: set[int]):
+        import openpyxl
+        from zipfile import BadZipFile
+
+        try:
+            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except (BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise UnreadableFile(f"无法打开 Excel 文件：{exc}") from None
+        try:
+            sheet = book.worksheets[0]
+            rows = sheet.iter_rows(values_only=True)
+            header = next(rows, None)
+            if header is None:
+                raise UnreadableFile("工作表为空")
+            yield [("" if h is None else str(h)) for h in header]
+            for number, values in enumerate(rows, start=2):
+                if all(v is None or str(v).strip() == "" for v in values):
+                    continue
+                row = Row(number, [])
+                for pos, value in enumerate(values):
+                    if pos in code_positions and isinstance(value, (int, float)) and not isinstance(value, bool):
+                        row.numeric_code_cells.append(pos)
+                    row.cells.append(cell_text(value))
+                yield row
+        finally:
+            book.close()
+
+
+def cell_text(value) -> str:
+    """An XLSX cell as the text a clerk sees."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if (value.hour, value.minute, value.second) != (0, 0, 0) \
+            else value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+class CopyStream(io.RawIOBase):
+    """A file-like view of an iterator of text lines, for psycopg2's copy_expert."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while len(self._buffer) < len(target):
+            try:
+                self._buffer += next(self._lines).encode("utf-8")
+            except StopIteration:
+                break
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
