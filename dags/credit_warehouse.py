@@ -1,0 +1,48 @@
+"""
+### Credit warehouse: write, audit, publish
+
+Scheduled on the feed Assets: runs after any feed loaded new rows.
+1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into `publish_candidate`.
+2. `audit_candidate`: the Great Expectations checkpoint on the candidate.
+3. `publish_candidate`: one transaction swaps the candidate into `publish`.
+
+A failure at any step leaves the last good publication in place; the reason is in
+`audit.publications` and in this task's log.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, AssetAny, dag, task
+
+from xinyong import contracts, pipeline
+
+FEED_ASSETS = [Asset(pipeline.feed_asset_uri(feed)) for feed in contracts.load_all()]
+
+
+@dag(
+    dag_id="credit_warehouse",
+    schedule=AssetAny(*FEED_ASSETS),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "xinyong", "retries": 0},
+    tags=["xinyong", "warehouse", "publish"],
+    doc_md=__doc__,
+)
+def credit_warehouse():
+    @task
+    def build_candidate() -> dict:
+        return pipeline.build_candidate()
+
+    @task
+    def audit_candidate(candidate: dict) -> dict:
+        return pipeline.audit_candidate(candidate)
+
+    @task(outlets=[Asset(pipeline.PUBLISH_ASSET_URI)])
+    def publish_candidate(candidate: dict) -> dict:
+        return pipeline.publish_candidate(candidate)
+
+    publish_candidate(audit_candidate(build_candidate()))
+
+
+credit_warehouse()

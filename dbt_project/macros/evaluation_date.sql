@@ -1,0 +1,3 @@
+{% macro evaluation_date() -%}
+    date '{{ var("evaluation_date") }}'
+{%- endmacro %}

@@ -1,0 +1,15 @@
+{#
+  Schemas are named for what they hold, not prefixed by the target: `staging`,
+  `intermediate`, `policy`. Published marts go to the candidate schema
+  (var `publish_schema`, default `publish_candidate`); the publication step swaps the
+  candidate into `publish` only after every gate passes.
+#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema }}
+    {%- elif custom_schema_name == 'publish' -%}
+        {{ var('publish_schema', 'publish_candidate') }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}

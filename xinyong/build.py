@@ -1,0 +1,69 @@
+"""Build the warehouse with dbt into the candidate schema (the "write" of write-audit-publish)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from xinyong import config, warehouse
+from xinyong.config import PROJECT_ROOT
+
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+CANDIDATE_SCHEMA = "publish_candidate"
+
+
+@dataclass
+class BuildResult:
+    success: bool
+    evaluation_date: str
+    target_path: Path
+    failures: list[str]
+
+
+def evaluation_date(settings: config.Settings) -> str:
+    return settings.evaluation_date or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+def dbt_env(warehouse_url: str) -> dict[str, str]:
+    parts = warehouse.url_parts(warehouse_url)
+    return {
+        "XINYONG_DB_HOST": parts["host"], "XINYONG_DB_PORT": parts["port"],
+        "XINYONG_DB_USER": parts["user"], "XINYONG_DB_PASSWORD": parts["password"],
+        "XINYONG_DB_NAME": parts["dbname"],
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, target_dir: Path):
+    """Run dbt in-process (dbtRunner) against the warehouse; returns dbt's result object."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(warehouse_url))
+    target_dir.mkdir(parents=True, exist_ok=True)
+    return dbtRunner().invoke([
+        *args,
+        "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+        "--target-path", str(target_dir), "--log-path", str(target_dir / "logs"),
+    ])
+
+
+def build_candidate(warehouse_url: str, settings: config.Settings, run_label: str) -> BuildResult:
+    """`dbt build` (seeds, models, tests) into a fresh candidate schema."""
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        warehouse.bootstrap(conn)
+        # A model removed from the project must not survive in the next publication.
+        cur.execute(f"drop schema if exists {CANDIDATE_SCHEMA} cascade")
+    day = evaluation_date(settings)
+    target_dir = settings.home / "dbt" / run_label
+    result = run_dbt(["build", "--vars", f"{{evaluation_date: '{day}', publish_schema: {CANDIDATE_SCHEMA}}}"],
+                     warehouse_url, settings, target_dir)
+    failures = []
+    if result.result is not None:
+        for node in result.result:
+            if str(node.status) in ("error", "fail"):
+                failures.append(f"{node.node.unique_id}: {node.status}: {(node.message or '').strip()}")
+    if result.exception is not None:
+        failures.append(f"dbt did not run: {result.exception}")
+    return BuildResult(result.success and not failures, day, target_dir, failures)

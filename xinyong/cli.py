@@ -1,0 +1,259 @@
+"""`xinyong`: the command line of the platform."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from xinyong import config
+
+STATUS_MARK = {"loaded": "ok", "loaded_with_rejects": "ok*", "quarantined": "QUARANTINED",
+               "unreadable": "UNREADABLE", "duplicate": "duplicate", "already_loaded": "ok"}
+
+
+class UserError(RuntimeError):
+    """Stops the command with one plain sentence, no traceback."""
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _where(settings: config.Settings, url: str) -> str:
+    if settings.embedded:
+        return f"embedded PostgreSQL on 127.0.0.1:{settings.embedded_port} (data in {settings.home / 'pg'})"
+    from xinyong.warehouse import _redact
+    return _redact(url)
+
+
+def _warehouse(settings: config.Settings) -> str:
+    from xinyong import embedded, warehouse
+
+    try:
+        url = warehouse.url(settings)
+        with warehouse.transaction(url) as conn:
+            warehouse.bootstrap(conn)
+        return url
+    except (embedded.EmbeddedServerError, warehouse.WarehouseError) as exc:
+        raise UserError(str(exc)) from None
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_db(args) -> int:
+    from xinyong import embedded
+
+    settings = config.load()
+    if args.action == "stop":
+        _say("embedded PostgreSQL stopped" if embedded.stop(settings.home) else "embedded PostgreSQL was not running")
+        return 0
+    url = _warehouse(settings)
+    _say(url if args.action == "url" else f"warehouse ready: {_where(settings, url)}")
+    return 0
+
+
+def cmd_setup(args) -> int:
+    """Everything `run` needs, without running: warehouse, schemas, Airflow metadata DB."""
+    from xinyong import orchestrate
+
+    settings = config.load()
+    url = _warehouse(settings)
+    _say(f"warehouse: {_where(settings, url)}")
+    env = orchestrate.airflow_env(settings, url)
+    log_file = _log_file(settings, "setup")
+    orchestrate.ensure_airflow_db(env, log_file)
+    _say(f"airflow:   AIRFLOW_HOME={env['AIRFLOW_HOME']} (metadata database migrated)")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from xinyong import generate
+
+    out = Path(args.out).resolve()
+    last = {}
+
+    def progress(feed: str, done: int, total: int) -> None:
+        if done == total or done - last.get(feed, 0) >= max(total // 10, 1):
+            last[feed] = done
+            _say(f"  {feed:<18} {done:>9,} / {total:,} rows")
+
+    _say(f"generating a {args.scale} district (seed {args.seed}) into {out}")
+    summary = generate.generate(args.scale, args.seed, out, progress=progress)
+    files = summary.get("files", [])
+    _say(f"wrote {len(files)} files; {summary.get('expected_entities', '?')} valid market entities")
+    return 0
+
+
+def _log_file(settings: config.Settings, label: str) -> Path:
+    folder = settings.home / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{label}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+
+
+def cmd_run(args) -> int:
+    from xinyong import orchestrate
+
+    settings = config.load()
+    if not settings.landing.is_dir():
+        raise UserError(f"The landing folder {settings.landing} does not exist; set XINYONG_LANDING "
+                        f"or create it with `xinyong generate --out {settings.landing}`.")
+    url = _warehouse(settings)
+    log_file = _log_file(settings, "run")
+    _say(f"Xinyong daily run")
+    _say(f"  landing:   {settings.landing}")
+    _say(f"  warehouse: {_where(settings, url)}")
+    _say(f"  log:       {log_file}")
+    env = orchestrate.airflow_env(settings, url)
+    _say("  preparing Airflow (first run migrates its metadata database) ...")
+    orchestrate.ensure_airflow_db(env, log_file)
+
+    read_fd, write_fd = os.pipe()
+    with log_file.open("a") as log:
+        child = subprocess.Popen([sys.executable, "-m", "xinyong.orchestrate"],
+                                 env={**os.environ, **env, "XINYONG_PROGRESS_FD": str(write_fd)},
+                                 pass_fds=(write_fd,), stdout=log, stderr=subprocess.STDOUT)
+    os.close(write_fd)
+    totals = {"files": 0, "read": 0, "loaded": 0, "rejected": 0}
+    outcome: dict = {}
+    with os.fdopen(read_fd) as events:
+        for line in events:
+            event = json.loads(line)
+            _show(event, totals, outcome)
+    code = child.wait()
+    _summary(settings, url, totals, outcome, code, log_file)
+    return 0 if code == 0 else 1
+
+
+def _show(event: dict, totals: dict, outcome: dict) -> None:
+    kind = event["event"]
+    if kind == "dag_start":
+        _say(f"  > airflow dag {event['dag_id']} ...")
+    elif kind == "dag_end":
+        _say(f"    {event['state']} in {event['seconds']}s")
+        for f in event.get("files", []):
+            totals["files"] += 1
+            totals["read"] += f["rows_read"]
+            totals["loaded"] += f["rows_loaded"]
+            totals["rejected"] += f["rows_rejected"]
+            line = (f"    {STATUS_MARK.get(f['status'], f['status']):<11} {f['file_name']}: read {f['rows_read']:,}, "
+                    f"loaded {f['rows_loaded']:,}, rejected {f['rows_rejected']:,}")
+            _say(line)
+            if f.get("message"):
+                _say(f"                {f['message']}")
+            if f.get("report_path"):
+                _say(f"                report: {f['report_path']}")
+        if event.get("publication"):
+            outcome["publication"] = event["publication"]
+    elif kind == "unchanged":
+        outcome["unchanged"] = event["publication"]
+    elif kind == "error":
+        outcome["error"] = event["message"]
+        _say(f"  ERROR: {event['message']}")
+
+
+def _summary(settings, url, totals, outcome, code, log_file) -> None:
+    from xinyong import warehouse
+
+    _say("")
+    _say(f"files processed: {totals['files']}   rows read: {totals['read']:,}   "
+         f"loaded: {totals['loaded']:,}   rejected: {totals['rejected']:,}")
+    if "unchanged" in outcome:
+        pub = outcome["unchanged"]
+        _say(f"no new data: publication {pub['publication_id']} stays as it was")
+    publication = outcome.get("publication")
+    if publication and publication["status"] == "published":
+        _say(f"publication {publication['publication_id']} is live in schema `publish`")
+    elif publication:
+        _say(f"NOT PUBLISHED (attempt {publication['publication_id']}): {publication['reason']}")
+        _say("the previous publication, if any, is unchanged")
+    elif code != 0 and "error" not in outcome:
+        _say(f"the run failed before publishing; see {log_file}")
+    with warehouse.transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("select 1 from information_schema.tables where table_schema = 'publish' "
+                    "and table_name = 'entity_credit_profile'")
+        if cur.fetchone():
+            cur.execute("select tier, count(*) from publish.entity_credit_profile group by tier order by tier")
+            tiers = "  ".join(f"{t}: {n:,}" for t, n in cur.fetchall())
+            _say(f"entities per tier: {tiers}")
+    _say("")
+    _say("next: `xinyong status` for freshness and the latest publication;")
+    _say(f"      department reports in {settings.reports / 'departments'}; full log in {log_file}")
+
+
+def cmd_status(args) -> int:
+    from xinyong import contracts, publish, warehouse
+
+    settings = config.load()
+    url = _warehouse(settings)
+    live = publish.current(url)
+    _say(f"warehouse: {_where(settings, url)}")
+    if live:
+        counts = ", ".join(f"{k} {v:,}" for k, v in (live["row_counts"] or {}).items())
+        _say(f"publication {live['publication_id']} live since {live['finished_at']:%Y-%m-%d %H:%M} "
+             f"(evaluation date {live['evaluation_date']}): {counts}")
+    else:
+        _say("no publication yet: run `xinyong run`")
+    with warehouse.transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("""select publication_id, status, reason, started_at from audit.publications
+                       order by publication_id desc limit 1""")
+        last = cur.fetchone()
+        if last:
+            _say(f"last run: attempt {last[0]} {last[1]} at {last[3]:%Y-%m-%d %H:%M}"
+                 + (f": {last[2].splitlines()[0]}" if last[2] else ""))
+        _say("")
+        _say(f"{'feed':<18} {'latest as-of':<12} {'received':<17} {'files':>5} {'rejected rows':>13}  freshness")
+        for feed, contract in contracts.load_all().items():
+            cur.execute("""select max(as_of) filter (where status in ('loaded', 'loaded_with_rejects')),
+                                  max(finished_at), count(*), coalesce(sum(rows_rejected), 0)
+                           from audit.feed_files where feed = %s""", (feed,))
+            as_of, received, files, rejected = cur.fetchone()
+            if as_of is None:
+                fresh = "NO DATA"
+            else:
+                age = (dt.date.today() - as_of).days
+                fresh = "ok" if age <= contract.cadence_days else f"STALE ({age} days, cadence {contract.cadence_days})"
+            _say(f"{feed:<18} {str(as_of or '-'):<12} "
+                 f"{(received.strftime('%Y-%m-%d %H:%M') if received else '-'):<17} {files:>5} {rejected:>13,}  {fresh}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xinyong", description="Xinyong public credit data platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a synthetic district's department feed files")
+    p.add_argument("--scale", choices=["sample", "district"], default="sample")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default=os.environ.get("XINYONG_LANDING", "landing"))
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="run the daily pipeline through Airflow")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="latest publication, feed freshness, last run")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("setup", help="prepare the warehouse and Airflow's metadata database")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("db", help="the embedded PostgreSQL")
+    p.add_argument("action", choices=["start", "stop", "url"])
+    p.set_defaults(func=cmd_db)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"xinyong: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xinyong: interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Run the daily pipeline through Airflow: every feed DAG, then the warehouse DAG.
+
+`xinyong run` starts this module in a child process whose Airflow output goes to a log
+file; the child reports progress on a pipe, which the parent prints. The DAGs run with
+`dag.test()`, what `airflow dags test` does, in dependency order in one process (the
+in-process execution API starts once instead of once per DAG).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from xinyong import config, embedded, warehouse
+from xinyong.config import PROJECT_ROOT
+
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+WAREHOUSE_DAG = "credit_warehouse"
+
+
+def airflow_env(settings: config.Settings, warehouse_url: str) -> dict[str, str]:
+    """Environment under which Airflow runs Xinyong's DAGs (connections from env vars)."""
+    env = {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW_CONN_XINYONG_WAREHOUSE": warehouse_url,
+        "XINYONG_HOME": str(settings.home),
+        "XINYONG_LANDING": str(settings.landing),
+        "XINYONG_WAREHOUSE_URL": warehouse_url,
+        "GX_ANALYTICS_ENABLED": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    if settings.evaluation_date:
+        env["XINYONG_EVALUATION_DATE"] = settings.evaluation_date
+    if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        if settings.embedded:
+            server = embedded.ensure_running(settings.home, settings.embedded_port)
+            meta = server.url("airflow").replace("postgresql://", "postgresql+psycopg2://")
+        else:
+            meta = f"sqlite:///{settings.airflow_home / 'airflow.db'}"
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = meta
+    return env
+
+
+def ensure_airflow_db(env: dict[str, str], log_file: Path) -> None:
+    """`airflow db migrate` once per metadata database and Airflow version."""
+    import airflow
+
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    conn = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    marker = home / f".migrated-{airflow.__version__}-{hashlib.sha256(conn.encode()).hexdigest()[:12]}"
+    if marker.exists():
+        return
+    with log_file.open("a") as log:
+        result = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f"`airflow db migrate` failed; see {log_file}")
+    marker.touch()
+
+
+def _progress(event: dict) -> None:
+    fd = os.environ.get("XINYONG_PROGRESS_FD")
+    line = json.dumps(event, ensure_ascii=False, default=str) + "\n"
+    if fd:
+        os.write(int(fd), line.encode())
+    else:
+        sys.stderr.write(line)
+
+
+def _files_since(url: str, feed: str, since: float) -> list[dict]:
+    with warehouse.transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("""select file_name, status, rows_read, rows_loaded, rows_rejected, message, report_path
+                       from audit.feed_files where feed = %s and started_at >= to_timestamp(%s)
+                       order by file_id""", (feed, since))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _latest_publication_attempt(url: str, since: float) -> dict | None:
+    with warehouse.transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("""select publication_id, status, reason, row_counts, artifacts from audit.publications
+                       where started_at >= to_timestamp(%s) order by publication_id desc limit 1""", (since,))
+        row = cur.fetchone()
+    if not row:
+        return None
+    return dict(zip(["publication_id", "status", "reason", "row_counts", "artifacts"], row))
+
+
+def run_child() -> int:
+    """Inside the Airflow environment: run the feed DAGs, then the warehouse DAG if needed."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from xinyong import publish
+
+    url = os.environ["XINYONG_WAREHOUSE_URL"]
+    started = time.time()
+    with warehouse.transaction(url) as conn:
+        warehouse.bootstrap(conn)
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    if bag.import_errors:
+        _progress({"event": "error", "message": f"DAG import errors: {bag.import_errors}"})
+        return 2
+    feed_dags = sorted(d for d in bag.dag_ids if d.startswith("ingest_"))
+    loaded_rows = 0
+    for dag_id in feed_dags:
+        _progress({"event": "dag_start", "dag_id": dag_id})
+        t0 = time.time()
+        dag_run = bag.get_dag(dag_id).test()
+        files = _files_since(url, dag_id.removeprefix("ingest_"), t0 - 1)
+        loaded_rows += sum(f["rows_loaded"] for f in files)
+        _progress({"event": "dag_end", "dag_id": dag_id, "state": str(dag_run.state),
+                   "seconds": round(time.time() - t0, 1), "files": files})
+        if str(dag_run.state) != "success":
+            _progress({"event": "error", "message": f"{dag_id} failed; see the log"})
+            return 1
+    live = publish.current(url)
+    if loaded_rows == 0 and live is not None:
+        _progress({"event": "unchanged", "publication": live})
+        return 0
+    _progress({"event": "dag_start", "dag_id": WAREHOUSE_DAG})
+    t0 = time.time()
+    dag_run = bag.get_dag(WAREHOUSE_DAG).test()
+    attempt = _latest_publication_attempt(url, started - 1)
+    _progress({"event": "dag_end", "dag_id": WAREHOUSE_DAG, "state": str(dag_run.state),
+               "seconds": round(time.time() - t0, 1), "publication": attempt})
+    return 0 if str(dag_run.state) == "success" and attempt and attempt["status"] == "published" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run_child())
