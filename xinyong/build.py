@@ -43,7 +43,7 @@ def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, targ
     os.environ.update(dbt_env(warehouse_url))
     target_dir.mkdir(parents=True, exist_ok=True)
     return dbtRunner().invoke([
-        *args,
+        *args, "--no-use-colors",
         "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
         "--target-path", str(target_dir), "--log-path", str(target_dir / "logs"),
     ])

@@ -43,11 +43,13 @@ def _run_as() -> dict:
     if os.geteuid() != 0:
         return {}
     try:
-        pwd.getpwnam(SYSTEM_USER)
+        entry = pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
                         SYSTEM_USER], check=True, capture_output=True)
-    return {"user": SYSTEM_USER}
+        entry = pwd.getpwnam(SYSTEM_USER)
+    # Drop root's groups too: a root-group folder with no group rights would otherwise deny access.
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def _grant_traversal(path: Path) -> None:
@@ -64,8 +66,12 @@ def _grant_traversal(path: Path) -> None:
 
 
 def _pg(binary: str, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([str(POSTGRES_BIN_PATH / binary), *args], capture_output=True, text=True,
-                          check=check, **_run_as(), **kwargs)
+    result = subprocess.run([str(POSTGRES_BIN_PATH / binary), *args], capture_output=True, text=True,
+                            **_run_as(), **kwargs)
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise EmbeddedServerError(f"The embedded PostgreSQL's {binary} failed: {detail[-1] if detail else result.returncode}")
+    return result
 
 
 def _port_answers(port: int) -> bool:

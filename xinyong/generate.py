@@ -31,9 +31,9 @@ Row numbers in the manifest count records as a CSV reader or a worksheet sees th
 header = row 1, and a record holding a quoted line break is one row.
 
 Determinism: all values come from random generators seeded with ``seed``; no clock is
-read. CSV files are byte-identical for one seed. XLSX files are re-packed with fixed ZIP
-timestamps and fixed document properties, so they are byte-identical too wherever zlib
-compresses the same way; their cell content is identical everywhere.
+read. CSV files are byte-identical for one seed. XLSX files carry fixed ZIP timestamps and
+document properties, so they are byte-identical too wherever zlib compresses the same way;
+their cell content is identical everywhere.
 """
 from __future__ import annotations
 
@@ -42,14 +42,14 @@ import datetime
 import json
 import math
 import random
-import re
 import shutil
 import zipfile
+from operator import mul
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-import openpyxl
+from xml.sax.saxutils import escape as xml_escape
 
 Date = datetime.date
 DAY = datetime.timedelta(days=1)
@@ -107,13 +107,13 @@ DIGITS = "0123456789"
 
 def uscc_check_char(body: str) -> str:
     """Check character of a USCC from its first 17 characters (ISO 7064 MOD 31-3)."""
-    total = sum(_USCC_VALUES[c] * w for c, w in zip(body, _USCC_WEIGHTS))
+    total = sum(map(mul, map(_USCC_VALUES.__getitem__, body[:17]), _USCC_WEIGHTS))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def ric_check_char(body: str) -> str:
     """Check character of a 居民身份证号码 from its first 17 digits (MOD 11-2)."""
-    return "10X98765432"[sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS)) % 11]
+    return "10X98765432"[sum(map(mul, map(int, body[:17]), _RIC_WEIGHTS)) % 11]
 
 
 # --------------------------------------------------------------------- district facts
@@ -322,6 +322,9 @@ SUBJECT_WEIGHTS = {LEGAL_PERSON: 52, INDIVIDUAL_BUSINESS: 33, NATURAL_PERSON: 15
 # minimum, publication stops at the maximum.
 PUBLICITY_MONTHS = {"一般": (3, 12), "严重": (12, 36)}
 
+PARKING_CENTS_PER_MINUTE = 5
+PARKING_MAX_DUE_CENTS = 6000  # a stay costs at most 60 元
+
 # Deliberate faults and quirks, as shares of a file's rows (at least one of each per file).
 BAD_USCC_SHARE = 0.005          # tax_credit: codes Excel turned into numbers, both forms
 BAD_RIC_SHARE = 0.005           # penalty: 自然人 身份证号码 with a wrong check digit
@@ -408,7 +411,7 @@ def _person_name(rng: random.Random) -> str:
 
 def _ric(rng: random.Random, region: str, first_year: int, last_year: int) -> str:
     birth = Date.fromordinal(rng.randint(Date(first_year, 1, 1).toordinal(), Date(last_year, 12, 31).toordinal()))
-    body = f"{region}{birth:%Y%m%d}{rng.randint(1, 999):03d}"
+    body = f"{region}{birth.year}{birth.month:02d}{birth.day:02d}{rng.randint(1, 999):03d}"
     return body + ric_check_char(body)
 
 
@@ -547,6 +550,7 @@ def _build_entities(cfg: dict[str, int], rng: random.Random, as_of: Date,
             codes.draw(lambda: _uscc(rng, "92" + DISTRICT_REGION, established)),
             names.draw(individual_name), "个体工商户", _person_name(rng), established, status((30, 60, 4, 6, 0)),
             rng.choice((1, 2, 3, 5, 10, 20, 50)) if rng.random() < 0.6 else None, section, address, town))
+    cooperatives = []
     for _ in range(cfg["cooperatives"]):
         town = rng.choice(list(villages))
         village = rng.choice(villages[town])
@@ -554,14 +558,17 @@ def _build_entities(cfg: dict[str, int], rng: random.Random, as_of: Date,
         name = names.draw(lambda: DISTRICT + (
             town + village if rng.random() < 0.5 else "".join(rng.sample(BRAND_WORDS, rng.choice((1, 2)))))
             + product[2] + "专业合作社")
-        # Older cooperatives got their code from agriculture (N), the rest from market regulation.
-        prefix = "N2" if rng.random() < 0.1 else "93"
         established = _skewed_date(rng, Date(2008, 1, 1), yesterday, 0.9)
-        entities.append(Entity(
-            codes.draw(lambda: _uscc(rng, prefix + DISTRICT_REGION, established)), name, "农民专业合作社",
+        cooperatives.append(Entity(
+            codes.draw(lambda: _uscc(rng, "93" + DISTRICT_REGION, established)), name, "农民专业合作社",
             _person_name(rng), established, status((85, 5, 5, 5, 0)),
             rng.choice((10, 30, 50, 100, 200, 500, 1000)), "A",
             f"{DISTRICT}{town}{village}{rng.randint(1, 12)}组", town, village, product))
+    # The oldest active cooperatives kept the code agriculture (N) gave them.
+    active = sorted((c for c in cooperatives if c.status in ("存续", "在业")), key=lambda c: c.established)
+    for cooperative in active[:max(1, round(len(cooperatives) * 0.1))]:
+        cooperative.uscc = codes.draw(lambda: _uscc(rng, "N2" + DISTRICT_REGION, cooperative.established))
+    entities += cooperatives
     entities += _non_profits(cfg, rng, codes, yesterday, place)
     rng.shuffle(entities)  # a register export is not grouped by type
     businesses = [e for e in entities if e.kind in ("企业", "个体工商户")]
@@ -676,42 +683,99 @@ def _write_csv(path: Path, header: list[str], rows: Iterable[list[str]], encodin
     return count
 
 
-def _write_xlsx(path: Path, header: list[str], rows: Iterable[list], as_of: Date,
-                on_row: Callable[[int], None] | None = None) -> int:
-    """First sheet, header in row 1; str values become text cells, numbers number cells.
+_XLSX_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_XLSX_PARTS = {
+    "[Content_Types].xml":
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/core.xml" '
+        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>',
+    "_rels/.rels":
+        f'<Relationships xmlns="{_RELS_NS}">'
+        f'<Relationship Id="rId1" Type="{_DOC_RELS}/officeDocument" Target="xl/workbook.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/'
+        'core-properties" Target="docProps/core.xml"/></Relationships>',
+    "xl/workbook.xml":
+        f'<workbook xmlns="{_XLSX_NS}" xmlns:r="{_DOC_RELS}">'
+        '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels":
+        f'<Relationships xmlns="{_RELS_NS}">'
+        f'<Relationship Id="rId1" Type="{_DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_DOC_RELS}/styles" Target="styles.xml"/></Relationships>',
+    "xl/styles.xml":
+        f'<styleSheet xmlns="{_XLSX_NS}">'
+        '<fonts count="1"><font><sz val="11"/><name val="宋体"/></font></fonts>'
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>',
+}
 
-    openpyxl stamps the save time into docProps/core.xml and every ZIP entry, so the
-    workbook is saved to a hidden temporary file and re-packed with fixed times.
+
+def _xlsx_cell(reference: str, value: str | int | float) -> str:
+    if isinstance(value, str):
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        return f'<c r="{reference}" t="inlineStr"><is><t{space}>{xml_escape(value)}</t></is></c>'
+    return f'<c r="{reference}"><v>{value!r}</v></c>'
+
+
+def _write_xlsx(path: Path, header: list[str], rows: Iterable[list], row_count: int, as_of: Date,
+                on_row: Callable[[int], None] | None = None) -> int:
+    """One-sheet workbook, header in row 1: str values are text cells, numbers number cells.
+
+    Written directly as SpreadsheetML (inline strings), streamed: openpyxl without lxml
+    needs half a minute for 100,000 rows, and stamps the save time into the file. Here the
+    ZIP entries and document properties carry fixed times, so the bytes depend on the
+    content only (and on zlib compressing the same way).
     """
-    fixed = datetime.datetime(as_of.year, as_of.month, as_of.day)
-    workbook = openpyxl.Workbook(write_only=True)
-    workbook.properties.creator = "xinyong.generate"
-    workbook.properties.created = fixed
-    sheet = workbook.create_sheet("Sheet1")
-    sheet.append(header)
+    columns = [chr(ord("A") + i) for i in range(len(header))]
+    stamp = f"{as_of.isoformat()}T00:00:00Z"
+    core = ('<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>xinyong.generate</dc:creator>'
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified></cp:coreProperties>')
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
     count = 0
-    for row in rows:
-        sheet.append(row)
-        count += 1
-        if on_row is not None:
-            on_row(count)
-    temporary = path.with_name(f".{path.name}.tmp")
-    workbook.save(temporary)
-    stamp = fixed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        with zipfile.ZipFile(temporary) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
-            for entry in source.infolist():
-                stable = zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0))
-                stable.compress_type = zipfile.ZIP_DEFLATED
-                stable.external_attr = 0o644 << 16
-                with source.open(entry) as reader, target.open(stable, "w") as writer:
-                    if entry.filename == "docProps/core.xml":
-                        core = reader.read().decode("utf-8")
-                        writer.write(re.sub(r"(<dcterms:modified[^>]*>)[^<]*", rf"\g<1>{stamp}", core).encode("utf-8"))
-                    else:
-                        shutil.copyfileobj(reader, writer, 1 << 20)
-    finally:
-        temporary.unlink()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, xml in {**_XLSX_PARTS, "docProps/core.xml": core}.items():
+            archive.writestr(entry(name), _XML_DECLARATION + xml)
+        with archive.open(entry("xl/worksheets/sheet1.xml"), "w") as sheet:
+            sheet.write((f'{_XML_DECLARATION}<worksheet xmlns="{_XLSX_NS}">'
+                         f'<dimension ref="A1:{columns[-1]}{row_count + 1}"/><sheetData>').encode("utf-8"))
+            chunk = ['<row r="1">' + "".join(_xlsx_cell(f"{c}1", h) for c, h in zip(columns, header)) + "</row>"]
+            for count, row in enumerate(rows, start=1):
+                number = count + 1
+                chunk.append(f'<row r="{number}">'
+                             + "".join(_xlsx_cell(f"{c}{number}", v) for c, v in zip(columns, row) if v != "")
+                             + "</row>")
+                if len(chunk) >= 2000:
+                    sheet.write("".join(chunk).encode("utf-8"))
+                    chunk = []
+                if on_row is not None:
+                    on_row(count)
+            chunk.append("</sheetData></worksheet>")
+            sheet.write("".join(chunk).encode("utf-8"))
+    if count != row_count:
+        raise ValueError(f"{path.name}: {count} rows written, {row_count} announced")
     return count
 
 
@@ -805,12 +869,15 @@ def _write_tax_credit(folder: Path, world: World, rng: random.Random, as_of: Dat
             score_text = "" if score is None or (grade == "D" and rng.random() < 0.3) else str(rng.randint(*score))
             owes = rng.random() < (0.3 if grade in "CD" else 0.04)
             cents = int(math.exp(rng.uniform(9, 17))) // 10 * 10 if owes else 0  # 80 元 to 240,000 元
-            violator = "是" if grade == "D" and year == as_of.year - 1 and rng.random() < 0.35 else "否"
             rows.append([entity.uscc, entity.name, str(year), grade, score_text,
-                         _amount(cents / 100) if owes else rng.choice(("0", "0", "0", "")),
-                         violator, data_date])
+                         _amount(cents / 100) if owes else rng.choice(("0", "0", "0", "")), "否", data_date])
             subjects.append(entity)
             arrears.append(cents)
+
+    # About a third of this year's D grades are also listed as major tax violators.
+    latest_d = [i for i, row in enumerate(rows) if row[2] == str(as_of.year - 1) and row[3] == "D"]
+    for index in _pick(rng, latest_d, max(1, round(len(latest_d) * 0.35))):
+        rows[index][6] = "是"
 
     name = _file_name("tax_credit", as_of, None, "csv")
     report = FileReport("tax_credit", name, "data", "gb18030", "CRLF")
@@ -1103,10 +1170,14 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
     wanted = cfg["parking_updates"]
 
     random_ = rng.random
-    randrange = rng.randrange
     expovariate = rng.expovariate
     triangular = rng.triangular
     person_count, unit_count, berth_count = len(person_cars), len(unit_cars), len(berths)
+    fee_text = [_yuan(cents) for cents in range(PARKING_MAX_DUE_CENTS + 1)]
+
+    def below(n: int) -> int:
+        """Uniform in [0, n): random.randrange is several times slower, and this loop is hot."""
+        return int(random_() * n)
 
     def rows():
         seen_arrears = 0
@@ -1123,9 +1194,9 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
                     plate, owner = unit_cars[int(unit_count * random_() ** 2)]
                     owner_type = "单位"
                 entry = day * 1440 + entry_of_day
-                entered = calendar.text(entry, randrange(60))
+                entered = calendar.text(entry, below(60))
                 record = f"{prefix}{seq:05d}"
-                berth = berths[randrange(berth_count)]
+                berth = berths[below(berth_count)]
                 if day == last_day and seq >= count - still_parked:
                     row = [record, plate, owner_type, owner, berth, entered, "", "0.00", "0.00", "已缴", "0", ""]
                     parked.append(row)
@@ -1133,28 +1204,28 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
                 else:
                     minutes = min(5 + int(expovariate(1 / 110)), end_minute - entry)
                     exit_minute = entry + minutes
-                    left = calendar.text(exit_minute, randrange(60))
-                    due = min(minutes * 5, 6000)  # 0.05 元 a minute, at most 60 元
+                    left = calendar.text(exit_minute, below(60))
+                    due = fee_text[min(minutes * PARKING_CENTS_PER_MINUTE, PARKING_MAX_DUE_CENTS)]
                     age = last_day - exit_minute // 1440
                     draw = random_()
                     if draw < 0.055:
-                        row = [record, plate, owner_type, owner, berth, entered, left, _yuan(due), "0.00",
+                        row = [record, plate, owner_type, owner, berth, entered, left, due, "0.00",
                                "欠费", str(min(5, age // 7)), ""]
                         seen_arrears += 1
                         if len(arrears) < wanted:
                             arrears.append(row)
                         else:
-                            slot = randrange(seen_arrears)
+                            slot = below(seen_arrears)
                             if slot < wanted:
                                 arrears[slot] = row
                     elif draw < 0.095 and age >= 7:
-                        reminders = 1 + randrange(min(5, age // 7))
-                        paid_day = exit_minute // 1440 + 7 * reminders + randrange(min(7, age - 7 * reminders + 1))
-                        paid = calendar.text(paid_day * 1440 + 480 + randrange(720), randrange(60))
-                        row = [record, plate, owner_type, owner, berth, entered, left, _yuan(due), _yuan(due),
+                        reminders = 1 + below(min(5, age // 7))
+                        paid_day = exit_minute // 1440 + 7 * reminders + below(min(7, age - 7 * reminders + 1))
+                        paid = calendar.text(paid_day * 1440 + 480 + below(720), below(60))
+                        row = [record, plate, owner_type, owner, berth, entered, left, due, due,
                                "催缴后补缴", str(reminders), paid]
                     else:
-                        row = [record, plate, owner_type, owner, berth, entered, left, _yuan(due), _yuan(due),
+                        row = [record, plate, owner_type, owner, berth, entered, left, due, due,
                                "已缴", "0", left]
                 yield row
                 written += 1
@@ -1170,15 +1241,15 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
         settled[8] = settled[7]
         settled[9] = "催缴后补缴"
         settled[10] = str(int(settled[10]) + 1)
-        settled[11] = calendar.text(next_day * 1440 + 480 + randrange(600), randrange(60))
+        settled[11] = calendar.text(next_day * 1440 + 480 + rng.randrange(600), rng.randrange(60))
         updates.append(settled)
     for row in parked:
         entered = datetime.datetime.fromisoformat(row[5])
         entry = (entered.date() - calendar.first_day).days * 1440 + entered.hour * 60 + entered.minute
-        exit_minute = max(entry + 5, next_day * 1440 + randrange(600))
-        due = min((exit_minute - entry) * 5, 6000)
-        left = calendar.text(exit_minute, randrange(60))
-        updates.append(row[:6] + [left, _yuan(due), _yuan(due), "已缴", "0", left])
+        exit_minute = max(entry + 5, next_day * 1440 + rng.randrange(600))
+        due = _yuan(min((exit_minute - entry) * PARKING_CENTS_PER_MINUTE, PARKING_MAX_DUE_CENTS))
+        left = calendar.text(exit_minute, rng.randrange(60))
+        updates.append(row[:6] + [left, due, due, "已缴", "0", left])
     second_name = _file_name("parking", as_of + DAY, None, "csv")
     second = FileReport("parking", second_name, "data", "utf-8", "LF",
                         extra={"updates_of": name, "records_settled_after_reminders": len(arrears),
@@ -1190,10 +1261,10 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
     lines = [",".join(PARKING_HEADER)]
     for seq in range(20):
         entry = (next_day + 1) * 1440 + 420 + 11 * seq
-        plate, owner = person_cars[randrange(person_count)]
+        plate, owner = person_cars[rng.randrange(person_count)]
         left = calendar.text(entry + 30, 0)
         lines.append(",".join([f"BSP{calendar.compact[next_day + 1]}{seq:05d}", plate, "个人", owner,
-                               berths[randrange(berth_count)], calendar.text(entry, 0), left,
+                               berths[rng.randrange(berth_count)], calendar.text(entry, 0), left,
                                "1.50", "1.50", "已缴", "0", left]))
     content = ("\n".join(lines)).encode("utf-8")
     (folder / partial_name).write_bytes(content[: len(content) - 37])
@@ -1224,7 +1295,7 @@ def _write_rural_cooperative(folder: Path, world: World, rng: random.Random, as_
         column = rng.choice((0, 1))
         rows[index][column] = _pad(rng, rows[index][column])
         report.mark_quirk(index, "padded_whitespace")
-    report.rows = _write_xlsx(folder / name, COOPERATIVE_HEADER, rows, as_of,
+    report.rows = _write_xlsx(folder / name, COOPERATIVE_HEADER, rows, len(rows), as_of,
                               on_row=progress.counter("rural_cooperative", len(rows)))
     return report
 
@@ -1262,7 +1333,7 @@ def _write_credit_household(folder: Path, world: World, rng: random.Random, as_o
             yield [head_name, ric, household.town, household.village, rng.choices(range(1, 8), (8, 20, 25, 22, 14, 7, 4))[0],
                    rng.choice(products), income, assets, debt, overdue, rating, year]
 
-    report.rows = _write_xlsx(folder / name, HOUSEHOLD_HEADER, rows(), as_of,
+    report.rows = _write_xlsx(folder / name, HOUSEHOLD_HEADER, rows(), len(world.households), as_of,
                               on_row=progress.counter("credit_household", len(world.households)))
     return report
 

@@ -166,6 +166,8 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> F
     if header_map.missing_required:
         missing = "、".join(header_map.missing_required)
         messages.append(f"缺少必填列：{missing}（整个文件退回，请核对表头）")
+        # One finding for the header, not one "empty" per row of a column that is not there.
+        cur.execute("delete from _errors where column_name = any(%s)", (header_map.missing_required,))
         cur.executemany("insert into _errors values (1, %s, null, %s)",
                         [(h, "缺少必填列（表头被修改或遗漏）") for h in header_map.missing_required])
     if header_map.extra:

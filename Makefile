@@ -1,0 +1,48 @@
+# Xinyong: `make demo` and `make test` work from a fresh clone with only Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+LANDING ?= landing
+export XINYONG_LANDING ?= $(abspath $(LANDING))
+
+.PHONY: install setup demo test test-fast bench clean stop
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null || \
+	  { echo "Xinyong needs Python 3.11 (found: $$($(PYTHON) --version 2>&1 || echo none)); install it or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+setup: install
+	$(BIN)/xinyong setup
+
+# Generates the sample district once; a second `make demo` finds nothing new to load.
+demo: setup
+	@if [ ! -e .xinyong/demo-generated ]; then \
+	  $(BIN)/xinyong generate --scale sample --seed 20261120 --out $(XINYONG_LANDING) && \
+	  touch .xinyong/demo-generated; \
+	fi
+	$(BIN)/xinyong run
+	$(BIN)/xinyong status
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not e2e" -p no:cacheprovider
+
+bench: install
+	$(BIN)/python -m bench.run
+
+stop:
+	-$(BIN)/xinyong db stop
+
+clean: stop
+	rm -rf .xinyong $(LANDING) dbt_project/target dbt_project/logs expectations/gx/uncommitted

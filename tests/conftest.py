@@ -1,0 +1,79 @@
+"""Shared fixtures: a real embedded PostgreSQL for the whole session, a fresh database per test."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+SAMPLES = TESTS / "data" / "samples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """One embedded PostgreSQL for the test session, in its own folder and port."""
+    from xinyong import embedded
+
+    home = tmp_path_factory.mktemp("pg_home")
+    server = embedded.ensure_running(home, free_port())
+    yield server
+    embedded.stop(home)
+
+
+@pytest.fixture
+def warehouse_url(pg_server):
+    """A new, empty database with the platform's schema, for one test."""
+    from xinyong import warehouse
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(pg_server.url("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    url = pg_server.url(name)
+    with warehouse.transaction(url) as conn:
+        warehouse.bootstrap(conn)
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f'drop database "{name}" with (force)')
+    admin.close()
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """Settings pointing at a private landing folder and home."""
+    from xinyong import config
+
+    monkeypatch.setenv("XINYONG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XINYONG_LANDING", str(tmp_path / "landing"))
+    (tmp_path / "landing").mkdir()
+    return config.load()
+
+
+def drop_samples(landing: Path, names: list[str] | None = None) -> None:
+    """Copy the shared department samples into their feed folders."""
+    for path in sorted(SAMPLES.iterdir()):
+        if path.suffix not in (".csv", ".xlsx") or (names and path.name not in names):
+            continue
+        feed = path.name.rsplit("_", 1)[0]
+        (landing / feed).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, landing / feed / path.name)
+
+
+def query(url: str, sql: str, params=None) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall() if cur.description else []
+    conn.close()
+    return rows

@@ -1,0 +1,450 @@
+"""The synthetic feed generator writes what the department contract describes.
+
+Everything is checked from the files, with check-character rules implemented here
+independently of xinyong.generate; the manifest is only trusted for which rows are
+deliberately bad, and those must then really fail.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from xinyong.generate import SCALES, generate
+
+AS_OF = datetime.date(2026, 11, 20)
+SEED = 7
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+FULLWIDTH_DIGITS = "０１２３４５６７８９"
+
+FILES = {
+    "entity_register": {"entity_register_20261120.csv"},
+    "tax_credit": {"tax_credit_20261120.csv", "tax_credit_20261120_2.csv"},
+    "penalty": {"penalty_20261120.csv"},
+    "parking": {"parking_20261120.csv", "parking_20261121.csv", "parking_20261122.csv.part"},
+    "rural_cooperative": {"rural_cooperative_20261120.xlsx"},
+    "credit_household": {"credit_household_20261120.xlsx"},
+    "credit_repair": {"credit_repair_20261120.csv"},
+}
+MAIN_FILE = {
+    "entity_register": "entity_register_20261120.csv", "tax_credit": "tax_credit_20261120.csv",
+    "penalty": "penalty_20261120.csv", "parking": "parking_20261120.csv",
+    "rural_cooperative": "rural_cooperative_20261120.xlsx",
+    "credit_household": "credit_household_20261120.xlsx", "credit_repair": "credit_repair_20261120.csv",
+}
+ENCODING = {"entity_register": "utf-8-sig", "tax_credit": "gb18030", "penalty": "gb18030", "parking": "utf-8",
+            "credit_repair": "utf-8"}
+HEADERS = {
+    "entity_register": ["统一社会信用代码", "主体名称", "主体类型", "法定代表人", "成立日期", "登记状态",
+                        "注册资本（万元）", "行业门类", "住所", "所属镇街"],
+    "tax_credit": ["统一社会信用代码", "纳税人名称", "评价年度", "纳税信用等级", "评价得分", "欠税余额（元）",
+                   "重大税收违法失信主体", "数据日期"],
+    "penalty": ["行政相对人名称", "行政相对人类别", "统一社会信用代码", "法定代表人", "证件类型", "证件号码",
+                "行政处罚决定书文号", "违法行为类型", "违法事实", "处罚依据", "处罚类别", "处罚内容", "罚款金额（万元）",
+                "没收违法所得、没收非法财物的金额（万元）", "暂扣或吊销证照名称及编号", "处罚决定日期", "处罚有效期",
+                "公示截止期", "失信程度", "处罚机关", "处罚机关统一社会信用代码", "数据来源单位",
+                "数据来源单位统一社会信用代码", "备注"],
+    "parking": ["停车记录编号", "车牌号", "车主类型", "车主证件号码", "泊位编号", "入场时间", "离场时间",
+                "应缴金额（元）", "已缴金额（元）", "缴费状态", "催缴次数", "最后缴费时间"],
+    "rural_cooperative": ["统一社会信用代码", "合作社名称", "所属镇街", "所属村", "主营产品", "成员户数", "年产量",
+                          "资产总额（万元）", "负债总额（万元）", "贷款逾期次数", "村委会评价", "评定年度"],
+    "credit_household": ["户主姓名", "身份证号码", "所属镇街", "所属村", "家庭人口", "主营产品", "家庭年收入（万元）",
+                         "资产总额（万元）", "负债总额（万元）", "贷款逾期次数", "村委会评价", "评定年度"],
+    "credit_repair": ["行政处罚决定书文号", "处罚机关统一社会信用代码", "修复决定日期", "修复机关", "修复方式"],
+}
+
+
+# ------------------------------------------------------------------ independent rules
+
+def uscc_ok(code: str) -> bool:
+    if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):
+        return False
+    total = sum(USCC_ALPHABET.index(c) * 3 ** i % 31 for i, c in enumerate(code[:17]))
+    return USCC_ALPHABET[(31 - total % 31) % 31] == code[17]
+
+
+def birth_date(ric: str) -> datetime.date | None:
+    try:
+        return datetime.date(int(ric[6:10]), int(ric[10:12]), int(ric[12:14]))
+    except ValueError:
+        return None
+
+
+def ric_ok(ric: str) -> bool:
+    if not re.fullmatch(r"\d{17}[\dX]", ric) or birth_date(ric) is None:
+        return False
+    return "10X98765432"[sum(int(c) * w for c, w in zip(ric, RIC_WEIGHTS)) % 11] == ric[17]
+
+
+def trim(value):
+    return value.strip(" \u3000") if isinstance(value, str) else value
+
+
+def parse_date(text: str) -> datetime.date:
+    for pattern in (r"(\d{4})-(\d{2})-(\d{2})", r"(\d{4})/(\d{1,2})/(\d{1,2})", r"(\d{4})(\d{2})(\d{2})",
+                    r"(\d{4})年(\d{1,2})月(\d{1,2})日"):
+        match = re.fullmatch(pattern, text)
+        if match:
+            return datetime.date(*map(int, match.groups()))
+    raise ValueError(text)
+
+
+def parse_amount(text: str) -> float:
+    return float(text.translate(str.maketrans(FULLWIDTH_DIGITS, "0123456789")).replace(",", ""))
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    while True:
+        try:
+            return datetime.date(year, month, day.day)
+        except ValueError:
+            day = day - datetime.timedelta(days=1)
+
+
+# ------------------------------------------------------------------------- reading
+
+def read_table(path: Path, encoding: str | None) -> list[list]:
+    """All records, header first, as the file holds them."""
+    if path.suffix == ".xlsx":
+        workbook = openpyxl.load_workbook(path, read_only=True)
+        rows = [[cell for cell in row] for row in workbook.worksheets[0].iter_rows(values_only=True)]
+        workbook.close()
+        return rows
+    with open(path, encoding=encoding, newline="") as handle:
+        return list(csv.reader(handle))
+
+
+class Landing:
+    def __init__(self, out: Path, summary: dict, progress_calls: list) -> None:
+        self.out, self.summary, self.progress_calls = out, summary, progress_calls
+        self.entries = {entry["file"]: entry for entry in summary["files"]}
+
+    def records(self, feed: str, name: str | None = None) -> list[tuple[int, dict]]:
+        """(row number, {header: value}) with header = row 1."""
+        name = name or MAIN_FILE[feed]
+        header, *rows = read_table(self.out / feed / name, ENCODING.get(feed))
+        return [(number, dict(zip(header, row))) for number, row in enumerate(rows, start=2)]
+
+    def bad_rows(self, name: str) -> set[int]:
+        return set(self.entries[name]["bad_row_numbers"])
+
+    def good_records(self, feed: str) -> list[dict]:
+        bad = self.bad_rows(MAIN_FILE[feed])
+        return [row for number, row in self.records(feed) if number not in bad]
+
+    def valid_entities(self) -> dict[str, dict]:
+        return {trim(row["统一社会信用代码"]): row for row in self.good_records("entity_register")}
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Landing:
+    out = tmp_path_factory.mktemp("landing")
+    calls: list = []
+    summary = generate("sample", SEED, out, progress=lambda feed, done, total: calls.append((feed, done, total)))
+    return Landing(out, summary, calls)
+
+
+# --------------------------------------------------------------------------- files
+
+def test_every_feed_folder_holds_its_files(landing):
+    assert sorted(p.name for p in landing.out.iterdir()) == sorted([*FILES, "generator_manifest.json"])
+    for feed, names in FILES.items():
+        assert {p.name for p in (landing.out / feed).iterdir()} == names, feed
+
+
+def test_encodings_are_what_departments_send(landing):
+    register = (landing.out / "entity_register" / MAIN_FILE["entity_register"]).read_bytes()
+    assert register.startswith(b"\xef\xbb\xbf")
+    for feed in ("tax_credit", "penalty"):
+        raw = (landing.out / feed / MAIN_FILE[feed]).read_bytes()
+        raw.decode("gb18030")
+        with pytest.raises(UnicodeDecodeError):
+            raw.decode("utf-8")
+    parking = (landing.out / "parking" / MAIN_FILE["parking"]).read_bytes()
+    assert not parking.startswith(b"\xef\xbb\xbf") and b"\r" not in parking
+    parking.decode("utf-8")
+    repair = (landing.out / "credit_repair" / MAIN_FILE["credit_repair"]).read_bytes()
+    assert not repair.startswith(b"\xef\xbb\xbf")
+    assert repair.count(b"\n") == repair.count(b"\r\n") > 1
+    for feed in ("rural_cooperative", "credit_household"):
+        assert (landing.out / feed / MAIN_FILE[feed]).read_bytes().startswith(b"PK\x03\x04")
+
+
+def test_headers_are_the_contract_headers(landing):
+    for feed, header in HEADERS.items():
+        first_row = read_table(landing.out / feed / MAIN_FILE[feed], ENCODING.get(feed))[0]
+        assert list(first_row) == header, feed
+    assert read_table(landing.out / "parking" / "parking_20261121.csv", "utf-8")[0] == HEADERS["parking"]
+
+
+def test_xlsx_codes_are_text_cells_and_household_year_a_number(landing):
+    for feed, code_column in (("rural_cooperative", 0), ("credit_household", 1)):
+        sheet = openpyxl.load_workbook(landing.out / feed / MAIN_FILE[feed]).worksheets[0]
+        rows = list(sheet.iter_rows(min_row=2))
+        assert rows
+        assert all(row[code_column].data_type == "s" for row in rows), feed
+        year_cells = {row[11].data_type for row in rows}
+        assert year_cells == ({"n"} if feed == "credit_household" else {"s"}), feed
+
+
+def test_duplicate_is_byte_identical_and_upload_in_progress_is_cut(landing):
+    folder = landing.out / "tax_credit"
+    assert (folder / "tax_credit_20261120_2.csv").read_bytes() == (folder / "tax_credit_20261120.csv").read_bytes()
+    assert landing.entries["tax_credit_20261120_2.csv"]["duplicate_of"] == "tax_credit_20261120.csv"
+    partial = (landing.out / "parking" / "parking_20261122.csv.part").read_bytes()
+    assert partial.startswith("停车记录编号".encode()) and not partial.endswith(b"\n")
+    assert landing.entries["parking_20261122.csv.part"]["kind"] == "partial"
+
+
+# ------------------------------------------------------------------------ identifiers
+
+USCC_COLUMNS = {
+    "entity_register": ["统一社会信用代码"],
+    "tax_credit": ["统一社会信用代码"],
+    "penalty": ["统一社会信用代码", "处罚机关统一社会信用代码", "数据来源单位统一社会信用代码"],
+    "rural_cooperative": ["统一社会信用代码"],
+    "credit_repair": ["处罚机关统一社会信用代码"],
+}
+
+
+def test_every_uscc_passes_its_check_unless_deliberately_bad(landing):
+    failing_seen = 0
+    for feed, columns in USCC_COLUMNS.items():
+        bad = landing.bad_rows(MAIN_FILE[feed])
+        for number, row in landing.records(feed):
+            for column in columns:
+                code = trim(row[column])
+                if feed == "penalty" and column == "统一社会信用代码" and row["行政相对人类别"] == "自然人":
+                    assert code == ""
+                    continue
+                if number in bad and feed != "penalty":
+                    assert not uscc_ok(code), (feed, number, code)
+                    failing_seen += 1
+                else:
+                    assert uscc_ok(code), (feed, number, column, code)
+    for _, row in landing.records("parking"):
+        if row["车主类型"] == "单位":
+            assert uscc_ok(row["车主证件号码"])
+    assert failing_seen >= 3  # a mistyped register code and both Excel manglings
+
+
+def test_excel_mangled_codes_in_tax_credit_take_both_forms(landing):
+    entry = landing.entries[MAIN_FILE["tax_credit"]]
+    rows = dict(landing.records("tax_credit"))
+    scientific = [rows[n]["统一社会信用代码"] for n in entry["bad_rows_by_reason"]["uscc_excel_scientific"]]
+    truncated = [rows[n]["统一社会信用代码"] for n in entry["bad_rows_by_reason"]["uscc_excel_truncated"]]
+    assert scientific and all(re.fullmatch(r"9\.\d{5}E\+17", code) for code in scientific)
+    assert truncated and all(re.fullmatch(r"\d{15}000", code) for code in truncated)
+
+
+def assert_person_id(ric: str) -> None:
+    assert ric_ok(ric), ric
+    assert ric.startswith("5001"), ric
+    assert 1950 <= birth_date(ric).year <= 2005, ric
+
+
+def test_every_id_number_passes_its_check_unless_deliberately_bad(landing):
+    bad = landing.bad_rows(MAIN_FILE["penalty"])
+    assert bad
+    for number, row in landing.records("penalty"):
+        if row["行政相对人类别"] != "自然人":
+            assert row["证件号码"] == ""
+        elif number in bad:
+            assert row["证件类型"] == "身份证" and not ric_ok(row["证件号码"])
+        else:
+            assert_person_id(row["证件号码"])
+    for name in ("parking_20261120.csv", "parking_20261121.csv"):
+        for _, row in landing.records("parking", name):
+            if row["车主类型"] == "个人":
+                assert_person_id(row["车主证件号码"])
+    households = landing.records("credit_household")
+    for _, row in households:
+        assert_person_id(trim(row["身份证号码"]))
+    assert len({trim(row["身份证号码"]) for _, row in households}) == len(households)
+    assert any(trim(row["身份证号码"])[:6] == "500115" for _, row in households)
+
+
+# ------------------------------------------------------------------------ cross-feed
+
+def test_feeds_point_at_entities_that_exist(landing):
+    entities = landing.valid_entities()
+    for row in landing.good_records("tax_credit"):
+        assert trim(entities[trim(row["统一社会信用代码"])]["主体名称"]) == trim(row["纳税人名称"])
+    for row in landing.good_records("penalty"):
+        if row["行政相对人类别"] != "自然人":
+            entity = entities[row["统一社会信用代码"]]
+            assert trim(entity["主体名称"]) == trim(row["行政相对人名称"])
+            is_individual_business = entity["主体类型"] == "个体工商户"
+            assert is_individual_business == (row["行政相对人类别"] == "个体工商户")
+    for _, row in landing.records("parking"):
+        if row["车主类型"] == "单位":
+            assert row["车主证件号码"] in entities
+    cooperatives = landing.good_records("rural_cooperative")
+    assert cooperatives
+    for row in cooperatives:
+        code = trim(row["统一社会信用代码"])
+        assert entities[code]["主体类型"] == "农民专业合作社"
+        assert code.startswith(("93", "N"))
+    assert any(trim(row["统一社会信用代码"]).startswith("N") for row in cooperatives)
+
+
+def test_repairs_repair_real_penalties_after_their_minimum_publicity(landing):
+    penalties = {(row["行政处罚决定书文号"], row["处罚机关统一社会信用代码"]): row
+                 for row in landing.good_records("penalty")}
+    repairs = landing.good_records("credit_repair")
+    assert len(repairs) >= 5
+    for repair in repairs:
+        penalty = penalties[(repair["行政处罚决定书文号"], repair["处罚机关统一社会信用代码"])]
+        decided = parse_date(penalty["处罚决定日期"])
+        minimum_months = 12 if penalty["失信程度"] == "严重" else 3
+        repaired = parse_date(repair["修复决定日期"])
+        assert add_months(decided, minimum_months) < repaired <= AS_OF
+
+
+def test_next_parking_file_settles_arrears_of_the_first(landing):
+    first = {row["停车记录编号"]: row for _, row in landing.records("parking")}
+    second = [row for _, row in landing.records("parking", "parking_20261121.csv")]
+    settled = [row for row in second if first[row["停车记录编号"]]["缴费状态"] == "欠费"]
+    assert settled
+    for row in settled:
+        assert row["缴费状态"] == "催缴后补缴" and row["已缴金额（元）"] == row["应缴金额（元）"]
+        assert int(row["催缴次数"]) > int(first[row["停车记录编号"]]["催缴次数"])
+    assert all(row["停车记录编号"] in first for row in second)
+
+
+# -------------------------------------------------------------------- values, quirks
+
+def test_penalties_are_plausible_and_carry_the_real_file_quirks(landing):
+    records = landing.records("penalty")
+    formats = set()
+    for _, row in records:
+        decided, valid_until = parse_date(row["处罚决定日期"]), parse_date(row["处罚有效期"])
+        assert AS_OF - datetime.timedelta(days=4 * 366) <= decided <= AS_OF
+        assert valid_until >= decided
+        if "罚款" in row["处罚类别"]:
+            assert parse_amount(row["罚款金额（万元）"]) > 0
+        text = row["处罚决定日期"]
+        formats.add("年" if "年" in text else "/" if "/" in text else "-" if "-" in text else "compact")
+    assert formats == {"年", "/", "-", "compact"}
+    assert any("\n" in row["违法事实"] for _, row in records)
+    assert any(any(d in row["罚款金额（万元）"] for d in FULLWIDTH_DIGITS) for _, row in records)
+    assert any(row["行政相对人名称"] != trim(row["行政相对人名称"]) for _, row in records)
+    levels = [row["失信程度"] for _, row in records]
+    assert levels.count("") > levels.count("严重") and "一般" in levels
+
+
+def test_amounts_have_fullwidth_digits_and_thousands_separators(landing):
+    arrears = [row["欠税余额（元）"] for _, row in landing.records("tax_credit")]
+    assert any("," in value for value in arrears)
+    assert any(any(d in value for d in FULLWIDTH_DIGITS) for value in arrears)
+    assert all(parse_amount(value) >= 0 for value in arrears if value)
+    assert any("," in row["注册资本（万元）"] for _, row in landing.records("entity_register"))
+
+
+def test_names_and_codes_come_padded_with_spaces(landing):
+    padded = [value for feed in ("entity_register", "tax_credit", "credit_household")
+              for _, row in landing.records(feed) for value in row.values()
+              if isinstance(value, str) and value != trim(value)]
+    assert any("\u3000" in value for value in padded) and any(value.endswith(" ") for value in padded)
+
+
+def test_credit_mix_gives_a_scoring_something_to_do(landing):
+    statuses = [row["登记状态"] for row in landing.good_records("entity_register")]
+    assert sum(s in ("存续", "在业") for s in statuses) > 0.8 * len(statuses)
+    assert {"吊销", "注销"} <= set(statuses)
+    grades = [row["纳税信用等级"] for row in landing.good_records("tax_credit")]
+    assert set(grades) == set("ABMCD") and grades.count("D") < 0.1 * len(grades)
+    assert "是" in {row["重大税收违法失信主体"] for row in landing.good_records("tax_credit")}
+
+    parking = [row for _, row in landing.records("parking")]
+    assert {row["缴费状态"] for row in parking} == {"已缴", "欠费", "催缴后补缴"}
+    assert sum(row["缴费状态"] == "已缴" for row in parking) > 0.8 * len(parking)
+    assert any(row["离场时间"] == "" for row in parking)
+    for row in parking:
+        assert row["离场时间"] == "" or row["离场时间"] >= row["入场时间"]
+        assert re.fullmatch(r"渝[A-Z][A-Z0-9]{5,6}", row["车牌号"])
+
+    villages: dict[tuple, list[bool]] = {}
+    for _, row in landing.records("credit_household"):
+        good = row["村委会评价"] in ("优", "良") and row["贷款逾期次数"] == 0
+        villages.setdefault((row["所属镇街"], row["所属村"]), []).append(good)
+    shares = [sum(flags) / len(flags) for flags in villages.values()]
+    assert 10 <= len(villages) <= 14
+    assert any(share >= 0.7 for share in shares) and any(share < 0.7 for share in shares)
+
+
+def test_bad_rows_stay_well_under_the_quarantine_threshold(landing):
+    for entry in landing.summary["files"]:
+        if entry["kind"] == "data" and entry["rows"]:
+            assert entry["bad_rows"] < 0.05 * entry["rows"], entry["file"]
+    for name in (MAIN_FILE["entity_register"], MAIN_FILE["tax_credit"], MAIN_FILE["penalty"]):
+        assert landing.entries[name]["bad_rows"] >= 1
+
+
+# ------------------------------------------------------------------------- manifest
+
+def test_manifest_counts_match_the_files(landing):
+    on_disk = json.loads((landing.out / "generator_manifest.json").read_text(encoding="utf-8"))
+    assert on_disk == landing.summary
+    assert (on_disk["scale"], on_disk["seed"], on_disk["as_of"]) == ("sample", SEED, "2026-11-20")
+    for entry in on_disk["files"]:
+        if entry["kind"] == "partial":
+            continue
+        rows = read_table(landing.out / entry["feed"] / entry["file"], ENCODING.get(entry["feed"]))
+        assert entry["rows"] == len(rows) - 1, entry["file"]
+        assert entry["bad_rows"] == len(entry["bad_row_numbers"])
+        assert all(2 <= n <= len(rows) for n in entry["bad_row_numbers"])
+    entities = landing.valid_entities()
+    assert on_disk["expected_entities"] == len(entities)
+    by_type: dict[str, int] = {}
+    for row in entities.values():
+        by_type[row["主体类型"]] = by_type.get(row["主体类型"], 0) + 1
+    assert on_disk["entities_by_type"] == by_type
+    assert by_type["农民专业合作社"] == SCALES["sample"]["cooperatives"]
+
+
+def test_progress_is_reported_for_every_feed(landing):
+    finished = {(feed, done) for feed, done, total in landing.progress_calls if done == total}
+    assert {feed for feed, _ in finished} == set(FILES)
+    assert ("parking", SCALES["sample"]["parking_records"]) in finished
+
+
+# ---------------------------------------------------------------------- determinism
+
+def all_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_the_same_bytes_and_another_seed_other_data(landing, tmp_path):
+    again = generate("sample", SEED, tmp_path / "again")
+    assert again == landing.summary
+    assert all_bytes(tmp_path / "again") == all_bytes(landing.out)
+    generate("sample", SEED + 1, tmp_path / "other")
+    for feed in ("entity_register", "tax_credit", "penalty", "parking", "credit_household"):
+        path = Path(feed) / MAIN_FILE[feed]
+        assert (tmp_path / "other" / path).read_bytes() != (landing.out / path).read_bytes(), feed
+
+
+def test_broken_header_option_adds_a_register_file_without_the_key_header(landing, tmp_path):
+    summary = generate("sample", SEED, tmp_path, broken_header=True)
+    broken = tmp_path / "entity_register" / "entity_register_20261120_2.csv"
+    header, *rows = read_table(broken, "utf-8-sig")
+    assert "社会信用代码" in header and "统一社会信用代码" not in header
+    entry = {e["file"]: e for e in summary["files"]}[broken.name]
+    assert entry["kind"] == "broken_header" and entry["bad_rows"] == len(rows) > 0
+    assert summary["expected_entities"] == landing.summary["expected_entities"]
+    main = Path("entity_register") / MAIN_FILE["entity_register"]
+    assert (tmp_path / main).read_bytes() == (landing.out / main).read_bytes()
+
+
+def test_unknown_scale_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown scale"):
+        generate("county", 1, tmp_path)
