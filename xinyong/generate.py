@@ -44,6 +44,7 @@ import math
 import random
 import shutil
 import zipfile
+from calendar import monthrange
 from operator import mul
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,8 @@ _USCC_VALUES = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 DIGITS = "0123456789"
+USCC_LETTERS = USCC_ALPHABET[10:]
+MODERN_CODES_FROM = Date(2015, 10, 1)  # organisation codes of the form MA... since the USCC reform
 
 
 def uscc_check_char(body: str) -> str:
@@ -167,6 +170,7 @@ BRAND_WORDS = (
     "欣荣", "弘毅",
 )
 # (trade in the name, GB/T 4754 section)
+ENTERPRISE_CAPITALS_WAN = (10, 30, 50, 100, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 12000)
 ENTERPRISE_TRADES = (
     ("商贸", "F"), ("贸易", "F"), ("建材", "F"), ("医药", "F"), ("农产品", "F"), ("汽车销售", "F"),
     ("科技", "M"), ("信息技术", "I"), ("软件", "I"), ("网络科技", "I"), ("化工", "C"), ("新材料", "C"),
@@ -379,7 +383,6 @@ class Household:
 @dataclass
 class World:
     entities: list[Entity]
-    villages: dict[str, list[str]]
     households: list[Household]
     persons: list[Person]
 
@@ -415,10 +418,6 @@ def _ric(rng: random.Random, region: str, first_year: int, last_year: int) -> st
     return body + ric_check_char(body)
 
 
-USCC_LETTERS = USCC_ALPHABET[10:]
-MODERN_CODES_FROM = Date(2015, 10, 1)
-
-
 def _uscc(rng: random.Random, prefix: str, established: Date) -> str:
     """A USCC with the given 8-character prefix (authority, type, region).
 
@@ -442,14 +441,10 @@ def _skewed_date(rng: random.Random, first: Date, last: Date, recent_bias: float
 
 
 def _add_months(day: Date, months: int) -> Date:
+    """Same day of the month, months later; the month's last day when it is shorter."""
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
-    for last_day in (31, 30, 29, 28):
-        try:
-            return Date(year, month, min(day.day, last_day))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+    return Date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
 def _split(rng: random.Random, total: int, parts: int) -> list[int]:
@@ -475,7 +470,7 @@ def _build_world(cfg: dict[str, int], rng: random.Random, as_of: Date) -> World:
         rng, DISTRICT_REGION if rng.random() < 0.75 else rng.choice(OTHER_REGIONS), 1950, 2005)))
         for _ in range(cfg["other_residents"])]
     entities = _build_entities(cfg, rng, as_of, villages)
-    return World(entities, villages, households, [h.head for h in households] + others)
+    return World(entities, households, [h.head for h in households] + others)
 
 
 def _build_households(cfg: dict[str, int], rng: random.Random, rural_towns: list[str],
@@ -533,8 +528,7 @@ def _build_entities(cfg: dict[str, int], rng: random.Random, as_of: Date,
         town, address = place()
         entities.append(Entity(
             codes.draw(lambda: _uscc(rng, "91" + region, established)), name, "企业", _person_name(rng),
-            established, status((86, 5, 3, 5, 1)), rng.choice((10, 30, 50, 100, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 12000)),
-            section, address, town))
+            established, status((86, 5, 3, 5, 1)), rng.choice(ENTERPRISE_CAPITALS_WAN), section, address, town))
     for _ in range(cfg["individual_businesses"]):
         trade, section = rng.choice(INDIVIDUAL_TRADES)
         town, address = place()
@@ -979,9 +973,10 @@ def _draw_penalty(rng: random.Random, as_of: Date, world: World, legal_persons: 
 
     severe_possible = category != NATURAL_PERSON and template.fines_wan[-1] >= 1
     dishonesty = rng.choices(("", "一般", "严重"), (55, 40, 5 if severe_possible else 0))[0]
-    categories = [c for c in template.categories if c in ("罚款", "行政拘留") or rng.random() < 0.6]
-    if not categories:
-        categories = [template.categories[-1]]
+    if "警告" in template.categories and dishonesty != "严重" and rng.random() < 0.25:
+        categories = ["警告"]  # a warning alone, no fine
+    else:  # fines and detention always; warnings and confiscations in some cases
+        categories = [c for c in template.categories if c in ("罚款", "行政拘留") or rng.random() < 0.6]
     fines = template.fines_wan
     fine = rng.choice(fines[len(fines) // 2:] if dishonesty == "严重" else fines)
     licence = ""
@@ -1024,7 +1019,7 @@ def _draw_penalty(rng: random.Random, as_of: Date, world: World, legal_persons: 
 def _write_penalty(folder: Path, world: World, cfg: dict[str, int], rng: random.Random, as_of: Date,
                    progress: _Progress) -> tuple[FileReport, list[Penalty]]:
     valid = world.valid_entities
-    legal_persons = [e for e in valid if e.kind not in ("个体工商户",)]
+    legal_persons = [e for e in valid if e.kind != "个体工商户"]
     individual_businesses = [e for e in valid if e.kind == "个体工商户"]
     penalties = [_draw_penalty(rng, as_of, world, legal_persons, individual_businesses)
                  for _ in range(cfg["penalties"])]
@@ -1155,7 +1150,7 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
 
     days = cfg["parking_days"]
     last_day = days - 1  # index of as_of
-    calendar = _ParkingDays(as_of - last_day * DAY, days)
+    stamps = _ParkingDays(as_of - last_day * DAY, days)
     end_minute = days * 1440 - 1  # as_of 23:59
     berths = [f"CS-{b:04d}" for b in range(cfg["parking_berths"])]
     per_day = _split(rng, cfg["parking_records"], days)
@@ -1185,7 +1180,7 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
         for day in range(days):
             count = per_day[day]
             entries = sorted(int(triangular(300, 1439, 660)) for _ in range(count))
-            prefix = "BSP" + calendar.compact[day]
+            prefix = "BSP" + stamps.compact[day]
             for seq, entry_of_day in enumerate(entries):
                 if random_() < 0.85:
                     plate, owner = person_cars[int(person_count * random_() ** 2)]
@@ -1194,7 +1189,7 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
                     plate, owner = unit_cars[int(unit_count * random_() ** 2)]
                     owner_type = "单位"
                 entry = day * 1440 + entry_of_day
-                entered = calendar.text(entry, below(60))
+                entered = stamps.text(entry, below(60))
                 record = f"{prefix}{seq:05d}"
                 berth = berths[below(berth_count)]
                 if day == last_day and seq >= count - still_parked:
@@ -1204,7 +1199,7 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
                 else:
                     minutes = min(5 + int(expovariate(1 / 110)), end_minute - entry)
                     exit_minute = entry + minutes
-                    left = calendar.text(exit_minute, below(60))
+                    left = stamps.text(exit_minute, below(60))
                     due = fee_text[min(minutes * PARKING_CENTS_PER_MINUTE, PARKING_MAX_DUE_CENTS)]
                     age = last_day - exit_minute // 1440
                     draw = random_()
@@ -1221,7 +1216,7 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
                     elif draw < 0.095 and age >= 7:
                         reminders = 1 + below(min(5, age // 7))
                         paid_day = exit_minute // 1440 + 7 * reminders + below(min(7, age - 7 * reminders + 1))
-                        paid = calendar.text(paid_day * 1440 + 480 + below(720), below(60))
+                        paid = stamps.text(paid_day * 1440 + 480 + below(720), below(60))
                         row = [record, plate, owner_type, owner, berth, entered, left, due, due,
                                "催缴后补缴", str(reminders), paid]
                     else:
@@ -1241,14 +1236,14 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
         settled[8] = settled[7]
         settled[9] = "催缴后补缴"
         settled[10] = str(int(settled[10]) + 1)
-        settled[11] = calendar.text(next_day * 1440 + 480 + rng.randrange(600), rng.randrange(60))
+        settled[11] = stamps.text(next_day * 1440 + 480 + rng.randrange(600), rng.randrange(60))
         updates.append(settled)
     for row in parked:
         entered = datetime.datetime.fromisoformat(row[5])
-        entry = (entered.date() - calendar.first_day).days * 1440 + entered.hour * 60 + entered.minute
+        entry = (entered.date() - stamps.first_day).days * 1440 + entered.hour * 60 + entered.minute
         exit_minute = max(entry + 5, next_day * 1440 + rng.randrange(600))
         due = _yuan(min((exit_minute - entry) * PARKING_CENTS_PER_MINUTE, PARKING_MAX_DUE_CENTS))
-        left = calendar.text(exit_minute, rng.randrange(60))
+        left = stamps.text(exit_minute, rng.randrange(60))
         updates.append(row[:6] + [left, due, due, "已缴", "0", left])
     second_name = _file_name("parking", as_of + DAY, None, "csv")
     second = FileReport("parking", second_name, "data", "utf-8", "LF",
@@ -1262,9 +1257,9 @@ def _write_parking(folder: Path, world: World, cfg: dict[str, int], rng: random.
     for seq in range(20):
         entry = (next_day + 1) * 1440 + 420 + 11 * seq
         plate, owner = person_cars[rng.randrange(person_count)]
-        left = calendar.text(entry + 30, 0)
-        lines.append(",".join([f"BSP{calendar.compact[next_day + 1]}{seq:05d}", plate, "个人", owner,
-                               berths[rng.randrange(berth_count)], calendar.text(entry, 0), left,
+        left = stamps.text(entry + 30, 0)
+        lines.append(",".join([f"BSP{stamps.compact[next_day + 1]}{seq:05d}", plate, "个人", owner,
+                               berths[rng.randrange(berth_count)], stamps.text(entry, 0), left,
                                "1.50", "1.50", "已缴", "0", left]))
     content = ("\n".join(lines)).encode("utf-8")
     (folder / partial_name).write_bytes(content[: len(content) - 37])
@@ -1330,8 +1325,9 @@ def _write_credit_household(folder: Path, world: World, rng: random.Random, as_o
                     head_name = _pad(rng, head_name)
                 else:
                     ric = _pad(rng, ric)
-            yield [head_name, ric, household.town, household.village, rng.choices(range(1, 8), (8, 20, 25, 22, 14, 7, 4))[0],
-                   rng.choice(products), income, assets, debt, overdue, rating, year]
+            members = rng.choices(range(1, 8), (8, 20, 25, 22, 14, 7, 4))[0]
+            yield [head_name, ric, household.town, household.village, members, rng.choice(products),
+                   income, assets, debt, overdue, rating, year]
 
     report.rows = _write_xlsx(folder / name, HOUSEHOLD_HEADER, rows(), len(world.households), as_of,
                               on_row=progress.counter("credit_household", len(world.households)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from xinyong import config, reports, validation, warehouse
+from xinyong import config, reports, secrets, validation, warehouse
 from xinyong.contracts import Contract
 from xinyong.readers import CopyStream, Row, TableFile, UnreadableFile, map_header
 
@@ -181,8 +181,10 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> F
         if not header_map.missing_required:
             messages.insert(0, f"错误行占 {share:.1%}，超过 {contract.reject_threshold:.0%} 的退回阈值，整个文件未加载")
     else:
+        ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
         cur.execute(validation.insert_good_rows(contract),
-                    {"file_id": file_id, "file_name": path.name, "as_of": as_of})
+                    {"file_id": file_id, "file_name": path.name, "as_of": as_of,
+                     "hmac_ipad": ipad, "hmac_opad": opad})
         loaded = cur.rowcount
         rejected = rows_read - loaded
         status = "loaded_with_rejects" if rejected else "loaded"

@@ -143,8 +143,11 @@ where e.reason is not null"""
 
 
 def insert_good_rows(contract: Contract) -> str:
-    cols = ", ".join(c.name for c in contract.columns)
-    vals = ", ".join(_v(c.name) for c in contract.columns)
+    """INSERT of the rows without findings; personal IDs also get their keyed hash."""
+    hashed = [c for c in contract.columns if c.personal == "id"]
+    cols = ", ".join([c.name for c in contract.columns] + [f"{c.name}_hash" for c in hashed])
+    vals = ", ".join([_v(c.name) for c in contract.columns]
+                     + [f"xy.keyed_hash({_v(c.name)}, %(hmac_ipad)s, %(hmac_opad)s)" for c in hashed])
     return f"""insert into {contract.raw_table} ({cols}, _extra, _file_id, _source_file, _source_row, _as_of)
 select {vals}, c._extra::jsonb, %(file_id)s, %(file_name)s, c._row, %(as_of)s
 from _typed c

@@ -69,7 +69,8 @@ def _sql(name: str) -> str:
 
 
 def raw_table_ddl(contract: contracts.Contract) -> str:
-    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in contract.columns)
+    cols = ",\n    ".join([f"{c.name} {c.sql_type}" for c in contract.columns]
+                          + [f"{c.name}_hash text" for c in contract.columns if c.personal == "id"])
     return f"""create table if not exists {contract.raw_table} (
     {cols},
     _extra jsonb,

@@ -123,3 +123,14 @@ def test_clean_trims_ascii_and_full_width_spaces(cur):
 def test_masking(cur):
     assert sql(cur, "xy.mask(%s, 'id')", "500115195211075354") == "500115********5354"
     assert sql(cur, "xy.mask(%s, 'name')", "吕霞博") == "吕**"
+
+
+def test_keyed_hash_is_hmac_sha256_and_the_key_never_reaches_the_database(cur):
+    import hashlib
+    import hmac
+
+    from xinyong.secrets import hmac_pads
+    key = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
+    ipad, opad = hmac_pads(key)
+    expected = hmac.new(key, "500115195211075354".encode(), hashlib.sha256).hexdigest()
+    assert sql(cur, "xy.keyed_hash(%s, %s, %s)", "500115195211075354", ipad, opad) == expected

@@ -128,3 +128,16 @@ def test_unreadable_file_is_recorded_and_set_apart(settings, warehouse_url):
     [outcome] = ingest_all(settings, warehouse_url)
     assert outcome.status == "unreadable" and "Excel" in outcome.message
     assert (settings.quarantine / "tax_credit" / "tax_credit_20261122.xlsx").exists()
+
+
+def test_personal_ids_get_a_stable_keyed_hash(settings, warehouse_url):
+    drop_samples(settings.landing, ["credit_household_20261120.xlsx"])
+    ingest_all(settings, warehouse_url)
+    rows = query(warehouse_url, "select id_number, id_number_hash from raw.credit_household")
+    assert len(rows) == 24 and all(len(h) == 64 and h != i for i, h in rows)
+    key_file = settings.secrets_dir / "person_key"
+    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    import hashlib
+    import hmac
+    key = bytes.fromhex(key_file.read_text())
+    assert all(hmac.new(key, i.encode(), hashlib.sha256).hexdigest() == h for i, h in rows)

@@ -94,3 +94,12 @@ language sql immutable parallel safe as $$
     else t
   end
 $$;
+
+-- HMAC-SHA256 of a personal identifier, from the key's inner and outer pads (RFC 2104).
+-- The pads are bound as query parameters by the ingest; the key never enters the
+-- database, and the identifier itself never leaves `raw`.
+create or replace function xy.keyed_hash(value text, ipad bytea, opad bytea) returns text
+language sql immutable parallel safe as $$
+  select case when value is not null then
+    encode(sha256(opad || sha256(ipad || convert_to(value, 'UTF8'))), 'hex') end
+$$;
