@@ -1,0 +1,50 @@
+"""Xinyong on a PostgreSQL that is not the embedded one, through XINYONG_WAREHOUSE_URL only.
+
+Uses the distribution's PostgreSQL 15 when the machine has one (the oldest major version
+we support is 13); skipped elsewhere.
+"""
+import glob
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import drop_samples, free_port, query
+from xinyong import contracts, embedded, ingest, pipeline
+
+pytestmark = pytest.mark.integration
+CANDIDATES = sorted(glob.glob("/usr/lib/postgresql/1[3-7]/bin"))
+
+
+@pytest.fixture
+def other_server(tmp_path):
+    if not CANDIDATES:
+        pytest.skip("no distribution PostgreSQL 13-17 on this machine")
+    bin_dir = Path(CANDIDATES[0])
+    data, port = tmp_path / "pg15", free_port()
+    run_as = embedded._run_as()
+    data.mkdir()
+    if run_as:
+        embedded._grant_traversal(data)
+        shutil.chown(data, user=embedded.SYSTEM_USER)
+    subprocess.run([bin_dir / "initdb", "-D", data, "-U", "admin", "--auth=trust"], check=True,
+                   capture_output=True, **run_as)
+    subprocess.run([bin_dir / "pg_ctl", "-D", data, "-l", data / "log", "-w",
+                    "-o", f"-p {port} -h 127.0.0.1 -k ''", "start"], check=True, capture_output=True, **run_as)
+    subprocess.run([bin_dir / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "admin", "credit"], check=True)
+    yield f"postgresql://admin@127.0.0.1:{port}/credit"
+    subprocess.run([bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True, **run_as)
+
+
+def test_samples_ingest_build_gate_publish_on_another_server(other_server, settings, monkeypatch):
+    monkeypatch.setenv("XINYONG_WAREHOUSE_URL", other_server)
+    monkeypatch.setenv("XINYONG_EVALUATION_DATE", "2026-11-22")
+    drop_samples(settings.landing)
+    for contract in contracts.load_all().values():
+        ingest.ingest_feed(contract, settings, other_server)
+    published = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
+    assert published["row_counts"]["entity_credit_profile"] == 30
+    version = query(other_server, "show server_version_num")[0][0]
+    assert int(version) < 180000          # really not the embedded PostgreSQL 18
+    assert query(other_server, "select count(*) from publish.entity_credit_profile") == [(30,)]
