@@ -32,11 +32,20 @@ demo: setup
 	$(BIN)/xinyong run
 	$(BIN)/xinyong status
 
+# Chromium (Debian package) for the publication-report test; quick when already installed.
 test: install
+	scripts/install_chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not e2e" -p no:cacheprovider
+
+# The production topology without Docker: Redis, Airflow's services and two Celery workers
+# as separate processes run the pipeline (tests/distributed; installs Debian's redis-server).
+.PHONY: test-distributed
+test-distributed: install
+	bash scripts/install_redis.sh
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m distributed tests/distributed
 
 bench: install
 	$(BIN)/python -m bench.run

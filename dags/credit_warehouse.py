@@ -3,11 +3,14 @@
 
 Scheduled on the feed Assets: runs after any feed loaded new rows.
 1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into `publish_candidate`.
-2. `audit_candidate`: the Great Expectations checkpoint on the candidate.
-3. `publish_candidate`: one transaction swaps the candidate into `publish`.
+2. `audit_candidate`: the Great Expectations gate on the candidate and the feeds
+   (expectations/gx/, bounds in expectations/gate_policy.yml); Data Docs rebuilt.
+3. `publish_candidate`: one transaction swaps the candidate into `publish` and
+   re-applies the grants; then the loan-platform outbox and the publication report.
 
-A failure at any step leaves the last good publication in place; the reason is in
-`audit.publications` and in this task's log.
+A failure at any step leaves the last good publication in place; the reason (failing
+expectation, masked rows, Data Docs page) is in `audit.publications` and this task's log.
+A candidate failing only approvable gates is kept for `xinyong publish --approve`.
 """
 from __future__ import annotations
 

@@ -1,20 +1,29 @@
 """
 ### Department feed ingestion
 
-One DAG per feed contract in `connectors/` (`ingest_<feed>`). Each run takes every
-complete file waiting in `<landing>/<feed>/`, validates every row against the contract,
-loads the good rows into `raw.<feed>`, keeps the bad ones in `audit.rejected_rows` with
-a reason, writes the department's report and moves the file out of the landing folder.
-A run that loaded new rows emits the feed's Asset, on which the warehouse build is
-scheduled; a run with nothing new is skipped and emits nothing.
+One DAG per feed contract in `connectors/` (`ingest_<feed>`), started daily and by its
+landing folder: `wait_for_files` is a sensor (reschedule mode, no worker slot held while
+it waits) on `<landing>/<feed>/` that succeeds as soon as a complete file is there
+(`.part`, `.tmp` and hidden files do not count). A run started by hand or by
+`xinyong run` does not wait: it takes what is there.
+
+`ingest_landing_folder` validates every row against the contract, loads the good rows
+into `raw.<feed>`, keeps the bad ones in `audit.rejected_rows` with a reason, writes the
+department's report and moves the file out of the landing folder. A run that loaded new
+rows emits the feed's Asset, on which the warehouse build is scheduled.
+
+`check_freshness` fails, and records a row in `audit.freshness_alerts`, when the feed has
+had no file loaded within its contract's `cadence_days`.
 """
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, PokeReturnValue, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from xinyong import contracts, pipeline
+from xinyong import contracts, freshness, ingest, pipeline
+
+WAIT_SECONDS = 20 * 60 * 60  # a scheduled run waits for the day's file up to 20 h, then skips
 
 
 def ingest_dag(contract: contracts.Contract):
@@ -29,7 +38,12 @@ def ingest_dag(contract: contracts.Contract):
         tags=["xinyong", "ingest"],
         doc_md=__doc__,
     )
-    def ingest():
+    def ingest_feed():
+        @task.sensor(poke_interval=300, timeout=WAIT_SECONDS, mode="reschedule", soft_fail=True, retries=0)
+        def wait_for_files(dag_run=None) -> PokeReturnValue:
+            waiting = ingest.ready_files(contract.feed)
+            return PokeReturnValue(is_done=bool(waiting) or dag_run.run_type != "scheduled", xcom_value=waiting)
+
         @task(outlets=[Asset(pipeline.feed_asset_uri(contract.feed))])
         def ingest_landing_folder() -> dict:
             summary = pipeline.ingest_feed(contract.feed)
@@ -37,9 +51,13 @@ def ingest_dag(contract: contracts.Contract):
                 raise AirflowSkipException(f"no new rows for {contract.feed}")
             return summary
 
-        ingest_landing_folder()
+        @task(trigger_rule="all_done", retries=0)
+        def check_freshness() -> str:
+            return freshness.check(contract.feed, pipeline.warehouse_url()).message
 
-    return ingest()
+        wait_for_files() >> ingest_landing_folder() >> check_freshness()
+
+    return ingest_feed()
 
 
 for _contract in contracts.load_all().values():

@@ -19,6 +19,12 @@ class UserError(RuntimeError):
     """Stops the command with one plain sentence, no traceback."""
 
 
+def _local(moment: dt.datetime) -> dt.datetime:
+    """Times are shown as the district reads its clocks."""
+    from zoneinfo import ZoneInfo
+    return moment.astimezone(ZoneInfo("Asia/Shanghai"))
+
+
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -148,6 +154,9 @@ def _show(event: dict, totals: dict, outcome: dict) -> None:
                 _say(f"                report: {f['report_path']}")
         if event.get("publication"):
             outcome["publication"] = event["publication"]
+    elif kind == "stale":
+        outcome.setdefault("stale", []).append(event["message"])
+        _say(f"    FRESHNESS ALERT: {event['message']}")
     elif kind == "unchanged":
         outcome["unchanged"] = event["publication"]
     elif kind == "error":
@@ -161,6 +170,8 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
     _say("")
     _say(f"files processed: {totals['files']}   rows read: {totals['read']:,}   "
          f"loaded: {totals['loaded']:,}   rejected: {totals['rejected']:,}")
+    if outcome.get("stale"):
+        _say(f"freshness alerts: {len(outcome['stale'])} feed(s) late (see audit.freshness_alerts)")
     if "unchanged" in outcome:
         pub = outcome["unchanged"]
         _say(f"no new data: publication {pub['publication_id']} stays as it was")
@@ -170,7 +181,9 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
     elif publication:
         _say(f"NOT PUBLISHED (attempt {publication['publication_id']}): {publication['reason']}")
         _say("the previous publication, if any, is unchanged")
-    elif code != 0 and "error" not in outcome:
+    if publication and (publication.get("artifacts") or {}).get("report"):
+        _say(f"publication report: {publication['artifacts']['report']}")
+    if code != 0 and not publication and "error" not in outcome:
         _say(f"the run failed before publishing; see {log_file}")
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
         cur.execute("select 1 from information_schema.tables where table_schema = 'publish' "
@@ -185,7 +198,7 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
 
 
 def cmd_status(args) -> int:
-    from xinyong import contracts, publish, warehouse
+    from xinyong import freshness, publish, warehouse
 
     settings = config.load()
     url = _warehouse(settings)
@@ -193,31 +206,55 @@ def cmd_status(args) -> int:
     _say(f"warehouse: {_where(settings, url)}")
     if live:
         counts = ", ".join(f"{k} {v:,}" for k, v in (live["row_counts"] or {}).items())
-        _say(f"publication {live['publication_id']} live since {live['finished_at']:%Y-%m-%d %H:%M} "
+        _say(f"publication {live['publication_id']} live since {_local(live['finished_at']):%Y-%m-%d %H:%M} "
              f"(evaluation date {live['evaluation_date']}): {counts}")
+        if (live.get("artifacts") or {}).get("report"):
+            _say(f"publication report: {live['artifacts']['report']}")
     else:
         _say("no publication yet: run `xinyong run`")
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("""select publication_id, status, reason, started_at from audit.publications
-                       order by publication_id desc limit 1""")
+        cur.execute("""select publication_id, status, reason, started_at, artifacts->>'report', held_schema
+                       from audit.publications order by publication_id desc limit 1""")
         last = cur.fetchone()
         if last:
-            _say(f"last run: attempt {last[0]} {last[1]} at {last[3]:%Y-%m-%d %H:%M}"
+            _say(f"last run: attempt {last[0]} {last[1]} at {_local(last[3]):%Y-%m-%d %H:%M}"
                  + (f": {last[2].splitlines()[0]}" if last[2] else ""))
+            if last[4] and (not live or live["publication_id"] != last[0]):
+                _say(f"  its report: {last[4]}")
+            if last[5]:
+                _say(f"  candidate kept as `{last[5]}`: `xinyong publish --approve {last[0]} --reason \"...\"`")
         _say("")
         _say(f"{'feed':<18} {'latest as-of':<12} {'received':<17} {'files':>5} {'rejected rows':>13}  freshness")
-        for feed, contract in contracts.load_all().items():
-            cur.execute("""select max(as_of) filter (where status in ('loaded', 'loaded_with_rejects')),
-                                  max(finished_at), count(*), coalesce(sum(rows_rejected), 0)
-                           from audit.feed_files where feed = %s""", (feed,))
-            as_of, received, files, rejected = cur.fetchone()
-            if as_of is None:
-                fresh = "NO DATA"
-            else:
-                age = (dt.date.today() - as_of).days
-                fresh = "ok" if age <= contract.cadence_days else f"STALE ({age} days, cadence {contract.cadence_days})"
-            _say(f"{feed:<18} {str(as_of or '-'):<12} "
-                 f"{(received.strftime('%Y-%m-%d %H:%M') if received else '-'):<17} {files:>5} {rejected:>13,}  {fresh}")
+        cur.execute("""select feed, count(*), coalesce(sum(rows_rejected), 0) from audit.feed_files group by feed""")
+        files_by_feed = {feed: (n, rejected) for feed, n, rejected in cur.fetchall()}
+    for fresh in freshness.status(url):
+        files, rejected = files_by_feed.get(fresh.feed, (0, 0))
+        verdict = "ok" if not fresh.stale else ("NO DATA" if fresh.last_received is None else
+                                                f"STALE ({fresh.age_days:.0f} days, cadence {fresh.cadence_days})")
+        received = _local(fresh.last_received).strftime("%Y-%m-%d %H:%M") if fresh.last_received else "-"
+        _say(f"{fresh.feed:<18} {str(fresh.last_as_of or '-'):<12} {received:<17} {files:>5} {rejected:>13,}  {verdict}")
+    return 0
+
+
+def cmd_publish(args) -> int:
+    """Roll back to the previous publication, or release a held candidate with an approval."""
+    from xinyong import pipeline, publish
+
+    settings = config.load()
+    url = _warehouse(settings)
+    try:
+        if args.rollback:
+            done = publish.rollback(url, by=args.by)
+            _say(f"publication {done['restored']} is live again in schema `publish`; "
+                 f"publication {done['rolled_back']} rolled back by {done['by']} (kept as `{publish.ROLLED_BACK}`)")
+            return 0
+        done = publish.approve(url, args.approve, args.reason, by=args.by)
+    except publish.PublishError as exc:
+        raise UserError(str(exc)) from None
+    artifacts = pipeline.deliver(url, args.approve)
+    _say(f"publication {done['publication_id']} approved by {done['approved_by']} and live in schema `publish`")
+    _say(f"  report: {artifacts['report']}")
+    _say(f"  outbox: {artifacts['outbox']}")
     return 0
 
 
@@ -236,6 +273,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("status", help="latest publication, feed freshness, last run")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("publish", help="roll back the live publication, or approve a held one")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--rollback", action="store_true", help="put the previous publication back")
+    action.add_argument("--approve", type=int, metavar="PUBLICATION_ID",
+                        help="release a candidate whose only gate failures are approvable")
+    p.add_argument("--reason", help="why the approval is justified (required with --approve)")
+    p.add_argument("--by", help="who approves / rolls back (default: XINYONG_APPROVER or the OS user)")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("setup", help="prepare the warehouse and Airflow's metadata database")
     p.set_defaults(func=cmd_setup)

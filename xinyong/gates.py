@@ -1,19 +1,32 @@
-"""The Great Expectations gate on the candidate publication (the "audit" of WAP).
+"""The Great Expectations gate on the candidate publication and the feeds (the "audit" of WAP).
 
-Suites, validation definitions and the checkpoint are files in `expectations/gx/`;
-the datasource reads its connection string from XINYONG_GX_WAREHOUSE_URL, so nothing
-machine-specific is committed. Validation runs inside PostgreSQL (SQL datasource).
+Suites, validation definitions and the checkpoint are files in `expectations/gx/`
+(written by expectations/define_gates.py); the datasource reads its connection string from
+XINYONG_GX_WAREHOUSE_URL, so nothing machine-specific is committed. Validation runs inside
+PostgreSQL. Bounds come from expectations/gate_policy.yml as suite parameters. A
+validation whose table does not exist (a published table the warehouse does not build
+yet) is skipped and reported as such. Data Docs are rebuilt on every run; each failure
+names its expectation, the offending rows (masked) and its Data Docs page.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from xinyong import contracts, warehouse
 from xinyong.config import PROJECT_ROOT
 
 GX_ROOT = PROJECT_ROOT / "expectations"
+GATE_POLICY = GX_ROOT / "gate_policy.yml"
 CHECKPOINT = "publish_candidate_gate"
+GX_RESULTS = GX_ROOT / "gx" / "uncommitted" / "validations"
+ID_NUMBER = re.compile(r"([1-9]\d{5})(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(\d{3}[0-9Xx])")
+NAME_COLUMNS = re.compile(r"name|姓名|名称")
 
 
 @dataclass
@@ -21,18 +34,41 @@ class GateResult:
     success: bool
     checked: int = 0
     failures: list[dict] = field(default_factory=list)   # one per failed expectation
+    skipped: list[dict] = field(default_factory=list)    # validations that could not apply
+    validations: list[dict] = field(default_factory=list)
     data_docs: str | None = None
 
+    @property
+    def approvable(self) -> bool:
+        """Only failures a person may release (e.g. a real tier shift after a policy change)."""
+        return bool(self.failures) and all(f["approvable"] for f in self.failures)
+
+    def as_dict(self) -> dict:
+        return {"success": self.success, "checked": self.checked, "failures": self.failures,
+                "skipped": self.skipped, "validations": self.validations, "approvable": self.approvable,
+                "data_docs": self.data_docs}
+
     def summary(self) -> str:
+        skipped = "".join(f"\n  skipped {s['validation']}: {s['reason']}" for s in self.skipped)
         if self.success:
-            return f"GX gate passed ({self.checked} expectations)"
-        lines = [f"GX gate failed: {len(self.failures)} of {self.checked} expectations"]
+            return f"GX gate passed ({self.checked} expectations){skipped}"
+        lines = [f"GX gate failed: {len(self.failures)} of {self.checked} expectations"
+                 + (" (all approvable: `xinyong publish --approve <publication_id> --reason ...`)"
+                    if self.approvable else "")]
         for f in self.failures:
-            lines.append(f"  - {f['asset']}: {f['expectation']}({f['kwargs']}) "
-                         f"unexpected={f.get('unexpected_count')} e.g. {f.get('examples')}")
+            lines.append(f"  - {f['asset']}: {f['expectation']}"
+                         + (f" [{f['note']}]" if f.get("note") else "")
+                         + f" {f['kwargs']} unexpected={f.get('unexpected_count')}"
+                         + (" (approvable)" if f["approvable"] else ""))
+            if f.get("error"):
+                lines.append(f"      error: {f['error']}")
+            for example in f.get("examples") or []:
+                lines.append(f"      e.g. {example}")
+            if f.get("data_docs"):
+                lines.append(f"      Data Docs: {f['data_docs']}")
         if self.data_docs:
             lines.append(f"  Data Docs: {self.data_docs}")
-        return "\n".join(lines)
+        return "\n".join(lines) + skipped
 
 
 def _sqlalchemy_url(warehouse_url: str) -> str:
@@ -40,29 +76,142 @@ def _sqlalchemy_url(warehouse_url: str) -> str:
         if warehouse_url.startswith("postgresql://") else warehouse_url
 
 
+def mask(value, column: str = ""):
+    """What a gate may print about a value: ID numbers as 500115********1234, names cut."""
+    if isinstance(value, dict):
+        return {k: mask(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask(v, column) for v in value]
+    if not isinstance(value, str):
+        return value if value is None or isinstance(value, (int, float, bool)) else str(value)
+    masked = ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", value)
+    if masked == value and NAME_COLUMNS.search(column) and len(value) <= 4:
+        masked = value[:1] + "*" * (len(value) - 1)
+    return masked
+
+
+def policy() -> dict:
+    return yaml.safe_load(GATE_POLICY.read_text(encoding="utf-8"))
+
+
+def refresh_person_names(warehouse_url: str) -> None:
+    """audit.natural_person_names: every name a contract marks personal (a view over raw.*)."""
+    selects = []
+    for contract in contracts.load_all().values():
+        for col in contract.columns:
+            if col.personal != "name":
+                continue
+            condition = col.personal_when.replace("{", "").replace("}", "") if col.personal_when else "true"
+            selects.append(f"select btrim({col.name}) as person_name from {contract.raw_table} "
+                           f"where {col.name} is not null and char_length(btrim({col.name})) between 2 and 4 "
+                           f"and ({condition})")
+    body = "\nunion\n".join(selects) or "select null::text as person_name where false"
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.bootstrap'))")
+        cur.execute(f"create or replace view audit.natural_person_names as {body}")
+
+
+def _relation_exists(cur, qualified: str) -> bool:
+    cur.execute("select to_regclass(%s) is not null", (qualified,))
+    return cur.fetchone()[0]
+
+
+def _missing_relations(cur, vd, requires: dict) -> list[str]:
+    needed = list(requires.get(vd.name, []))
+    asset = vd.data_source.get_asset(vd.asset.name) if hasattr(vd, "data_source") else vd.asset
+    if getattr(asset, "type", "") == "table":
+        needed.append(f"{asset.schema_name}.{asset.table_name}")
+    return [r for r in dict.fromkeys(needed) if not _relation_exists(cur, r)]
+
+
+def _data_docs_page(suite: str, run_time: dt.datetime) -> str | None:
+    stamp = run_time.strftime("%Y%m%dT%H%M%S.%fZ")
+    folder = GX_ROOT / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations" / suite
+    pages = sorted(folder.glob(f"*/{stamp}/**/*.html")) if folder.is_dir() else []
+    return pages[0].as_uri() if pages else None
+
+
+def _error(info) -> str | None:
+    """GX puts an exception either at the top of exception_info or under each metric's id."""
+    if not info:
+        return None
+    if isinstance(info, dict) and info.get("raised_exception") is not False and info.get("exception_message"):
+        return str(info["exception_message"])
+    if isinstance(info, dict):
+        for value in info.values():
+            if isinstance(value, dict) and value.get("exception_message"):
+                return str(value["exception_message"])
+    return None
+
+
+def _examples(details: dict) -> list:
+    rows = (details.get("details") or {}).get("unexpected_rows")
+    if rows is None and details.get("unexpected_index_list"):
+        rows = details["unexpected_index_list"]
+    if rows is not None:
+        return [mask(dict(r) if not isinstance(r, dict) else r) for r in list(rows)[:5]]
+    return mask(list(details.get("partial_unexpected_list") or [])[:5], "name")
+
+
 def run_gate(warehouse_url: str, checkpoint: str = CHECKPOINT) -> GateResult:
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
     os.environ["XINYONG_GX_WAREHOUSE_URL"] = _sqlalchemy_url(warehouse_url)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    refresh_person_names(warehouse_url)
+    settings = policy()
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        for name, value in (settings.get("sql_parameters") or {}).items():
+            cur.execute("""insert into audit.gate_policy (name, value) values (%s, %s)
+                           on conflict (name) do update set value = excluded.value""", (name, value))
     context = gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
-    result = context.checkpoints.get(checkpoint).run()
-    gate = GateResult(success=bool(result.success))
-    for run in result.run_results.values():
-        asset_name = (run.meta.get("active_batch_definition") or {}).get("data_asset_name", "?")
-        for r in run.results:
+    definitions = context.checkpoints.get(checkpoint).validation_definitions
+    run_time = dt.datetime.now(dt.timezone.utc)
+    run_id = RunIdentifier(run_name=f"xinyong-{run_time:%Y%m%dT%H%M%S}", run_time=run_time)
+    gate = GateResult(success=True)
+    ran: list[tuple[str, object]] = []
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        missing = {vd.name: _missing_relations(cur, vd, settings.get("requires") or {}) for vd in definitions}
+    for vd in definitions:
+        if missing[vd.name]:
+            gate.skipped.append({"validation": vd.name, "suite": vd.suite.name,
+                                 "reason": f"{', '.join(missing[vd.name])} does not exist"})
+            continue
+        index_columns = (settings.get("index_columns") or {}).get(vd.name)
+        result = vd.run(expectation_parameters=dict(settings.get("parameters") or {}), run_id=run_id,
+                        result_format={"result_format": "COMPLETE",
+                                       **({"unexpected_index_column_names": index_columns} if index_columns else {})})
+        ran.append((vd.suite.name, result))
+        gate.validations.append({"validation": vd.name, "suite": vd.suite.name, "success": bool(result.success),
+                                 "expectations": len(result.results)})
+        for r in result.results:
             gate.checked += 1
             if r.success:
                 continue
             cfg = r.expectation_config
             details = r.result or {}
+            error = _error(r.exception_info)
             gate.failures.append({
-                "asset": asset_name,
+                "validation": vd.name,
+                "asset": vd.asset.name,
+                "suite": vd.suite.name,
                 "expectation": cfg.type,
-                "kwargs": {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)},
+                "note": (cfg.meta or {}).get("note", ""),
+                "approvable": bool((cfg.meta or {}).get("approvable")) and not error,
+                "kwargs": {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "unexpected_rows_query")},
                 "unexpected_count": details.get("unexpected_count", details.get("observed_value")),
-                "examples": (details.get("partial_unexpected_list") or [])[:5],
+                "examples": _examples(details),
+                **({"error": error.splitlines()[0][:300]} if error else {}),
             })
+    gate.success = not gate.failures
+    context.build_data_docs()
     sites = context.get_docs_sites_urls()
     if sites:
         gate.data_docs = sites[0].get("site_url")
+    pages = {suite: _data_docs_page(suite, run_time) for suite, _ in ran}
+    for f in gate.failures:
+        f["data_docs"] = pages.get(f["suite"]) or gate.data_docs
+    for v in gate.validations:
+        v["data_docs"] = pages.get(v["suite"])
     return gate

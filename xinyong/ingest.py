@@ -10,20 +10,22 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import psycopg2
+
 from xinyong import config, reports, secrets, validation, warehouse
 from xinyong.contracts import Contract
-from xinyong.readers import CopyStream, Row, TableFile, UnreadableFile, map_header
+from xinyong.readers import CopyStream, Row, TableFile, UnreadableFile, copy_safe, map_header
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_SUFFIXES = (".part", ".tmp")
 COPY_BATCH_ROWS = 5000
+COPY_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "gb18030": "GB18030"}
 
 
 @dataclass
@@ -51,6 +53,11 @@ def pending_files(landing: Path, feed: str) -> list[Path]:
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and not p.name.startswith(".")
                   and not p.name.lower().endswith(IN_FLIGHT_SUFFIXES))
+
+
+def ready_files(feed: str, settings: config.Settings | None = None) -> list[str]:
+    """Names of the files the feed's sensor waits for (what `pending_files` would ingest)."""
+    return [p.name for p in pending_files((settings or config.load()).landing, feed)]
 
 
 def sha256_of(path: Path) -> str:
@@ -138,83 +145,141 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> F
     cur.execute("select nextval('audit.feed_files_file_id_seq')")
     file_id = cur.fetchone()[0]
     report = reports.department_report_path(settings, contract.feed, path.name)
-    names = [c.name for c in contract.columns]
-    cur.execute("create temp table _landing (_row bigint, _extra text, _reader_errors text, "
-                + ", ".join(f"{n} text" for n in names) + ") on commit drop")
     try:
         table = TableFile(path)
         rows = table.rows(code_positions=set())
         header = next(rows)
         header_map = map_header(contract, header)
-        if table.kind == "xlsx":  # code columns must be text cells; tell the reader where they are
-            rows = table.rows(code_positions={header_map.positions[c.name] for c in contract.columns
-                                              if c.is_code and c.name in header_map.positions})
-            next(rows)
-        counter = [0]
-        cur.copy_expert(
-            f"copy _landing (_row, _extra, _reader_errors, {', '.join(names)}) from stdin with (format csv)",
-            CopyStream(_copy_lines(rows, names, header_map, counter)), size=1 << 16)
-        rows_read = counter[0]
+        cur.execute(validation.landing_ddl(len(header)))
+        rows_read = None
+        if table.kind == "csv" and copy_safe(path, table.encoding):
+            cur.execute("savepoint copy_file")
+            try:
+                rows_read = _copy_file(cur, path, table.encoding, len(header))
+                cur.execute("release savepoint copy_file")
+            except psycopg2.DataError as exc:  # e.g. a ragged row: Python's reader copes, row by row
+                log.info("%s: COPY of the file refused (%s); reading it row by row", path.name,
+                         str(exc).strip().splitlines()[0])
+                cur.execute("rollback to savepoint copy_file")
+        if rows_read is None:
+            if table.kind == "xlsx":  # code columns must be text cells; tell the reader where they are
+                rows = table.rows(code_positions={header_map.positions[c.name] for c in contract.columns
+                                                  if c.is_code and c.name in header_map.positions})
+                next(rows)
+            rows_read = _copy_rows(cur, rows, header_map, len(header))
     except UnreadableFile as exc:
-        cur.execute("drop table _landing")
+        cur.execute("drop table if exists _landing")
         return _record(cur, contract, path.name, sha, as_of, started, FileOutcome(
             contract.feed, path.name, "unreadable", message=str(exc), report_path=str(report)), file_id)
 
-    cur.execute(f"create temp table _typed on commit drop as {validation.typed_select(contract)}")
-    cur.execute(f"create temp table _errors on commit drop as {validation.errors_select(contract)}")
     messages = []
+    loaded = 0
     if header_map.missing_required:
+        # Nothing loads; list what else is wrong, and one finding for the header rather
+        # than one "empty" per row of a column that is not there.
         missing = "、".join(header_map.missing_required)
         messages.append(f"缺少必填列：{missing}（整个文件退回，请核对表头）")
-        # One finding for the header, not one "empty" per row of a column that is not there.
+        cur.execute(f"create temp table _errors on commit drop as {validation.errors_select(contract, header_map)}")
         cur.execute("delete from _errors where column_name = any(%s)", (header_map.missing_required,))
         cur.executemany("insert into _errors values (1, %s, null, %s)",
                         [(h, "缺少必填列（表头被修改或遗漏）") for h in header_map.missing_required])
+        cur.execute("select count(distinct _row) from _errors where _row > 1")
+        bad_rows = cur.fetchone()[0]
+    else:
+        # Type, check and load the good rows in one pass; only if some were left out, list why.
+        ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
+        cur.execute(validation.insert_good_rows(contract, header_map),
+                    {"file_id": file_id, "file_name": path.name, "as_of": as_of,
+                     "hmac_ipad": ipad, "hmac_opad": opad})
+        loaded = cur.rowcount
+        bad_rows = rows_read - loaded
+        if bad_rows:
+            left_out = (f"where not exists (select 1 from {contract.raw_table} r "
+                        f"where r._file_id = {int(file_id)} and r._source_row = l._row)")
+            cur.execute(f"create temp table _errors on commit drop as "
+                        f"{validation.errors_select(contract, header_map, left_out)}")
     if header_map.extra:
         messages.append("未知列已随数据保留：" + "、".join(header_map.extra))
-    cur.execute("select count(distinct _row) from _errors where _row > 1")
-    bad_rows = cur.fetchone()[0]
     share = bad_rows / rows_read if rows_read else 0.0
     quarantine = bool(header_map.missing_required) or share > contract.reject_threshold
     if quarantine:
+        if loaded:  # the good rows went in with the check; the file is set apart whole
+            cur.execute(f"delete from {contract.raw_table} where _file_id = %s", (file_id,))
         status, loaded, rejected = "quarantined", 0, rows_read
         if not header_map.missing_required:
             messages.insert(0, f"错误行占 {share:.1%}，超过 {contract.reject_threshold:.0%} 的退回阈值，整个文件未加载")
     else:
-        ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
-        cur.execute(validation.insert_good_rows(contract),
-                    {"file_id": file_id, "file_name": path.name, "as_of": as_of,
-                     "hmac_ipad": ipad, "hmac_opad": opad})
-        loaded = cur.rowcount
         rejected = rows_read - loaded
         status = "loaded_with_rejects" if rejected else "loaded"
     outcome = _record(cur, contract, path.name, sha, as_of, started, FileOutcome(
         contract.feed, path.name, status, rows_read, loaded, rejected, message="；".join(messages),
         report_path=str(report) if status != "loaded" else None), file_id)
-    cur.execute("""insert into audit.rejected_rows (file_id, feed, file_name, row_number, column_name, value, reason)
-                   select %s, %s, %s, _row, column_name, value, reason from _errors order by _row""",
-                (file_id, contract.feed, path.name))
+    if loaded:
+        _count_known_key_updates(cur, contract, file_id, loaded)
+    if bad_rows or header_map.missing_required:
+        cur.execute("""insert into audit.rejected_rows (file_id, feed, file_name, row_number, column_name, value, reason)
+                       select %s, %s, %s, _row, column_name, value, reason from _errors order by _row""",
+                    (file_id, contract.feed, path.name))
     return outcome
 
 
-def _copy_lines(rows: Iterator, names: list[str], header_map, counter: list[int]) -> Iterator[str]:
-    """CSV text for COPY, in batches: row number, extra columns, reader findings, then the columns."""
-    positions = [header_map.positions.get(n) for n in names]
+# A file less than this share of its predecessor is checked for being a correction; a
+# full-size delivery is not, so the check costs nothing on the daily bulk files.
+CORRECTION_CHECK_BELOW = 0.5
+
+
+def _count_known_key_updates(cur, contract: Contract, file_id: int, loaded: int) -> None:
+    """Record how many of a small file's rows update records already known (see bootstrap.sql)."""
+    cur.execute("""select rows_loaded from audit.feed_files
+                   where feed = %s and file_id < %s and status in ('loaded', 'loaded_with_rejects')
+                   order by as_of desc, file_id desc limit 1""", (contract.feed, file_id))
+    previous = cur.fetchone()
+    if not previous or loaded >= CORRECTION_CHECK_BELOW * previous[0]:
+        return
+    same_key = " and ".join(f"p.{k} = r.{k}" for k in contract.key)
+    cur.execute(f"""update audit.feed_files set rows_updating_known = (
+                        select count(*) from {contract.raw_table} r
+                        where r._file_id = %(file)s and exists (
+                            select 1 from {contract.raw_table} p where p._file_id < %(file)s and {same_key}))
+                    where file_id = %(file)s""", {"file": file_id})
+
+
+def _copy_file(cur, path: Path, encoding: str, width: int) -> int:
+    """The file's bytes straight into COPY: PostgreSQL parses the CSV and converts the encoding.
+
+    Used when `copy_safe` found nothing PostgreSQL's CSV parser reads differently from
+    Python's (blank lines, stray quotes); the header line (with any BOM) is skipped by COPY."""
+    columns = ", ".join(validation.landing_columns(width))
+    with path.open("rb") as fh:
+        cur.copy_expert(f"copy _landing ({columns}) from stdin with (format csv, header true, "
+                        f"encoding '{COPY_ENCODINGS[encoding]}')", fh, size=1 << 20)
+    return cur.rowcount
+
+
+def _copy_rows(cur, rows: Iterator, header_map, width: int) -> int:
+    """Rows the Python reader produced (XLSX, or CSV PostgreSQL would read otherwise) into COPY."""
+    counter = [0]
+    columns = ", ".join(validation.landing_columns(width))
+    cur.copy_expert(f"copy _landing (_row, _reader_errors, {columns}) from stdin with (format csv)",
+                    CopyStream(_copy_lines(rows, header_map, width, counter)), size=1 << 16)
+    return counter[0]
+
+
+def _copy_lines(rows: Iterator, header_map, width: int, counter: list[int]) -> Iterator[str]:
+    """CSV text for COPY, in batches: row number, reader findings, then the file's cells."""
     code_names = {pos: name for name, pos in header_map.positions.items()}
-    extra = header_map.extra
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     n = 0
+    padding = [""] * width
     for row in rows:
         row: Row
-        cells = row.cells
-        width = len(cells)
-        extras = json.dumps({h: cells[p] for h, p in extra.items() if p < width and cells[p] != ""},
-                            ensure_ascii=False) if extra else ""
+        cells = row.cells[:width]
+        if len(cells) < width:
+            cells = cells + padding[len(cells):]
         flagged = ("," + ",".join(code_names[p] for p in row.numeric_code_cells if p in code_names) + ",") \
             if row.numeric_code_cells else ""
-        writer.writerow([row.number, extras if extras != "{}" else "", flagged,
-                         *[(cells[p] if p is not None and p < width else "") for p in positions]])
+        writer.writerow([row.number, flagged, *cells])
         n += 1
         if n % COPY_BATCH_ROWS == 0:
             yield buffer.getvalue()

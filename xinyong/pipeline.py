@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from xinyong import build, config, contracts, gates, ingest, publish, warehouse
+from xinyong import (build, config, contracts, gates, ingest, outbox, publication_report, publish,
+                     warehouse)
 
 log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "xinyong_warehouse"
@@ -60,27 +61,45 @@ def build_candidate() -> dict:
         publish.fail(url, publication_id, reason, {"dbt": {"success": False, "failures": result.failures}},
                      artifacts)
         raise GateFailed(reason)
+    publish.record(url, publication_id, artifacts, {"dbt": {"success": True}})
     return {"publication_id": publication_id, "evaluation_date": day, "artifacts": artifacts}
 
 
 def audit_candidate(candidate: dict) -> dict:
+    """The GX gate; on failure `publish` is untouched, an approvable candidate is kept."""
     url = warehouse_url()
+    publication_id = candidate["publication_id"]
     gate = gates.run_gate(url)
-    candidate["artifacts"]["data_docs"] = gate.data_docs
-    candidate["gate_results"] = {
-        "dbt": {"success": True},
-        "gx": {"success": gate.success, "checked": gate.checked, "failures": gate.failures},
-    }
+    candidate["artifacts"].update({"data_docs": gate.data_docs, "gx_results": str(gates.GX_RESULTS)})
+    candidate["gate_results"] = {"dbt": {"success": True}, "gx": gate.as_dict()}
     if not gate.success:
-        publish.fail(url, candidate["publication_id"], gate.summary(), candidate["gate_results"],
-                     candidate["artifacts"])
-        raise GateFailed(gate.summary())
+        held = publish.fail(url, publication_id, gate.summary(), candidate["gate_results"],
+                            candidate["artifacts"], hold=gate.approvable)
+        report = publication_report.write(url, config.load(), publication_id,
+                                          new_schema=held or publish.CANDIDATE, old_schema=publish.LIVE)
+        publish.record(url, publication_id, {"report": str(report)})
+        kept = (f"\n  candidate kept as schema {held}; release it with "
+                f"`xinyong publish --approve {publication_id} --reason \"...\"`" if held else "")
+        raise GateFailed(f"{gate.summary()}{kept}\n  publication report: {report}")
     log.info(gate.summary())
     return candidate
 
 
 def publish_candidate(candidate: dict) -> dict:
-    counts = publish.swap(warehouse_url(), candidate["publication_id"], build.CANDIDATE_SCHEMA,
+    url = warehouse_url()
+    counts = publish.swap(url, candidate["publication_id"], publish.CANDIDATE,
                           candidate["gate_results"], candidate["artifacts"])
     log.info("publication %s is live: %s", candidate["publication_id"], counts)
-    return {"publication_id": candidate["publication_id"], "row_counts": counts}
+    artifacts = deliver(url, candidate["publication_id"])
+    return {"publication_id": candidate["publication_id"], "row_counts": counts, "artifacts": artifacts}
+
+
+def deliver(url: str, publication_id: int) -> dict:
+    """After a publication went live: the loan-platform outbox and the publication report."""
+    settings = config.load()
+    folder = outbox.write(url, settings, publication_id)
+    report = publication_report.write(url, settings, publication_id,
+                                      new_schema=publish.LIVE, old_schema=publish.PREVIOUS)
+    artifacts = {"outbox": str(folder), "report": str(report)}
+    publish.record(url, publication_id, artifacts)
+    return artifacts

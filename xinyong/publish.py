@@ -1,32 +1,58 @@
 """Publication: swap the audited candidate schema into `publish` in one transaction.
 
 PostgreSQL DDL is transactional, so readers see either the previous publication or the
-new one, never a mix. The previous publication is kept as `publish_prev` for rollback.
+new one, never a mix; a process killed inside the swap leaves the old one (the server
+rolls the transaction back). Grants are re-applied in the same transaction. The previous
+publication is kept as `publish_prev` for `rollback()`. A candidate whose only gate
+failures are approvable is kept as `publish_held_<id>` (renamed, so the next build cannot
+drop it) until a person approves it with `approve()` or a newer publication goes live.
+Every attempt, approval and rollback is a row (or an update of one) in audit.publications.
 """
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import signal
 
-from xinyong import warehouse
+from xinyong import roles, warehouse
 
-LIVE, PREVIOUS = "publish", "publish_prev"
+LIVE, PREVIOUS, CANDIDATE = "publish", "publish_prev", "publish_candidate"
+HELD_PREFIX = "publish_held_"
+ROLLED_BACK = "publish_rolled_back"
+# Test-only fault injection: `swap:between_renames` SIGKILLs the process after `publish`
+# became `publish_prev` and before the candidate became `publish` (tests/integration).
+FAULT_ENV = "XINYONG_FAULT_INJECTION"
+
+
+class PublishError(RuntimeError):
+    """A publication command that cannot be done, in one sentence."""
+
+
+def _json(value) -> str:
+    return json.dumps(value or {}, ensure_ascii=False, default=str)
 
 
 def start(warehouse_url: str, evaluation_date: str) -> int:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         warehouse.bootstrap(conn)
+        # One warehouse run at a time (max_active_runs=1): a 'running' row left now was killed.
+        cur.execute("""update audit.publications set status = 'failed', finished_at = now(),
+                           reason = 'interrupted: the run stopped before it finished (the live publication was not changed)'
+                       where status = 'running'""")
         cur.execute("""insert into audit.publications (status, evaluation_date)
                        values ('running', %s) returning publication_id""", (evaluation_date,))
         return cur.fetchone()[0]
 
 
-def fail(warehouse_url: str, publication_id: int, reason: str, gate_results: dict | None = None,
-         artifacts: dict | None = None) -> None:
+def record(warehouse_url: str, publication_id: int, artifacts: dict | None = None,
+           gate_results: dict | None = None) -> None:
+    """Merge artifact locations / gate results into the attempt's row as they appear."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute("""update audit.publications set status = 'failed', finished_at = now(), reason = %s,
-                           gate_results = %s, artifacts = %s where publication_id = %s""",
-                    (reason, json.dumps(gate_results or {}, ensure_ascii=False),
-                     json.dumps(artifacts or {}, ensure_ascii=False), publication_id))
+        cur.execute("""update audit.publications
+                       set artifacts = coalesce(artifacts, '{}'::jsonb) || %s::jsonb,
+                           gate_results = coalesce(gate_results, '{}'::jsonb) || %s::jsonb
+                       where publication_id = %s""", (_json(artifacts), _json(gate_results), publication_id))
 
 
 def _schema_exists(cur, name: str) -> bool:
@@ -34,7 +60,7 @@ def _schema_exists(cur, name: str) -> bool:
     return cur.fetchone() is not None
 
 
-def _row_counts(cur, schema: str) -> dict[str, int]:
+def row_counts(cur, schema: str) -> dict[str, int]:
     cur.execute("""select table_name from information_schema.tables
                    where table_schema = %s and table_type = 'BASE TABLE' order by 1""", (schema,))
     counts = {}
@@ -44,35 +70,138 @@ def _row_counts(cur, schema: str) -> dict[str, int]:
     return counts
 
 
+def _drop_held(cur, keep: str | None = None) -> None:
+    cur.execute("select nspname from pg_namespace where nspname like %s", (HELD_PREFIX + "%",))
+    for (name,) in cur.fetchall():
+        if name != keep:
+            cur.execute(f'drop schema "{name}" cascade')
+
+
+def fail(warehouse_url: str, publication_id: int, reason: str, gate_results: dict | None = None,
+         artifacts: dict | None = None, hold: bool = False) -> str | None:
+    """Record a failed attempt; `hold` keeps an approvable candidate as publish_held_<id>."""
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.publish'))")
+        counts = row_counts(cur, CANDIDATE) if _schema_exists(cur, CANDIDATE) else {}
+        held = None
+        if hold and _schema_exists(cur, CANDIDATE):
+            held = f"{HELD_PREFIX}{publication_id}"
+            _drop_held(cur)
+            cur.execute(f'alter schema {CANDIDATE} rename to "{held}"')
+            roles.revoke(cur, held)
+        cur.execute("""update audit.publications set status = 'failed', finished_at = now(), reason = %s,
+                           gate_results = coalesce(gate_results, '{}'::jsonb) || %s::jsonb,
+                           artifacts = coalesce(artifacts, '{}'::jsonb) || %s::jsonb,
+                           row_counts = %s, held_schema = %s
+                       where publication_id = %s""",
+                    (reason, _json(gate_results), _json(artifacts), _json(counts), held, publication_id))
+        return held
+
+
+def _publication_of(cur, schema: str) -> int | None:
+    cur.execute("select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (schema,))
+    row = cur.fetchone()
+    if row and row[0] and row[0].startswith("xinyong publication "):
+        return int(row[0].rsplit(" ", 1)[1])
+    return None
+
+
+def _inject(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def swap(warehouse_url: str, publication_id: int, candidate: str, gate_results: dict,
-         artifacts: dict) -> dict[str, int]:
-    """Make the candidate live, atomically; the old live schema becomes the previous one."""
+         artifacts: dict, approval: dict | None = None) -> dict[str, int]:
+    """Make the candidate live, atomically, with grants; the old live schema becomes the previous one."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         # Serialise publishers; a second one waits and then swaps its own candidate.
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.publish'))")
         if not _schema_exists(cur, candidate):
-            raise RuntimeError(f"candidate schema {candidate} does not exist")
-        counts = _row_counts(cur, candidate)
+            raise PublishError(f"candidate schema {candidate} does not exist")
+        counts = row_counts(cur, candidate)
         cur.execute(f"drop schema if exists {PREVIOUS} cascade")
         if _schema_exists(cur, LIVE):
             cur.execute(f"alter schema {LIVE} rename to {PREVIOUS}")
-        cur.execute(f"alter schema {candidate} rename to {LIVE}")
+        _inject("swap:between_renames")
+        cur.execute(f'alter schema "{candidate}" rename to {LIVE}')
         cur.execute(f"comment on schema {LIVE} is %s", (f"xinyong publication {publication_id}",))
+        granted = roles.apply(cur, LIVE)
+        roles.revoke(cur, PREVIOUS)
+        _drop_held(cur)   # a held candidate older than what is now live can no longer be approved
         cur.execute("""update audit.publications set status = 'superseded'
                        where status = 'published'""")
+        approval = approval or {}
         cur.execute("""update audit.publications set status = 'published', finished_at = now(),
-                           gate_results = %s, row_counts = %s, artifacts = %s where publication_id = %s""",
-                    (json.dumps(gate_results, ensure_ascii=False), json.dumps(counts),
-                     json.dumps(artifacts, ensure_ascii=False), publication_id))
+                           gate_results = coalesce(gate_results, '{}'::jsonb) || %s::jsonb, row_counts = %s,
+                           artifacts = coalesce(artifacts, '{}'::jsonb) || %s::jsonb,
+                           held_schema = null, approved_by = %s, approved_reason = %s,
+                           approved_at = case when %s::text is null then null else now() end
+                       where publication_id = %s""",
+                    (_json(gate_results), _json(counts), _json({**artifacts, "grants": granted}),
+                     approval.get("by"), approval.get("reason"), approval.get("by"), publication_id))
         return counts
+
+
+def approve(warehouse_url: str, publication_id: int, reason: str, by: str | None = None) -> dict:
+    """Release a held candidate whose only gate failures are approvable; the approval is recorded."""
+    if not (reason or "").strip():
+        raise PublishError("an approval needs a reason (--reason \"...\")")
+    by = by or os.environ.get("XINYONG_APPROVER") or getpass.getuser()
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        warehouse.bootstrap(conn)
+        cur.execute("""select status, held_schema, gate_results from audit.publications
+                       where publication_id = %s""", (publication_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise PublishError(f"there is no publication attempt {publication_id}")
+        status, held, gate_results = row
+        if status != "failed":
+            raise PublishError(f"attempt {publication_id} is {status}; only a failed attempt can be approved")
+        failures = ((gate_results or {}).get("gx") or {}).get("failures") or []
+        blocking = [f for f in failures if not f.get("approvable")]
+        if (gate_results or {}).get("dbt", {}).get("success") is False or blocking or not failures:
+            names = ", ".join(sorted({f"{f['asset']}: {f['expectation']}" for f in blocking})) or "dbt build"
+            raise PublishError(f"attempt {publication_id} failed gates that no approval can release ({names}); "
+                               "fix the data or the model and run again")
+        if not held or not _schema_exists(cur, held):
+            raise PublishError(f"the candidate of attempt {publication_id} is no longer kept "
+                               "(a newer publication went live or a newer attempt was held); run again")
+        gate_results = {**gate_results, "approval": {"by": by, "reason": reason,
+                                                     "released": [f["expectation"] for f in failures]}}
+    counts = swap(warehouse_url, publication_id, held, gate_results, {}, approval={"by": by, "reason": reason})
+    return {"publication_id": publication_id, "approved_by": by, "row_counts": counts}
+
+
+def rollback(warehouse_url: str, by: str | None = None) -> dict:
+    """Put the previous publication back in one transaction; the rolled-back one is set apart."""
+    by = by or os.environ.get("XINYONG_APPROVER") or getpass.getuser()
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        warehouse.bootstrap(conn)
+        cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.publish'))")
+        if not _schema_exists(cur, PREVIOUS):
+            raise PublishError("there is no previous publication to roll back to")
+        live_id, previous_id = _publication_of(cur, LIVE), _publication_of(cur, PREVIOUS)
+        cur.execute(f"drop schema if exists {ROLLED_BACK} cascade")
+        if _schema_exists(cur, LIVE):
+            cur.execute(f"alter schema {LIVE} rename to {ROLLED_BACK}")
+        cur.execute(f"alter schema {PREVIOUS} rename to {LIVE}")
+        roles.apply(cur, LIVE)
+        roles.revoke(cur, ROLLED_BACK)
+        cur.execute("""update audit.publications set status = 'rolled_back', rolled_back_by = %s,
+                           rolled_back_at = now() where publication_id = %s""", (by, live_id))
+        cur.execute("update audit.publications set status = 'published' where publication_id = %s",
+                    (previous_id,))
+    return {"restored": previous_id, "rolled_back": live_id, "by": by}
 
 
 def current(warehouse_url: str) -> dict | None:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         warehouse.bootstrap(conn)
-        cur.execute("""select publication_id, finished_at, evaluation_date, row_counts from audit.publications
+        cur.execute("""select publication_id, finished_at, evaluation_date, row_counts, artifacts
+                       from audit.publications
                        where status = 'published' order by publication_id desc limit 1""")
         row = cur.fetchone()
     if row is None:
         return None
-    return {"publication_id": row[0], "finished_at": row[1], "evaluation_date": row[2], "row_counts": row[3]}
+    return dict(zip(["publication_id", "finished_at", "evaluation_date", "row_counts", "artifacts"], row))

@@ -10,6 +10,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -160,17 +161,56 @@ class CopyStream(io.RawIOBase):
     def __init__(self, lines: Iterator[str]):
         self._lines = lines
         self._buffer = b""
+        self._offset = 0  # read position in _buffer: slicing per read would copy the rest each time
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:
-        while len(self._buffer) < len(target):
+        while len(self._buffer) - self._offset < len(target):
             try:
-                self._buffer += next(self._lines).encode("utf-8")
+                more = next(self._lines).encode("utf-8")
             except StopIteration:
                 break
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
+            self._buffer = self._buffer[self._offset:] + more
+            self._offset = 0
+        n = min(len(target), len(self._buffer) - self._offset)
+        target[:n] = self._buffer[self._offset:self._offset + n]
+        self._offset += n
         return n
+
+
+def copy_safe(path: Path, encoding: str) -> bool:
+    """Whether PostgreSQL's CSV parser reads the file exactly as Python's csv module does.
+
+    They differ on blank lines (Python skips them, COPY refuses them) and on a quote inside
+    an unquoted field (Python keeps it as text, COPY starts a quoted section there). Files
+    with either are read row by row in Python instead. Encodings other than UTF-8 and
+    GB18030 are not handed to COPY either."""
+    if encoding not in ("utf-8", "utf-8-sig", "gb18030"):
+        return False
+    blank_line = re.compile(rb"\n[ \t,]*\r?\n")
+    carry, recheck = b"\n", 0  # the file starts as if after a line end
+    with path.open("rb") as fh:
+        chunk = fh.read(CHUNK).removeprefix(codecs.BOM_UTF8)
+        while chunk:
+            data = carry + chunk
+            if blank_line.search(data):
+                return False
+            quote = data.find(b'"', len(carry) - recheck)
+            recheck = 0
+            while quote != -1:
+                before, after = data[quote - 1:quote], data[quote + 1:quote + 2]
+                if not after:
+                    recheck = 1  # the last byte of this chunk: look again with the next one
+                elif before not in b',\r\n"' and after not in b',\r\n"':
+                    return False
+                quote = data.find(b'"', quote + 1)
+            # carry the last line (a blank line or a quote may straddle the chunk border)
+            last_line = data.rfind(b"\n")
+            carry = data[last_line:] if last_line >= 0 and len(data) - last_line <= 4096 else data[-2:]
+            chunk = fh.read(CHUNK)
+    last_line = carry[carry.rfind(b"\n") + 1:]
+    if last_line and not last_line.strip(b" \t,\r"):
+        return False
+    return True

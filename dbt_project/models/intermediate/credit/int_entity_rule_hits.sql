@@ -1,5 +1,6 @@
 -- One row per market entity per scoring rule that applies to it, with the source record
 -- that triggered it. Everything the evaluation says about an entity starts here.
+-- Natural persons are never scored here: they get no public tier.
 
 with
 
@@ -14,12 +15,44 @@ latest_tax as (
 ),
 
 tax as (
-    select * from latest_tax where year_rank = 1
+    select latest_tax.* from latest_tax join entities using (uscc) where year_rank = 1
 ),
+
+penalties as (
+    select penalties.*
+    from {{ ref('int_penalties_windowed') }} as penalties
+    join entities using (uscc)
+    where not penalties.is_natural_person
+),
+
+parking_owners as (
+    select owners.* from {{ ref('int_parking_owners_aggregated') }} as owners
+    join entities on entities.uscc = owners.owner_uscc
+),
+
+parking_records as (
+    select records.*
+    from {{ ref('int_parking_records_merged') }} as records
+    join entities on entities.uscc = records.owner_uscc
+    where records.entered_at < {{ evaluation_date() }} + 1
+),
+
+latest_cooperatives as (
+    select *,
+        row_number() over (partition by uscc order by rating_year desc) as year_rank
+    from {{ ref('stg_rural_cooperative__cooperatives') }}
+),
+
+cooperatives as (
+    select latest_cooperatives.* from latest_cooperatives join entities using (uscc) where year_rank = 1
+),
+
+-- each hit: the entity, the rule, the source record, and a date ordering repeated hits
+-- (the newest count first when a rule caps its hits per entity)
 
 base as (
     select uscc, 'BASE' as rule_id,
-        null::text as source_feed, null::text as source_file, null::bigint as source_row
+        null::text as source_feed, null::text as source_file, null::bigint as source_row, null::date as hit_date
     from entities
 ),
 
@@ -29,36 +62,86 @@ registration as (
             when registration_status in ('存续', '在业') then 'REG_ACTIVE'
             when registration_status = '吊销' then 'REG_REVOKED'
             else 'REG_CLOSED'
-        end as rule_id,
-        'entity_register' as source_feed, source_file, source_row
+        end,
+        'entity_register', source_file, source_row, null::date
     from entities
 ),
 
 registration_age as (
-    select uscc, 'REG_AGE_5Y' as rule_id, 'entity_register' as source_feed, source_file, source_row
+    select uscc, 'REG_AGE_5Y', 'entity_register', source_file, source_row, null::date
     from entities
-    where established_on <= {{ evaluation_date() }} - interval '5 years'
+    where established_on <= {{ evaluation_date() }}
+        - {{ scoring_parameter('registration_age_years') }} * interval '1 year'
 ),
 
 tax_grade as (
-    select tax.uscc, 'TAX_GRADE_' || tax.tax_grade as rule_id,
-        'tax_credit' as source_feed, tax.source_file, tax.source_row
+    select uscc, 'TAX_GRADE_' || tax_grade, 'tax_credit', source_file, source_row, null::date
     from tax
-    join entities using (uscc)
 ),
 
 tax_arrears as (
-    select tax.uscc, 'TAX_ARREARS' as rule_id, 'tax_credit' as source_feed, tax.source_file, tax.source_row
+    select uscc, 'TAX_ARREARS', 'tax_credit', source_file, source_row, null::date
     from tax
-    join entities using (uscc)
-    where tax.tax_arrears_yuan > 0
+    where tax_arrears_yuan > 0
 ),
 
 tax_major_violator as (
-    select tax.uscc, 'TAX_MAJOR_VIOLATOR' as rule_id, 'tax_credit' as source_feed, tax.source_file, tax.source_row
+    select uscc, 'TAX_MAJOR_VIOLATOR', 'tax_credit', source_file, source_row, null::date
     from tax
-    join entities using (uscc)
-    where tax.is_major_tax_violator
+    where is_major_tax_violator
+),
+
+-- penalties count only inside their publicity window
+penalty_severity as (
+    select uscc, case when dishonesty_level = '严重' then 'PEN_SERIOUS' else 'PEN_GENERAL' end,
+        'penalty', source_file, source_row, decision_date
+    from penalties
+    where is_public
+),
+
+penalty_recency as (
+    select uscc, 'PEN_RECENT', 'penalty', source_file, source_row, decision_date
+    from penalties
+    where is_public and is_recent
+),
+
+repair as (
+    select uscc, 'REPAIR_DONE', 'credit_repair', repair_source_file, repair_source_row, repaired_on
+    from penalties
+    where repaired_on <= {{ evaluation_date() }}
+        and repaired_on > {{ evaluation_date() }} - {{ scoring_parameter('repair_bonus_months') }} * interval '1 month'
+),
+
+parking_arrears as (
+    select owner_uscc, 'PARKING_ARREARS', 'parking', source_file, source_row, entered_at::date
+    from parking_records
+    where payment_status = '欠费'
+        and reminder_count >= {{ scoring_parameter('parking_arrears_min_reminders') }}
+),
+
+parking_on_time as (
+    select owner_uscc, 'PARKING_ON_TIME', 'parking', latest_source_file, latest_source_row, null::date
+    from parking_owners
+    where on_time_count = record_count
+        and record_count >= {{ scoring_parameter('parking_on_time_min_records') }}
+),
+
+cooperative_evaluation as (
+    select uscc,
+        case village_rating
+            when '优' then 'COOP_EVAL_EXCELLENT'
+            when '良' then 'COOP_EVAL_GOOD'
+            when '中' then 'COOP_EVAL_FAIR'
+            else 'COOP_EVAL_POOR'
+        end,
+        'rural_cooperative', source_file, source_row, null::date
+    from cooperatives
+),
+
+cooperative_loan_overdue as (
+    select uscc, 'COOP_LOAN_OVERDUE', 'rural_cooperative', source_file, source_row, null::date
+    from cooperatives
+    where loan_overdue_count > 0
 ),
 
 hits as (
@@ -68,12 +151,31 @@ hits as (
     union all select * from tax_grade
     union all select * from tax_arrears
     union all select * from tax_major_violator
+    union all select * from penalty_severity
+    union all select * from penalty_recency
+    union all select * from repair
+    union all select * from parking_arrears
+    union all select * from parking_on_time
+    union all select * from cooperative_evaluation
+    union all select * from cooperative_loan_overdue
 ),
 
-scored_hits as (
-    select hits.*, rules.dimension, rules.points, rules.forces_tier, rules.description
+ranked_hits as (
+    select hits.*, rules.dimension, rules.points, rules.max_hits, rules.forces_tier, rules.description,
+        row_number() over (
+            partition by hits.uscc, hits.rule_id
+            order by hits.hit_date desc nulls last, hits.source_file, hits.source_row
+        ) as hit_rank
     from hits
     join {{ ref('scoring_rules') }} as rules using (rule_id)
+),
+
+-- a rule counts at most max_hits times per entity (its newest hits); a rule that moves
+-- neither score nor tier is no explanation
+scored_hits as (
+    select uscc, rule_id, source_feed, source_file, source_row, dimension, points, forces_tier, description
+    from ranked_hits
+    where hit_rank <= max_hits and (points <> 0 or forces_tier is not null)
 ),
 
 bounds as (
@@ -109,7 +211,7 @@ all_hits as (
 )
 
 select
-    md5('org:' || uscc) as entity_key,
+    {{ organisation_key('uscc') }} as entity_key,
     uscc,
     rule_id,
     dimension,

@@ -1,4 +1,5 @@
--- 公共信用综合评价: one row per market entity, with its score and supervision tier.
+-- 公共信用综合评价: one row per market entity (registered; natural persons never), with its
+-- score, supervision tier and the facts behind the tier.
 
 with
 
@@ -6,42 +7,44 @@ entities as (
     select * from {{ ref('stg_entity_register__entities') }}
 ),
 
-scores as (
-    select
-        entity_key,
-        uscc,
-        sum(points)::integer as score,
-        -- the most severe forced tier wins (D before C ...)
-        max(forces_tier) as forced_tier
-    from {{ ref('int_entity_rule_hits') }}
-    group by entity_key, uscc
+tiered as (
+    select * from {{ ref('int_entities_tiered') }}
 ),
 
-tiers as (
-    select * from {{ ref('credit_tiers') }}
+latest_tax as (
+    select uscc, tax_grade,
+        row_number() over (partition by uscc order by evaluation_year desc) as year_rank
+    from {{ ref('stg_tax_credit__ratings') }}
 ),
 
-scored as (
-    select
-        scores.*,
-        (select t.tier from tiers t where scores.score >= t.min_score order by t.min_score desc limit 1)
-            as score_tier
-    from scores
+active_penalties as (
+    select uscc,
+        count(*) as active_penalty_count,
+        count(*) filter (where dishonesty_level = '严重') as active_serious_penalty_count
+    from {{ ref('int_penalties_windowed') }}
+    where is_public and not is_natural_person
+    group by uscc
 )
 
 select
-    scored.entity_key::text as entity_key,
+    tiered.entity_key::text as entity_key,
     entities.uscc::text as uscc,
     entities.entity_name::text as entity_name,
     entities.entity_type::text as entity_type,
     entities.registration_status::text as registration_status,
     entities.town::text as town,
-    scored.score::integer as score,
-    greatest(scored.score_tier, coalesce(scored.forced_tier, 'A'))::text as tier,
+    tiered.score::integer as score,
+    tiered.tier::text as tier,
     tiers.tier_name::text as tier_name,
-    (scored.forced_tier is not null and scored.forced_tier > scored.score_tier) as tier_overridden,
+    tiered.tier_overridden::boolean as tier_overridden,
+    tiered.override_rules::text as override_rules,
     tiers.inspection_ratio::numeric(5, 4) as inspection_ratio,
+    latest_tax.tax_grade::text as tax_grade,
+    coalesce(active_penalties.active_penalty_count, 0)::integer as active_penalty_count,
+    coalesce(active_penalties.active_serious_penalty_count, 0)::integer as active_serious_penalty_count,
     {{ evaluation_date() }} as evaluation_date
-from scored
-join entities using (uscc)
-join tiers on tiers.tier = greatest(scored.score_tier, coalesce(scored.forced_tier, 'A'))
+from entities
+join tiered using (uscc)
+join {{ ref('credit_tiers') }} as tiers on tiers.tier = tiered.tier
+left join latest_tax on latest_tax.uscc = entities.uscc and latest_tax.year_rank = 1
+left join active_penalties on active_penalties.uscc = entities.uscc

@@ -2,14 +2,11 @@ with
 
 source as (
     select * from {{ source('entity_register', 'entity_register') }}
+    where {{ known_on_evaluation_date() }}
 ),
 
 latest as (
-    select *,
-        row_number() over (
-            partition by uscc order by _as_of desc, _file_id desc, _source_row desc
-        ) as version_rank
-    from source
+    {{ latest_version('source', ['uscc']) }}
 ),
 
 renamed as (
@@ -32,7 +29,6 @@ renamed as (
         _source_file as source_file,
         _source_row as source_row
     from latest
-    where version_rank = 1
 )
 
 select * from renamed

@@ -2,14 +2,11 @@ with
 
 source as (
     select * from {{ source('tax_credit', 'tax_credit') }}
+    where {{ known_on_evaluation_date() }}
 ),
 
 latest as (
-    select *,
-        row_number() over (
-            partition by uscc, evaluation_year order by _as_of desc, _file_id desc, _source_row desc
-        ) as version_rank
-    from source
+    {{ latest_version('source', ['uscc', 'evaluation_year']) }}
 ),
 
 renamed as (
@@ -17,6 +14,8 @@ renamed as (
         -- ids
         uscc,
         evaluation_year,
+        -- descriptions
+        taxpayer_name,
         -- ratings
         tax_grade,
         tax_score,
@@ -30,7 +29,6 @@ renamed as (
         _source_file as source_file,
         _source_row as source_row
     from latest
-    where version_rank = 1
 )
 
 select * from renamed

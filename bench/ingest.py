@@ -1,0 +1,72 @@
+"""The parking feed at district scale: full ingest versus a plain COPY of the same rows."""
+from __future__ import annotations
+
+import shutil
+import time
+
+from bench import Context, derived, measurement
+
+FEED = "parking"
+
+
+def parking_file(ctx: Context):
+    """The big parking file of the district (the one the manifest calls data, most rows)."""
+    import json
+
+    manifest = json.loads((ctx.district / "generator_manifest.json").read_text(encoding="utf-8"))
+    entry = max((f for f in manifest["files"] if f["feed"] == FEED and f["kind"] == "data"),
+                key=lambda f: f["rows"])
+    return ctx.district / FEED / entry["file"], entry["rows"]
+
+
+@measurement("parking_copy", "plain COPY of the parking file into a typed table (the physical limit)")
+def parking_copy(ctx: Context) -> dict:
+    from xinyong import contracts, warehouse
+
+    path, _ = parking_file(ctx)
+    contract = contracts.load(FEED)
+    columns = ", ".join(f"{c.name} {c.sql_type}" for c in contract.columns)
+    with warehouse.transaction(ctx.warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute(f"create table public.parking_copy ({columns})")
+    conn = warehouse.connect(ctx.warehouse_url)
+    try:
+        with conn, conn.cursor() as cur, path.open("rb") as fh:
+            started = time.perf_counter()
+            # ON_ERROR ignore (PostgreSQL 17+): a row the types refuse is skipped, not fatal.
+            cur.copy_expert("copy public.parking_copy from stdin with (format csv, header true, on_error ignore)",
+                            fh, size=1 << 20)
+            rows = cur.rowcount
+        seconds = time.perf_counter() - started
+    finally:
+        conn.close()
+    return {"rows": rows, "seconds": seconds, "file_mib": path.stat().st_size / 2**20}
+
+
+@measurement("parking_ingest", "xinyong ingest of the same file: read, COPY, validate in SQL, load, audit")
+def parking_ingest(ctx: Context) -> dict:
+    from xinyong import config, contracts, ingest
+
+    path, _ = parking_file(ctx)
+    settings = config.Settings(home=ctx.scratch / "home", landing=ctx.scratch / "landing",
+                               warehouse_url=ctx.warehouse_url, embedded_port=0, evaluation_date=None)
+    landing_file = settings.landing / FEED / path.name
+    landing_file.parent.mkdir(parents=True)
+    shutil.copyfile(path, landing_file)  # the ingest moves its file to the archive
+    started = time.perf_counter()
+    outcome = ingest.ingest_file(landing_file, contracts.load(FEED), settings, ctx.warehouse_url)
+    seconds = time.perf_counter() - started
+    return {"rows": outcome.rows_read, "seconds": seconds, "status": outcome.status,
+            "rows_loaded": outcome.rows_loaded, "rows_rejected": outcome.rows_rejected}
+
+
+@derived("ingest_to_copy", "ingest rows/s ÷ plain COPY rows/s", "≥ 0.5")
+def ingest_to_copy(results: dict[str, dict]) -> float | None:
+    copy, ingest = results.get("parking_copy"), results.get("parking_ingest")
+    if not copy or not ingest:
+        return None
+    return ingest["rows_per_second"] / copy["rows_per_second"]
+
+
+@derived("ingest_peak_rss_mib", "peak RSS of the ingest process, MiB", "< 1024")
+def ingest_peak_rss(results: dict[str, dict]) -> float | None:
+    return results["parking_ingest"]["peak_rss_mib"] if "parking_ingest" in results else None

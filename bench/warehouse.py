@@ -1,0 +1,116 @@
+"""The warehouse at district scale: full build, one-day incremental build, and the build
+orchestrated by Airflow against a bare `dbt build` of the same project on the same data."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import Context, derived, measurement
+
+EVALUATION_DATE = "2026-11-22"
+
+
+def _settings(ctx: Context):
+    from xinyong import config
+
+    return config.Settings(home=ctx.scratch / "home", landing=ctx.scratch / "landing",
+                           warehouse_url=ctx.warehouse_url, embedded_port=0,
+                           evaluation_date=EVALUATION_DATE)
+
+
+def _files(ctx: Context) -> tuple[list[dict], dict]:
+    """The district's data files; the latest parking file is held back as the one-day delta."""
+    manifest = json.loads((ctx.district / "generator_manifest.json").read_text(encoding="utf-8"))
+    data = [f for f in manifest["files"] if f["kind"] in ("data", "duplicate")]
+    parking = sorted((f for f in data if f["feed"] == "parking"), key=lambda f: f["file"])
+    return [f for f in data if f is not parking[-1]], parking[-1]
+
+
+def _ingest(ctx: Context, entries: list[dict]) -> int:
+    from xinyong import contracts, ingest
+
+    settings = _settings(ctx)
+    rows = 0
+    for entry in entries:
+        target = settings.landing / entry["feed"] / entry["file"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ctx.district / entry["feed"] / entry["file"], target)
+        rows += ingest.ingest_file(target, contracts.load(entry["feed"]), settings, ctx.warehouse_url).rows_loaded
+    return rows
+
+
+def _bare_dbt_build(ctx: Context, label: str) -> float:
+    """`dbt build` as a person would type it, in its own process, timed end to end."""
+    from xinyong import build
+
+    env = {**os.environ, **build.dbt_env(ctx.warehouse_url)}
+    target = ctx.scratch / f"dbt-{label}"
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(build.DBT_PROJECT),
+                    "--profiles-dir", str(build.DBT_PROJECT), "--target-path", str(target),
+                    "--log-path", str(target / "logs"), "--vars",
+                    f"{{evaluation_date: '{EVALUATION_DATE}', publish_schema: {build.CANDIDATE_SCHEMA}}}"],
+                   env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def _airflow_build(ctx: Context) -> dict:
+    """The credit_warehouse DAG through Airflow (dag.test, as `xinyong run` does)."""
+    from xinyong import orchestrate
+
+    settings = _settings(ctx)
+    env = orchestrate.airflow_env(settings, ctx.warehouse_url)
+    log = ctx.scratch / "airflow.log"
+    orchestrate.ensure_airflow_db(env, log)
+    started = time.perf_counter()
+    with log.open("a") as out:
+        subprocess.run([sys.executable, "-m", "xinyong.orchestrate"], env={**os.environ, **env},
+                       stdout=out, stderr=subprocess.STDOUT, check=False)
+    wall = time.perf_counter() - started
+    meta = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(meta) as db:
+        durations = dict(db.execute("""select task_id, duration from task_instance
+                                       where dag_id = 'credit_warehouse'""").fetchall())
+    return {"wall": wall, "tasks": durations}
+
+
+@measurement("warehouse_builds", "dbt build at district scale: full, Airflow-orchestrated, bare, one-day delta")
+def warehouse_builds(ctx: Context) -> dict:
+    from xinyong import warehouse
+
+    base, delta = _files(ctx)
+    loaded = _ingest(ctx, base)
+    full = _bare_dbt_build(ctx, "full")
+    # Same project, same data, same (warm, incremental) state for the two compared builds.
+    airflow_run = _airflow_build(ctx)
+    bare = _bare_dbt_build(ctx, "bare")
+    delta_rows = _ingest(ctx, [delta])
+    incremental = _bare_dbt_build(ctx, "delta")
+    with warehouse.transaction(ctx.warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from publish_candidate.entity_credit_profile")
+        entities = cur.fetchone()[0]
+    build_task = airflow_run["tasks"].get("build_candidate")
+    return {"rows": loaded, "seconds": full, "full_build_s": full, "bare_rebuild_s": bare,
+            "airflow_build_task_s": build_task, "airflow_dag_run_s": airflow_run["wall"],
+            "airflow_tasks_s": airflow_run["tasks"], "delta_rows": delta_rows,
+            "incremental_build_s": incremental, "entities_profiled": entities}
+
+
+@derived("airflow_build_to_bare_dbt", "Airflow build_candidate task ÷ bare `dbt build`, same data", "≤ 1.3")
+def airflow_build_to_bare_dbt(results: dict[str, dict]) -> float | None:
+    r = results.get("warehouse_builds")
+    if not r or not r.get("airflow_build_task_s"):
+        return None
+    return r["airflow_build_task_s"] / r["bare_rebuild_s"]
+
+
+@derived("incremental_to_full_build", "one-day-delta build ÷ full build", "")
+def incremental_to_full_build(results: dict[str, dict]) -> float | None:
+    r = results.get("warehouse_builds")
+    return r["incremental_build_s"] / r["full_build_s"] if r else None

@@ -1,0 +1,44 @@
+-- Payment behaviour per car owner (unit by USCC, person by keyed hash) and the operator's
+-- per-owner payment score (智慧停车信用分), from the latest state of every record.
+
+with
+
+records as (
+    select *,
+        case when owner_type = '单位' then {{ organisation_key('owner_uscc') }}
+             else {{ person_key('owner_id_hash') }} end as entity_key,
+        -- arrears still unpaid although the operator sent enough reminders
+        payment_status = '欠费'
+            and reminder_count >= {{ scoring_parameter('parking_arrears_min_reminders') }} as is_arrears_after_reminders
+    from {{ ref('int_parking_records_merged') }}
+    where entered_at < {{ evaluation_date() }} + 1
+),
+
+owners as (
+    select
+        entity_key,
+        owner_type,
+        max(owner_uscc) as owner_uscc,
+        max(owner_id_hash) as owner_id_hash,
+        max(owner_display) as owner_display,
+        count(*) as record_count,
+        count(*) filter (where payment_status = '已缴') as on_time_count,
+        count(*) filter (where payment_status = '催缴后补缴') as paid_after_reminder_count,
+        count(*) filter (where is_arrears_after_reminders) as arrears_after_reminder_count,
+        coalesce(sum(amount_due_yuan - amount_paid_yuan) filter (where payment_status = '欠费'), 0)
+            as arrears_amount_yuan,
+        -- the newest record stands for the owner where a rule speaks of all of them
+        (array_agg(source_file order by entered_at desc, record_no desc))[1] as latest_source_file,
+        (array_agg(source_row order by entered_at desc, record_no desc))[1] as latest_source_row
+    from records
+    group by entity_key, owner_type
+)
+
+select
+    owners.*,
+    greatest(0,
+        {{ scoring_parameter('parking_score_base') }}
+        + arrears_after_reminder_count * {{ scoring_parameter('parking_score_arrears_points') }}
+        + paid_after_reminder_count * {{ scoring_parameter('parking_score_late_points') }}
+    )::integer as parking_score
+from owners

@@ -1,0 +1,92 @@
+-- Each penalty with its publicity window (双公示). The window opens on the decision date and
+-- ends (exclusive) at the first of: the maximum period for its 失信程度, 公示截止期 (read like
+-- the maximum: decision + N months is the first day no longer published), or the repair
+-- date, where a repair cannot end it before the minimum period.
+
+with
+
+penalties as (
+    select * from {{ ref('stg_penalty__decisions') }}
+),
+
+repairs as (
+    select * from {{ ref('stg_credit_repair__repairs') }}
+),
+
+-- 失信程度 left empty by the agency: the first matching row of the documented policy decides
+-- (a lateral lookup: linear in penalties).
+levelled as (
+    select
+        penalties.*,
+        coalesce(penalties.dishonesty_level, policy.dishonesty_level) as effective_level,
+        penalties.dishonesty_level is null as level_from_policy
+    from penalties
+    left join lateral (
+        select policy.dishonesty_level
+        from {{ ref('dishonesty_level_policy') }} as policy
+        where (policy.penalty_type is null or policy.penalty_type = any(xy.split_set(penalties.penalty_types)))
+            and (policy.min_fine_wan is null or penalties.fine_wan >= policy.min_fine_wan)
+        order by policy.priority
+        limit 1
+    ) as policy on penalties.dishonesty_level is null
+),
+
+windowed as (
+    select
+        levelled.*,
+        (levelled.decision_date + periods.min_months * interval '1 month')::date as minimum_end,
+        (levelled.decision_date + periods.max_months * interval '1 month')::date as maximum_end,
+        levelled.publicity_until as deadline_end,
+        repairs.repaired_on,
+        repairs.repair_authority,
+        repairs.repair_method,
+        repairs.source_file as repair_source_file,
+        repairs.source_row as repair_source_row,
+        -- a repair before the minimum period ends publicity only once the minimum has passed
+        -- (greatest/least skip nulls in PostgreSQL: no repair, no repair end)
+        case when repairs.repaired_on is not null then
+            greatest(repairs.repaired_on,
+                     (levelled.decision_date + periods.min_months * interval '1 month')::date)
+        end as repair_end
+    from levelled
+    join {{ ref('publicity_periods') }} as periods on periods.dishonesty_level = levelled.effective_level
+    left join repairs using (decision_no, authority_uscc)
+),
+
+ended as (
+    select
+        windowed.*,
+        least(maximum_end, deadline_end, repair_end) as publicity_end
+    from windowed
+)
+
+select
+    case when is_natural_person then {{ person_key('id_number_hash') }}
+         else {{ organisation_key('uscc') }} end as entity_key,
+    decision_no,
+    authority_uscc,
+    uscc,
+    id_number_hash,
+    is_natural_person,
+    effective_level as dishonesty_level,
+    level_from_policy,
+    decision_date,
+    decision_date as publicity_start,
+    minimum_end,
+    publicity_end,
+    case
+        when repair_end = publicity_end then 'repair'
+        when deadline_end = publicity_end then 'publicity_until'
+        else 'maximum_period'
+    end as publicity_end_reason,
+    decision_date <= {{ evaluation_date() }} and {{ evaluation_date() }} < publicity_end as is_public,
+    decision_date > ({{ evaluation_date() }} - {{ scoring_parameter('penalty_recent_months') }} * interval '1 month')::date
+        as is_recent,
+    repaired_on,
+    repair_authority,
+    repair_method,
+    repair_source_file,
+    repair_source_row,
+    source_file,
+    source_row
+from ended

@@ -1,0 +1,49 @@
+-- Each household's latest rating year, rated by the household_ratings seed: the best
+-- rating whose conditions it meets; none met means not rated (未评级), not a 信用户.
+
+with
+
+latest_households as (
+    select *,
+        row_number() over (partition by id_number_hash order by rating_year desc) as year_rank
+    from {{ ref('stg_credit_household__households') }}
+),
+
+households as (
+    select *,
+        total_liabilities_wan / nullif(total_assets_wan, 0) as debt_ratio
+    from latest_households
+    where year_rank = 1
+),
+
+-- the best rating whose conditions the household meets (a lateral lookup: linear in households)
+rated as (
+    select households.*, best.rating, best.is_credit_household
+    from households
+    left join lateral (
+        select ratings.rating, ratings.is_credit_household
+        from {{ ref('household_ratings') }} as ratings
+        where households.village_rating = any(xy.split_set(ratings.village_ratings))
+            and households.loan_overdue_count <= ratings.max_loan_overdue
+            and (ratings.max_debt_ratio is null or households.debt_ratio <= ratings.max_debt_ratio)
+        order by ratings.rating_order
+        limit 1
+    ) as best on true
+)
+
+select
+    {{ person_key('id_number_hash') }} as entity_key,
+    id_number_hash,
+    householder_name_masked,
+    id_number_masked,
+    town,
+    village,
+    rating_year,
+    village_rating,
+    loan_overdue_count,
+    debt_ratio,
+    coalesce(rating, '未评级') as rating,
+    coalesce(is_credit_household, false) as is_credit_household,
+    source_file,
+    source_row
+from rated

@@ -1,0 +1,40 @@
+-- 信易贷 candidates: market entities in a loan-eligible tier (seed credit_tiers: A and B),
+-- registered as active, not on the black list, with the facts a lender asks for.
+
+with
+
+entities as (
+    select * from {{ ref('stg_entity_register__entities') }}
+),
+
+latest_tax as (
+    select *,
+        row_number() over (partition by uscc order by evaluation_year desc) as year_rank
+    from {{ ref('stg_tax_credit__ratings') }}
+)
+
+select
+    profile.entity_key::text as entity_key,
+    profile.uscc::text as uscc,
+    profile.entity_name::text as entity_name,
+    profile.entity_type::text as entity_type,
+    profile.tier::text as tier,
+    profile.tier_name::text as tier_name,
+    profile.score::integer as score,
+    latest_tax.tax_grade::text as tax_grade,
+    latest_tax.evaluation_year::integer as tax_evaluation_year,
+    coalesce(latest_tax.tax_arrears_yuan, 0)::numeric(16, 2) as tax_arrears_yuan,
+    profile.active_penalty_count::integer as active_penalty_count,
+    entities.registration_status::text as registration_status,
+    entities.established_on::date as established_on,
+    entities.registered_capital_wan::numeric(16, 4) as registered_capital_wan,
+    entities.industry_section::text as industry_section,
+    entities.town::text as town,
+    {{ evaluation_date() }} as evaluation_date
+from {{ ref('entity_credit_profile') }} as profile
+join entities using (uscc)
+left join latest_tax on latest_tax.uscc = profile.uscc and latest_tax.year_rank = 1
+join {{ ref('credit_tiers') }} as tiers on tiers.tier = profile.tier
+where tiers.loan_eligible
+    and entities.registration_status in ('存续', '在业')
+    and not exists (select 1 from {{ ref('black_list') }} as listed where listed.entity_key = profile.entity_key)

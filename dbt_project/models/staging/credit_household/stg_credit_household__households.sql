@@ -1,0 +1,41 @@
+-- Households are natural persons: only the keyed hash and masked name/ID leave raw.
+
+with
+
+source as (
+    select * from {{ source('credit_household', 'credit_household') }}
+    where {{ known_on_evaluation_date() }}
+),
+
+latest as (
+    {{ latest_version('source', ['id_number_hash', 'rating_year']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        id_number_hash,
+        rating_year,
+        -- householder (masked)
+        xy.mask(householder_name, 'name') as householder_name_masked,
+        xy.mask(id_number, 'id') as id_number_masked,
+        -- place
+        town,
+        village,
+        -- household facts
+        family_size,
+        main_product,
+        village_rating,
+        coalesce(loan_overdue_count, 0) as loan_overdue_count,
+        -- amounts
+        annual_income_wan,
+        total_assets_wan,
+        total_liabilities_wan,
+        -- lineage
+        _as_of as as_of,
+        _source_file as source_file,
+        _source_row as source_row
+    from latest
+)
+
+select * from renamed

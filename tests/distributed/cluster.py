@@ -1,0 +1,184 @@
+"""The production topology as processes on one machine: what the distributed test starts.
+
+Commands and shared environment come from deploy/topology.yml, the file the compose
+services are checked against. Each service is a process group with its log in a file;
+`Cluster.stop()` ends every process it started, children included, even after a failure.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from xinyong.config import PROJECT_ROOT
+
+TOPOLOGY_FILE = PROJECT_ROOT / "deploy" / "topology.yml"
+VENV_BIN = Path(sys.executable).parent
+PORT_RANGE = range(55600, 55700)  # this suite's ports, clear of the other engineers' and CI's
+_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def load_topology() -> dict:
+    return yaml.safe_load(TOPOLOGY_FILE.read_text(encoding="utf-8"))
+
+
+def expand(arg: str, values: dict[str, str]) -> str:
+    """Compose-style `${NAME:-default}` interpolation, with `values` in place of .env."""
+    def one(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in values:
+            return values[name]
+        if default is None:
+            raise KeyError(f"{name} has no value and no default")
+        return default
+    return _VARIABLE.sub(one, arg)
+
+
+def command(service: str, values: dict[str, str], topology: dict | None = None) -> list[str]:
+    """A service's command from the topology, with the venv's executables."""
+    topology = topology or load_topology()
+    cmd = {**topology["services"], **topology["migrate"]}[service]
+    argv = [expand(a, values) for a in cmd]
+    return [str(VENV_BIN / argv[0]), *argv[1:]]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` free ports on 127.0.0.1 from this suite's range."""
+    ports = []
+    for port in PORT_RANGE:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise RuntimeError(f"fewer than {count} free ports in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
+
+
+def wait_for_port(port: int, timeout: float, alive=lambda: True) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if not alive():
+            raise RuntimeError(f"the process meant to listen on port {port} exited")
+        time.sleep(0.5)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time, which tells a pid apart from a later reuse of it."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        return "\n".join(text[-lines:])
+
+
+@dataclass
+class Cluster:
+    logs: Path
+    services: list[Service] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], hostname: str | None = None) -> Service:
+        """Start a service in its own process group; `hostname` gives it its own UTS
+        namespace and host name, as a container has (the task instances record it)."""
+        if hostname:
+            argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=PROJECT_ROOT)
+        service = Service(name, process, log)
+        self.services.append(service)
+        return service
+
+    def check_alive(self) -> None:
+        dead = [s for s in self.services if not s.alive()]
+        if dead:
+            raise RuntimeError("service(s) exited: " + "; ".join(
+                f"{s.name} (exit {s.process.returncode}):\n{s.tail()}" for s in dead))
+
+    def stop(self, grace: float = 30.0) -> list[str]:
+        """SIGTERM every service group, SIGKILL what is left after `grace` seconds."""
+        survivors: list[str] = []
+        # Noted before SIGTERM: a child that left the process group is still found.
+        family = {(pid, _started(pid)) for s in self.services for pid in descendants(s.process.pid)}
+        for service in reversed(self.services):
+            if service.alive():
+                try:
+                    os.killpg(service.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for service in self.services:
+            try:
+                service.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                survivors.append(service.name)
+        for service in self.services:
+            family |= {(pid, _started(pid)) for pid in descendants(service.process.pid)}
+            try:
+                os.killpg(service.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid, started in family:
+            if started is not None and _started(pid) == started:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for service in self.services:
+            try:
+                service.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                survivors.append(f"{service.name} (unkillable)")
+        return survivors

@@ -1,0 +1,126 @@
+"""The loan-platform outbox: one folder per publication with Parquet and CSV extracts.
+
+`<outbox>/publication_<id>/` holds, for each table the `loan_platform` role may read, the
+rows it may read (organisation rows of entity_credit_profile; loan_candidates when the
+warehouse builds it) as `<table>.parquet` and `<table>.csv` (UTF-8), plus `manifest.json`
+(publication id, schema version, row counts, SHA-256 and size of every file). The folder
+is written under a hidden temporary name and renamed when complete, so a reader listing
+the outbox never sees a partial folder. The outbox is XINYONG_OUTBOX, else
+XINYONG_HOME/outbox.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xinyong import config, roles, warehouse
+from xinyong.config import PROJECT_ROOT
+
+LIVE = "publish"
+EXTRACTS = {"entity_credit_profile": roles.LOAN_PLATFORM_ROW_FILTER, "loan_candidates": "true"}
+MANIFEST = "manifest.json"
+
+
+def root(settings: config.Settings) -> Path:
+    return Path(os.environ.get("XINYONG_OUTBOX") or settings.home / "outbox").resolve()
+
+
+def folder(settings: config.Settings, publication_id: int) -> Path:
+    return root(settings) / f"publication_{publication_id}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _project_version() -> str:
+    for line in (PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("version:"):
+            return line.split(":", 1)[1].strip().strip("\"'")
+    return "0"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(warehouse_url: str, settings: config.Settings, publication_id: int) -> Path:
+    """Write the publication's outbox folder once; a second call finds it and returns it."""
+    final = folder(settings, publication_id)
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):   # left by a killed writer
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    staging.mkdir()
+    files, counts, columns = [], {}, {}
+    conn = warehouse.connect(warehouse_url)
+    try:
+        # One snapshot for every extract, and it must be the publication asked for.
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with conn.cursor() as cur:
+            cur.execute("select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (LIVE,))
+            row = cur.fetchone()
+            if not row or row[0] != f"xinyong publication {publication_id}":
+                raise RuntimeError(f"publication {publication_id} is not the live one ({row and row[0]})")
+            cur.execute("select evaluation_date from audit.publications where publication_id = %s",
+                        (publication_id,))
+            evaluation_date = cur.fetchone()[0]
+            for table, row_filter in EXTRACTS.items():
+                cur.execute("select to_regclass(%s) is not null", (f"{LIVE}.{table}",))
+                if not cur.fetchone()[0]:
+                    continue
+                cur.execute(f'select * from {LIVE}."{table}" where {row_filter} order by 1')
+                names = [d.name for d in cur.description]
+                data = cur.fetchall()
+                arrow = pa.table({n: pa.array([r[i] for r in data]) for i, n in enumerate(names)}) if data \
+                    else pa.table({n: pa.array([], pa.string()) for n in names})
+                pq.write_table(arrow, staging / f"{table}.parquet")
+                with (staging / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh:
+                    writer = csv.writer(fh)
+                    writer.writerow(names)
+                    writer.writerows(data)
+                counts[table] = len(data)
+                columns[table] = [f"{n}:{t}" for n, t in zip(arrow.schema.names, arrow.schema.types)]
+                for suffix in ("parquet", "csv"):
+                    path = staging / f"{table}.{suffix}"
+                    files.append({"table": table, "file": path.name, "format": suffix, "rows": len(data),
+                                  "bytes": path.stat().st_size, "sha256": _sha256(path)})
+        conn.rollback()
+    finally:
+        conn.close()
+    fingerprint = hashlib.sha256(json.dumps(columns, sort_keys=True).encode()).hexdigest()[:12]
+    manifest = {
+        "publication_id": publication_id,
+        "schema_version": f"{_project_version()}+{fingerprint}",
+        "evaluation_date": str(evaluation_date),
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "row_counts": counts,
+        "columns": columns,
+        "files": files,
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    for path in staging.iterdir():
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+    _fsync_dir(staging)
+    os.rename(staging, final)   # atomic on one file system: readers see no folder or a whole one
+    _fsync_dir(final.parent)
+    return final
