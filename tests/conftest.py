@@ -1,10 +1,10 @@
 """Shared fixtures: a real embedded PostgreSQL for the whole session, a fresh database per test."""
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -31,23 +31,46 @@ def pg_server(tmp_path_factory):
     embedded.stop(home)
 
 
-@pytest.fixture
-def warehouse_url(pg_server):
-    """A new, empty database with the platform's schema, for one test."""
+def _admin(server, sql: str) -> None:
+    admin = psycopg2.connect(server.url("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql)
+    admin.close()
+
+
+@contextmanager
+def new_database(server):
+    """A new database with the platform's schema, dropped afterwards; yields its URL."""
     from xinyong import warehouse
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(pg_server.url("postgres"))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = pg_server.url(name)
+    _admin(server, f'create database "{name}"')
+    url = server.url(name)
     with warehouse.transaction(url) as conn:
         warehouse.bootstrap(conn)
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(f'drop database "{name}" with (force)')
-    admin.close()
+    try:
+        yield url
+    finally:
+        _admin(server, f'drop database "{name}" with (force)')
+
+
+@pytest.fixture
+def warehouse_url(pg_server):
+    """A new, empty database with the platform's schema, for one test."""
+    with new_database(pg_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cur(pg_server):
+    """An autocommit cursor on a bootstrapped database, for tests of the SQL functions."""
+    with new_database(pg_server) as url:
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        with conn.cursor() as c:
+            yield c
+        conn.close()
 
 
 @pytest.fixture

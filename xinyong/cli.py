@@ -109,7 +109,7 @@ def cmd_run(args) -> int:
                         f"or create it with `xinyong generate --out {settings.landing}`.")
     url = _warehouse(settings)
     log_file = _log_file(settings, "run")
-    _say(f"Xinyong daily run")
+    _say("Xinyong daily run")
     _say(f"  landing:   {settings.landing}")
     _say(f"  warehouse: {_where(settings, url)}")
     _say(f"  log:       {log_file}")

@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 

@@ -74,7 +74,11 @@ def ingest_feed(contract: Contract, settings: config.Settings | None = None,
     settings = settings or config.load()
     warehouse_url = warehouse_url or warehouse.url(settings)
     outcomes = []
-    for path in pending_files(settings.landing, contract.feed):
+    waiting = pending_files(settings.landing, contract.feed)
+    if waiting:
+        with warehouse.transaction(warehouse_url) as conn:
+            warehouse.bootstrap(conn)
+    for path in waiting:
         outcome = ingest_file(path, contract, settings, warehouse_url)
         outcomes.append(outcome)
         if progress:
@@ -85,13 +89,13 @@ def ingest_feed(contract: Contract, settings: config.Settings | None = None,
 
 def ingest_file(path: Path, contract: Contract, settings: config.Settings,
                 warehouse_url: str) -> FileOutcome:
+    """Ingest one file into a bootstrapped warehouse (ingest_feed prepares it once per run)."""
     started = dt.datetime.now(dt.timezone.utc)
     sha = sha256_of(path)
     conn = warehouse.connect(warehouse_url)
     try:
         with conn:
             with conn.cursor() as cur:
-                warehouse.bootstrap(conn)
                 # One loader per feed at a time, so two runs cannot both take the same bytes.
                 cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"xinyong.ingest.{contract.feed}",))
                 cur.execute("""select file_id, file_name from audit.feed_files

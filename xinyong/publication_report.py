@@ -13,7 +13,7 @@ import html
 import json
 from pathlib import Path
 
-from xinyong import config, contracts, warehouse
+from xinyong import config, contracts, publish, warehouse
 
 TIERS = ("A", "B", "C", "D")
 TIER_NAMES = {"A": "诚信", "B": "良好", "C": "警示", "D": "失信"}
@@ -35,18 +35,6 @@ def _tiers(cur, schema: str | None) -> dict[str, int]:
         return {}
     cur.execute(f'select tier, count(*) from "{schema}".entity_credit_profile group by tier')
     return dict(cur.fetchall())
-
-
-def _counts(cur, schema: str | None) -> dict[str, int]:
-    if not schema:
-        return {}
-    cur.execute("""select table_name from information_schema.tables
-                   where table_schema = %s and table_type = 'BASE TABLE' order by 1""", (schema,))
-    out = {}
-    for (table,) in cur.fetchall():
-        cur.execute(f'select count(*) from "{schema}"."{table}"')
-        out[table] = cur.fetchone()[0]
-    return out
 
 
 def _changes(cur, new: str, old: str | None) -> tuple[dict, list]:
@@ -152,8 +140,8 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int, ne
         old_ok = bool(old_schema) and _exists(cur, f'"{old_schema}".entity_credit_profile')
         new_tiers = _tiers(cur, new_schema if new_ok else None)
         old_tiers = _tiers(cur, old_schema if old_ok else None)
-        new_counts = _counts(cur, new_schema if new_ok else None)
-        old_counts = _counts(cur, old_schema if old_ok else None)
+        new_counts = publish.row_counts(cur, new_schema) if new_ok else {}
+        old_counts = publish.row_counts(cur, old_schema) if old_ok else {}
         matrix, moves = _changes(cur, new_schema, old_schema) if new_ok else ({}, [])
         cur.execute("select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s",
                     (old_schema,))

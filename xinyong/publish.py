@@ -149,7 +149,6 @@ def approve(warehouse_url: str, publication_id: int, reason: str, by: str | None
         raise PublishError("an approval needs a reason (--reason \"...\")")
     by = by or os.environ.get("XINYONG_APPROVER") or getpass.getuser()
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        warehouse.bootstrap(conn)
         cur.execute("""select status, held_schema, gate_results from audit.publications
                        where publication_id = %s""", (publication_id,))
         row = cur.fetchone()
@@ -177,7 +176,6 @@ def rollback(warehouse_url: str, by: str | None = None) -> dict:
     """Put the previous publication back in one transaction; the rolled-back one is set apart."""
     by = by or os.environ.get("XINYONG_APPROVER") or getpass.getuser()
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        warehouse.bootstrap(conn)
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.publish'))")
         if not _schema_exists(cur, PREVIOUS):
             raise PublishError("there is no previous publication to roll back to")
@@ -197,7 +195,6 @@ def rollback(warehouse_url: str, by: str | None = None) -> dict:
 
 def current(warehouse_url: str) -> dict | None:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        warehouse.bootstrap(conn)
         cur.execute("""select publication_id, finished_at, evaluation_date, row_counts, artifacts
                        from audit.publications
                        where status = 'published' order by publication_id desc limit 1""")

@@ -1,7 +1,6 @@
 """The SQL check-character functions against independent reference implementations."""
 import datetime as dt
 
-import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -19,17 +18,6 @@ def uscc_check(body17: str) -> str:
 
 def ric_check(body17: str) -> str:
     return "10X98765432"[sum(int(c) * w for c, w in zip(body17, RIC_WEIGHTS)) % 11]
-
-
-@pytest.fixture(scope="module")
-def cur(pg_server):
-    conn = psycopg2.connect(pg_server.url("xinyong"))
-    conn.autocommit = True
-    from xinyong import warehouse
-    warehouse.bootstrap(conn)
-    with conn.cursor() as c:
-        yield c
-    conn.close()
 
 
 def sql(cur, expr: str, *args):

@@ -2,13 +2,11 @@
 past-day rebuilds and the incremental parking facts, on a real database."""
 import json
 import re
-import uuid
 
 import openpyxl
-import psycopg2
 import pytest
 
-from tests.conftest import SAMPLES, drop_samples, query
+from tests.conftest import SAMPLES, drop_samples, new_database, query
 from xinyong import build, contracts, ingest, pipeline
 
 pytestmark = pytest.mark.integration
@@ -25,31 +23,20 @@ def ingest_all(settings, url):
 def published(pg_server, tmp_path_factory):
     """The shared samples ingested, built for 2026-11-22, through the gates and published;
     built once for the read-only tests of this module (a build takes a while)."""
-    from xinyong import config, warehouse
+    from xinyong import config
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(pg_server.url("postgres"))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = pg_server.url(name)
     home = tmp_path_factory.mktemp("credit_warehouse")
-    with pytest.MonkeyPatch.context() as env:
+    with new_database(pg_server) as url, pytest.MonkeyPatch.context() as env:
         env.setenv("XINYONG_HOME", str(home / "home"))
         env.setenv("XINYONG_LANDING", str(home / "landing"))
         env.setenv("XINYONG_WAREHOUSE_URL", url)
         env.setenv("XINYONG_EVALUATION_DATE", "2026-11-22")
         (home / "landing").mkdir()
         settings = config.load()
-        with warehouse.transaction(url) as conn:
-            warehouse.bootstrap(conn)
         drop_samples(settings.landing)
         ingest_all(settings, url)
         pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
         yield url
-    with admin.cursor() as cur:
-        cur.execute(f'drop database "{name}" with (force)')
-    admin.close()
 
 
 def test_sample_cases_hold(published):

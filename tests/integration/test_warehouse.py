@@ -1,25 +1,11 @@
 """dbt build, the GX gate and the atomic publication on the shared samples, on a real database."""
 import pytest
 
-from tests.conftest import drop_samples, query
-from xinyong import contracts, ingest, pipeline, publish
+from tests.conftest import query
+from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
+from xinyong import pipeline, publish
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def loaded(settings, warehouse_url, monkeypatch):
-    """The shared samples ingested into a fresh warehouse that the pipeline functions use."""
-    monkeypatch.setenv("XINYONG_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("XINYONG_EVALUATION_DATE", "2026-11-22")
-    drop_samples(settings.landing)
-    for contract in contracts.load_all().values():
-        ingest.ingest_feed(contract, settings, warehouse_url)
-    return warehouse_url
-
-
-def publish_once() -> dict:
-    return pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
 
 
 def test_build_gate_publish_on_samples(loaded):
