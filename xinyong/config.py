@@ -19,6 +19,7 @@ class Settings:
     warehouse_url: str | None  # None means "use the embedded PostgreSQL"
     embedded_port: int
     evaluation_date: str | None  # YYYY-MM-DD; None means today in Asia/Shanghai
+    bulk_ingest: bool = True     # plain CSV rows by the bulk path (xinyong/bulk.py); off: all row by row in SQL
 
     @property
     def embedded(self) -> bool:
@@ -54,4 +55,5 @@ def load() -> Settings:
         warehouse_url=os.environ.get("XINYONG_WAREHOUSE_URL") or None,
         embedded_port=int(os.environ.get("XINYONG_PG_PORT", "54329")),
         evaluation_date=os.environ.get("XINYONG_EVALUATION_DATE") or None,
+        bulk_ingest=os.environ.get("XINYONG_BULK_INGEST", "on").lower() not in ("off", "0", "false", "no"),
     )

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import psycopg2
 
-from xinyong import config, reports, secrets, validation, warehouse
+from xinyong import bulk, config, reports, secrets, validation, warehouse
 from xinyong.contracts import Contract
 from xinyong.readers import CopyStream, Row, TableFile, UnreadableFile, copy_safe, map_header
 
@@ -155,8 +155,12 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> F
         header = next(rows)
         header_map = map_header(contract, header)
         cur.execute(validation.landing_ddl(len(header)))
-        rows_read = None
-        if table.kind == "csv" and copy_safe(path, table.encoding):
+        rows_read, plain = None, None
+        csv_for_copy = table.kind == "csv" and copy_safe(path, table.encoding)
+        if csv_for_copy and settings.bulk_ingest and bulk.eligible(contract, header_map):
+            plain = _bulk_load(cur, contract, header_map, path, table.encoding, len(header), file_id, as_of, settings)
+            rows_read = plain.rows_read if plain else None
+        if rows_read is None and csv_for_copy:
             cur.execute("savepoint copy_file")
             try:
                 rows_read = _copy_file(cur, path, table.encoding, len(header))
@@ -191,15 +195,15 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> F
         bad_rows = cur.fetchone()[0]
     else:
         # Type, check and load the good rows in one pass; only if some were left out, list why.
-        ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
         cur.execute(validation.insert_good_rows(contract, header_map),
-                    {"file_id": file_id, "file_name": path.name, "as_of": as_of,
-                     "hmac_ipad": ipad, "hmac_opad": opad})
-        loaded = cur.rowcount
+                    {"file_id": file_id, "file_name": path.name, "as_of": as_of})
+        loaded = cur.rowcount + (plain.rows_loaded if plain else 0)
         bad_rows = rows_read - loaded
         if bad_rows:
-            left_out = (f"where not exists (select 1 from {contract.raw_table} r "
-                        f"where r._file_id = {int(file_id)} and r._source_row = l._row)")
+            # After the bulk path `_landing` holds only the rows set aside: list them all.
+            left_out = "" if plain else (
+                f"where not exists (select 1 from {contract.raw_table} r "
+                f"where r._file_id = {int(file_id)} and r._source_row = l._row)")
             cur.execute(f"create temp table _errors on commit drop as "
                         f"{validation.errors_select(contract, header_map, left_out)}")
     if header_map.extra:
@@ -220,6 +224,7 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> F
         report_path=str(report) if status != "loaded" else None), file_id)
     if loaded:
         _count_known_key_updates(cur, contract, file_id, loaded)
+        _digest_personal_ids(cur, contract, file_id, settings, plain)
     if bad_rows or header_map.missing_required:
         cur.execute("""insert into audit.rejected_rows (file_id, feed, file_name, row_number, column_name, value, reason)
                        select %s, %s, %s, _row, column_name, value, reason from _errors order by _row""",
@@ -246,6 +251,38 @@ def _count_known_key_updates(cur, contract: Contract, file_id: int, loaded: int)
                         where r._file_id = %(file)s and exists (
                             select 1 from {contract.raw_table} p where p._file_id < %(file)s and {same_key}))
                     where file_id = %(file)s""", {"file": file_id})
+
+
+def _bulk_load(cur, contract: Contract, header_map, path: Path, encoding: str, width: int,
+               file_id: int, as_of, settings) -> bulk.BulkLoad | None:
+    """The bulk path (see bulk.py), or None when the file has to take the general one."""
+    cur.execute("savepoint bulk")
+    try:
+        plain = bulk.load(cur, contract, header_map, path, encoding, width, file_id, path.name, as_of)
+    except (bulk.NotBulk, psycopg2.DataError) as exc:
+        log.info("%s: not for the bulk path (%s); reading it whole", path.name, str(exc).strip().splitlines()[0])
+        cur.execute("rollback to savepoint bulk")
+        return None
+    cur.execute("release savepoint bulk")
+    log.info("%s: %d rows, %d plain ones loaded by the bulk path, %d set aside for the general one",
+             path.name, plain.rows_read, plain.rows_loaded, plain.rows_set_aside)
+    return plain
+
+
+def _digest_personal_ids(cur, contract: Contract, file_id: int, settings, plain) -> None:
+    """The keyed hash of each new personal ID number of the file (see raw.personal_id_digests)."""
+    # The bulk path left the distinct numbers of its rows in _bulk_ids; the rows it set aside
+    # (cleaned and loaded by the general path) may add some.
+    ids = None
+    if plain is not None:
+        ids = " union all ".join(["select id_value from _bulk_ids"] + [
+            f"select r.{name} from {contract.raw_table} r where r._file_id = %(file_id)s "
+            f"and r._source_row in (select _row from _landing)"
+            for name in (c.name for c in contract.columns if c.personal == "id") if plain.rows_set_aside])
+    statement = validation.insert_id_digests(contract, ids)
+    if statement:
+        ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
+        cur.execute(statement, {"file_id": file_id, "hmac_ipad": ipad, "hmac_opad": opad})
 
 
 def _copy_file(cur, path: Path, encoding: str, width: int) -> int:

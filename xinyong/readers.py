@@ -156,7 +156,7 @@ def cell_text(value) -> str:
 
 
 class CopyStream(io.RawIOBase):
-    """A file-like view of an iterator of text lines, for psycopg2's copy_expert."""
+    """A file-like view of an iterator of text (or bytes) chunks, for psycopg2's copy_expert."""
 
     def __init__(self, lines: Iterator[str]):
         self._lines = lines
@@ -169,7 +169,9 @@ class CopyStream(io.RawIOBase):
     def readinto(self, target) -> int:
         while len(self._buffer) - self._offset < len(target):
             try:
-                more = next(self._lines).encode("utf-8")
+                more = next(self._lines)
+                if isinstance(more, str):
+                    more = more.encode("utf-8")
             except StopIteration:
                 break
             self._buffer = self._buffer[self._offset:] + more

@@ -178,12 +178,9 @@ where e.reason is not null"""
 
 
 def insert_good_rows(contract: Contract, header_map: HeaderMap) -> str:
-    """INSERT of the rows that break no rule, in the same pass that types and checks them;
-    personal IDs also get their keyed hash."""
-    hashed = [c for c in contract.columns if c.personal == "id"]
-    cols = ", ".join([c.name for c in contract.columns] + [f"{c.name}_hash" for c in hashed])
-    vals = ", ".join([_v(c.name) for c in contract.columns]
-                     + [f"xy.keyed_hash({_v(c.name)}, %(hmac_ipad)s, %(hmac_opad)s)" for c in hashed])
+    """INSERT of the rows that break no rule, in the same pass that types and checks them."""
+    cols = ", ".join(c.name for c in contract.columns)
+    vals = ", ".join(_v(c.name) for c in contract.columns)
     # Executed with parameters: a literal % of the contract's rules must be doubled.
     broken = ", ".join(r for _, _, r in findings(contract)).replace("%", "%%")
     rows = typed_select(contract, header_map).replace("%", "%%")
@@ -191,3 +188,53 @@ def insert_good_rows(contract: Contract, header_map: HeaderMap) -> str:
 select {vals}, c._extra, %(file_id)s, %(file_name)s, c._row, %(as_of)s
 from ({rows}) c
 where coalesce({broken}) is null"""
+
+
+def insert_id_digests(contract: Contract, ids: str | None = None) -> str | None:
+    """INSERT of the keyed hash of each personal ID number a file brought that has none yet
+    (parameters: file_id, hmac_ipad, hmac_opad); None when the feed has no such column.
+    `ids` is a query of the file's ID numbers when already at hand (the bulk path has them)."""
+    personal = [c.name for c in contract.columns if c.personal == "id"]
+    if not personal:
+        return None
+    ids = ids or " union all ".join(f"select {name} from {contract.raw_table} where _file_id = %(file_id)s"
+                                    for name in personal)
+    return f"""insert into raw.personal_id_digests (id_value, digest)
+select i.id_value, xy.keyed_hash(i.id_value, %(hmac_ipad)s, %(hmac_opad)s)
+from (select distinct id_value from ({ids}) as file_ids(id_value)) as i
+where i.id_value is not null
+  and not exists (select 1 from raw.personal_id_digests d where d.id_value = i.id_value)
+on conflict (id_value) do nothing"""
+
+
+# Types whose raw value is the cell's own text: a rule over these alone gives the same
+# answer for every row with the same values, so it runs once per distinct combination.
+STRING_TYPES = {"text", "code", "uscc", "ric", "enum", "enum_set"}
+_REF = re.compile(r"\{(\w+)(\.text)?\}")
+
+
+def per_distinct(contract: Contract, refs: tuple[str, ...]) -> bool:
+    return all(contract.column(name).type in STRING_TYPES for name in refs)
+
+
+def bulk_rules(contract: Contract) -> list[tuple[tuple[str, ...], str]]:
+    """The rules a plain row (see bulk.py) can still break, over a raw row `c`:
+    (columns referenced, a CASE that is not NULL when the rule is broken).
+
+    Being present, well-formed and one of the allowed values is what makes a row plain;
+    check characters, ranges and the contract's checks are left."""
+    rules = []
+    for col in contract.columns:
+        v = f'c."{col.name}"'
+        if col.type in ("uscc", "ric"):
+            rules.append(((col.name,), f"case when {v} is not null and not xy.{col.type}_ok({v}) "
+                                       f"then {_lit(REASONS[col.type])} end"))
+        if col.min is not None:
+            rules.append(((col.name,), f"case when {v} < {col.min} then 'min' end"))
+        if col.max is not None:
+            rules.append(((col.name,), f"case when {v} > {col.max} then 'max' end"))
+    for check in contract.checks:
+        expr = _REF.sub(lambda m: f'c."{m.group(1)}"' + ("::text" if m.group(2) else ""), check.fail_if)
+        refs = tuple(sorted({m.group(1) for m in _REF.finditer(check.fail_if)}))
+        rules.append((refs, f"case when coalesce(({expr}), false) then {_lit(check.reason)} end"))
+    return rules

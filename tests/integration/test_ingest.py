@@ -131,13 +131,20 @@ def test_unreadable_file_is_recorded_and_set_apart(settings, warehouse_url):
 
 
 def test_personal_ids_get_a_stable_keyed_hash(settings, warehouse_url):
-    drop_samples(settings.landing, ["credit_household_20261120.xlsx"])
+    drop_samples(settings.landing, ["credit_household_20261120.xlsx", "parking_20261120.csv"])
     ingest_all(settings, warehouse_url)
-    rows = query(warehouse_url, "select id_number, id_number_hash from raw.credit_household")
-    assert len(rows) == 24 and all(len(h) == 64 and h != i for i, h in rows)
+    rows = query(warehouse_url, """select h.id_number, d.digest from raw.credit_household h
+                                   left join raw.personal_id_digests d on d.id_value = h.id_number""")
+    assert len(rows) == 24 and all(h is not None and len(h) == 64 and h != i for i, h in rows)
+    # one digest per distinct number, whichever feed (and path: the CSV went in bulk) brought it
+    owners = query(warehouse_url, "select count(distinct owner_id) from raw.parking")[0][0]
+    digests = query(warehouse_url, "select count(*) from raw.personal_id_digests")[0][0]
+    assert digests == owners + len({i for i, _ in rows})
     key_file = settings.secrets_dir / "person_key"
     assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
     import hashlib
     import hmac
     key = bytes.fromhex(key_file.read_text())
     assert all(hmac.new(key, i.encode(), hashlib.sha256).hexdigest() == h for i, h in rows)
+    digests = query(warehouse_url, "select id_value, digest from raw.personal_id_digests")
+    assert all(hmac.new(key, i.encode(), hashlib.sha256).hexdigest() == h for i, h in digests)

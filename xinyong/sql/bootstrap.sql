@@ -2,6 +2,14 @@
 create schema if not exists raw;
 create schema if not exists audit;
 
+-- The keyed hash (HMAC-SHA256, key outside the database) of every personal ID number the
+-- feeds brought, once per distinct number: staging joins it, so the number itself never
+-- leaves raw, and a 1,000,000-row file with 55,000 people costs 55,000 hashes, not a million.
+create table if not exists raw.personal_id_digests (
+    id_value  text primary key,
+    digest    text not null
+);
+
 create table if not exists audit.feed_files (
     file_id        bigserial primary key,
     feed           text not null,

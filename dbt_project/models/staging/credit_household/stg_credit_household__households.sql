@@ -3,7 +3,7 @@
 with
 
 source as (
-    select * from {{ source('credit_household', 'credit_household') }}
+    {{ with_id_digests(source('credit_household', 'credit_household'), ['id_number']) }}
     where {{ known_on_evaluation_date() }}
 ),
 

@@ -5,7 +5,7 @@
 with
 
 source as (
-    select * from {{ source('parking', 'parking') }}
+    {{ with_id_digests(source('parking', 'parking'), ['owner_id']) }}
 ),
 
 renamed as (

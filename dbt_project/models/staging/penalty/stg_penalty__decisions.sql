@@ -4,7 +4,7 @@
 with
 
 source as (
-    select * from {{ source('penalty', 'penalty') }}
+    {{ with_id_digests(source('penalty', 'penalty'), ['id_number']) }}
     where {{ known_on_evaluation_date() }}
 ),
 
