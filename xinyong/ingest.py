@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -91,7 +92,10 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
                 warehouse_url: str) -> FileOutcome:
     """Ingest one file into a bootstrapped warehouse (ingest_feed prepares it once per run)."""
     started = dt.datetime.now(dt.timezone.utc)
-    sha = sha256_of(path)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib lets go of the GIL: both reads at once
+        sha_future = pool.submit(sha256_of, path)
+        probe = _probe(path)
+        sha = sha_future.result()
     conn = warehouse.connect(warehouse_url)
     try:
         with conn:
@@ -111,7 +115,7 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
                         contract.feed, path.name, "duplicate",
                         message=f"与已接收的文件 {seen[1]} 内容完全相同（SHA-256 一致），未重复加载"))
                 else:
-                    outcome = _load(cur, contract, path, sha, started, settings)
+                    outcome = _load(cur, contract, path, sha, started, settings, probe)
     finally:
         conn.close()
     _move(path, settings, outcome)
@@ -134,7 +138,24 @@ def _record(cur, contract: Contract, file_name: str, sha: str, as_of, started,
     return outcome
 
 
-def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> FileOutcome:
+@dataclass
+class _Probe:
+    """What reading the file once told: its encoding (or why it cannot be read) and whether
+    COPY may parse it."""
+    table: TableFile | None
+    error: UnreadableFile | None
+    copy_safe: bool
+
+
+def _probe(path: Path) -> _Probe:
+    try:
+        table = TableFile(path)
+    except UnreadableFile as exc:
+        return _Probe(None, exc, False)
+    return _Probe(table, None, table.kind == "csv" and copy_safe(path, table.encoding))
+
+
+def _load(cur, contract: Contract, path: Path, sha: str, started, settings, probe: _Probe) -> FileOutcome:
     match = contract.file_pattern().match(path.name)
     if not match:
         return _record(cur, contract, path.name, sha, None, started, FileOutcome(
@@ -150,13 +171,15 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings) -> F
     file_id = cur.fetchone()[0]
     report = reports.department_report_path(settings, contract.feed, path.name)
     try:
-        table = TableFile(path)
+        if probe.error:
+            raise probe.error
+        table = probe.table
         rows = table.rows(code_positions=set())
         header = next(rows)
         header_map = map_header(contract, header)
         cur.execute(validation.landing_ddl(len(header)))
         rows_read, plain = None, None
-        csv_for_copy = table.kind == "csv" and copy_safe(path, table.encoding)
+        csv_for_copy = probe.copy_safe
         if csv_for_copy and settings.bulk_ingest and bulk.eligible(contract, header_map):
             plain = _bulk_load(cur, contract, header_map, path, table.encoding, len(header), file_id, as_of, settings)
             rows_read = plain.rows_read if plain else None
