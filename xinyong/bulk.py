@@ -38,14 +38,14 @@ ARROW_BLOCK = 1 << 23  # bytes of CSV per Arrow block: about 60,000 parking rows
 # Plain forms, RE2 syntax. Each is also the text PostgreSQL gives back for the typed value
 # (ISO dates, canonical numbers), so a plain row taken back out of raw reads as it was sent.
 _CODE = r"[!#-+\--`{-~\x{4e00}-\x{9fff}]+"  # printable ASCII but , " and lower case; CJK
-_EDGE = r"[^,\" \t\r\n\x{3000}\x{a0}]"  # what xy.clean would not trim (nor CSV quote)
+_EDGE = r"[^,\" \x00-\x1f\x{3000}\x{a0}]"  # what xy.clean would not trim (nor CSV quote)
 _DATE = (r"(?:1[89][0-9][0-9]|2[01][0-9][0-9]|2200)-"
          r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
          r"|02-(?:0[1-9]|1[0-9]|2[0-8]))")  # 29 February takes the general path
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 _UNSIGNED = r"(?:0|[1-9][0-9]{0,14})"
 PLAIN = {
-    "text": rf"{_EDGE}(?:[^,\"\r\n]*{_EDGE})?",
+    "text": rf"{_EDGE}(?:[^,\"\x00-\x1f]*{_EDGE})?",  # no control characters either
     "code": _CODE, "uscc": _CODE, "ric": _CODE,
     "date": _DATE,
     "datetime": rf"{_DATE} {_TIME}",
@@ -87,6 +87,19 @@ def _plain_mask(col: Column, values):
     if col.required:
         return pc.and_kleene(present, ok)
     return pc.or_kleene(pc.invert(present), ok)
+
+
+# Several columns as one key, so that distinct combinations cost one hash pass. Plain
+# cells hold no control characters, so neither can be part of a value.
+_SEPARATOR, _NULL = "\x00", "\x01"
+
+
+def _joined(columns):
+    import pyarrow.compute as pc
+
+    if len(columns) == 1:
+        return columns[0]
+    return pc.binary_join_element_wise(*columns, _SEPARATOR, null_handling="replace", null_replacement=_NULL)
 
 
 def _re2_escape(text: str) -> str:
@@ -168,14 +181,10 @@ class _PlainRows:
                     pa.repeat(pa.scalar(as_of), n)]
         for pos, col in self.mapped:
             if col.personal == "id":
-                ids = pa.table({"id_value": batch.column(pos)}).filter(pc.is_valid(batch.column(pos)))
-                counted = ids.group_by("id_value").aggregate([("id_value", "count")])
-                self.personal_ids.append(pa.table({"id_value": counted["id_value"],
-                                                   "n": counted["id_value_count"]}))
+                self.personal_ids.append(pc.unique(batch.column(pos)))
         by_name = {col.name: batch.column(pos) for pos, col in self.mapped}
         for group in self.groups:
-            table = pa.Table.from_arrays([by_name[c] for c in group], names=list(group))
-            self.combos[group].append(table.group_by(list(group)).aggregate([]))
+            self.combos[group].append(pc.unique(_joined([by_name[c] for c in group])))
         out = pa.BufferOutputStream()
         # Plain values hold no comma, quote or line break, so nothing is quoted: COPY parses
         # unquoted CSV markedly faster (Arrow would refuse a value that needed quotes).
@@ -184,12 +193,22 @@ class _PlainRows:
         return out.getvalue().to_pybytes()
 
     def distinct(self, group: tuple[str, ...]):
+        """The distinct value combinations of the group's columns among the plain rows, as a table."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         parts = self.combos[group]
         if not parts:
             return None
-        return pa.concat_tables(parts).group_by(list(group)).aggregate([])
+        keys = pc.unique(pa.chunked_array(parts, pa.string()))
+        if len(group) == 1:
+            return pa.table({group[0]: keys})
+        cells = pc.split_pattern(keys, _SEPARATOR)
+        columns = []
+        for i in range(len(group)):
+            cell = pc.list_element(cells, i)
+            columns.append(pc.if_else(pc.equal(cell, _NULL), pa.scalar(None, pa.string()), cell))
+        return pa.table(dict(zip(group, columns)))
 
 
 def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: str, width: int,
@@ -222,26 +241,30 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
 
 
 def _stage_personal_ids(cur, plain: _PlainRows, header_map: HeaderMap, contract: Contract) -> None:
-    """The personal ID numbers of the plain rows still in raw, as `_bulk_ids`, for their keyed
-    hashes: counted per number, less the rows taken back (a number only they had is not kept)."""
+    """The distinct personal ID numbers of the plain rows still in raw, as `_bulk_ids`, for
+    their keyed hashes (a number only rows taken back had is not kept)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    cur.execute("create temp table _bulk_ids (id_value text, n bigint) on commit drop")
+    cur.execute("create temp table _bulk_ids (id_value text) on commit drop")
     if not plain.personal_ids:
         return
-    summed = pa.concat_tables(plain.personal_ids).group_by("id_value").aggregate([("n", "sum")])
-    counts = pa.table({"id_value": summed["id_value"], "n": summed["n_sum"]})
+    distinct = pc.drop_null(pc.unique(pa.chunked_array(plain.personal_ids, pa.string())))
     data = pa.BufferOutputStream()
-    pcsv.write_csv(counts, data, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+    pcsv.write_csv(pa.table({"id_value": distinct}), data,
+                   pcsv.WriteOptions(include_header=False, quoting_style="needed"))
     cur.copy_expert("copy _bulk_ids from stdin with (format csv)", io.BytesIO(data.getvalue().to_pybytes()))
     cur.execute("select to_regclass('pg_temp._taken_back') is not null")
     if cur.fetchone()[0]:
-        taken = " union all ".join(f"select f{pos + 1} from _taken_back"
-                                   for name, pos in header_map.positions.items()
-                                   if contract.column(name).personal == "id")
-        cur.execute(f"""delete from _bulk_ids b using (select v, count(*) as k from ({taken}) t(v) group by v) t
-                        where b.id_value = t.v and b.n <= t.k""")
+        personal = [(name, pos) for name, pos in header_map.positions.items()
+                    if contract.column(name).personal == "id"]
+        taken = " union ".join(f"select f{pos + 1} from _taken_back" for _, pos in personal)
+        still_there = " or ".join(f"r.{name} = b.id_value" for name, _ in personal)
+        cur.execute(f"""delete from _bulk_ids b where b.id_value in ({taken})
+                          and not exists (select 1 from {contract.raw_table} r
+                                          where r._file_id = %s and ({still_there}))""",
+                    (plain.lineage[0],))
 
 
 def _ahead(chunks, depth: int = 2):
@@ -307,12 +330,16 @@ def _take_back_rule_breakers(cur, contract: Contract, header_map: HeaderMap, wid
     by_position = {pos: name for name, pos in header_map.positions.items()}
     as_sent = ", ".join((f"c.{_q(by_position[p])}::text" if p in by_position else "null::text") + f" as f{p + 1}"
                         for p in range(width))
+    # Found by a SELECT, which PostgreSQL can spread over parallel workers (a DELETE
+    # cannot), then taken out by their row addresses.
+    cur.execute(f"""select array_agg(c.ctid) from {contract.raw_table} c
+                    where c._file_id = {int(file_id)} and ({' or '.join(broken + bad_combos)})""")
+    found = cur.fetchone()[0]
     cur.execute(f"""create temp table _taken_back on commit drop as
                     with broken as (
-                        delete from {contract.raw_table} c
-                        where c._file_id = {int(file_id)} and ({' or '.join(broken + bad_combos)})
+                        delete from {contract.raw_table} c where c.ctid = any(%s::tid[])
                         returning c._source_row as _row, {as_sent})
-                    select * from broken""")
+                    select * from broken""", (found or [],))
     cur.execute(f"insert into _landing (_row, {', '.join(validation.landing_columns(width))}) "
                 "select * from _taken_back")
     return cur.rowcount

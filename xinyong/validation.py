@@ -199,12 +199,14 @@ def insert_id_digests(contract: Contract, ids: str | None = None) -> str | None:
         return None
     ids = ids or " union all ".join(f"select {name} from {contract.raw_table} where _file_id = %(file_id)s"
                                     for name in personal)
-    return f"""insert into raw.personal_id_digests (id_value, digest)
+    # One loader adds digests at a time (the lock is held to the end of the file's
+    # transaction), so the anti-join is enough to keep one digest per number.
+    return f"""select pg_advisory_xact_lock(hashtext('xinyong.personal_id_digests'));
+insert into raw.personal_id_digests (id_value, digest)
 select i.id_value, xy.keyed_hash(i.id_value, %(hmac_ipad)s, %(hmac_opad)s)
 from (select distinct id_value from ({ids}) as file_ids(id_value)) as i
 where i.id_value is not null
-  and not exists (select 1 from raw.personal_id_digests d where d.id_value = i.id_value)
-on conflict (id_value) do nothing"""
+  and not exists (select 1 from raw.personal_id_digests d where d.id_value = i.id_value)"""
 
 
 # Types whose raw value is the cell's own text: a rule over these alone gives the same

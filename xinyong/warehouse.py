@@ -112,5 +112,5 @@ def _move_row_hashes_to_digests(cur, contract: contracts.Contract) -> None:
             cur.execute(f"""insert into raw.personal_id_digests (id_value, digest)
                             select distinct on ({col.name}) {col.name}, {col.name}_hash from {contract.raw_table}
                             where {col.name}_hash is not null
-                            on conflict (id_value) do nothing;
+                              and not exists (select 1 from raw.personal_id_digests d where d.id_value = {col.name});
                             alter table {contract.raw_table} drop column {col.name}_hash cascade""")

@@ -5,8 +5,11 @@ create schema if not exists audit;
 -- The keyed hash (HMAC-SHA256, key outside the database) of every personal ID number the
 -- feeds brought, once per distinct number: staging joins it, so the number itself never
 -- leaves raw, and a 1,000,000-row file with 55,000 people costs 55,000 hashes, not a million.
+-- No index: it is only ever joined whole (hash joins), and loaders add to it one at a time
+-- under an advisory lock, which keeps id_value unique (a dbt test checks it) without the
+-- upkeep of a B-tree on the first load of a district's 55,000 owners.
 create table if not exists raw.personal_id_digests (
-    id_value  text primary key,
+    id_value  text not null,
     digest    text not null
 );
 
