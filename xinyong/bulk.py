@@ -22,6 +22,7 @@ checks that both paths give the same raw rows and the same findings.
 """
 from __future__ import annotations
 
+import csv
 import io
 import tempfile
 import threading
@@ -110,7 +111,7 @@ class _PlainRows:
     """Arrow blocks of the file in, CSV for COPY out (plain rows); the others to the spill file."""
 
     def __init__(self, path: Path, encoding: str, width: int, contract: Contract, header_map: HeaderMap,
-                 lineage: tuple[int, str, str], groups: list[tuple[str, ...]], spill):
+                 lineage: tuple[int, str, str], side: "_SideWork", spill):
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
@@ -123,9 +124,7 @@ class _PlainRows:
             convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in self.names},
                                                 strings_can_be_null=True, quoted_strings_can_be_null=True))
         self.mapped = sorted((pos, contract.column(name)) for name, pos in header_map.positions.items())
-        self.lineage, self.groups, self.spill = lineage, groups, spill
-        self.personal_ids: list = []  # distinct personal ID numbers per block, for their keyed hashes
-        self.combos: dict[tuple[str, ...], list] = {g: [] for g in groups}
+        self.lineage, self.side, self.spill = lineage, side, spill
         self.next_row = 2  # the header is row 1
         self.set_aside = 0
         self.error: Exception | None = None
@@ -179,12 +178,8 @@ class _PlainRows:
         file_id, file_name, as_of = self.lineage
         columns += [pa.repeat(pa.scalar(file_id, pa.int64()), n), pa.repeat(pa.scalar(file_name), n),
                     pa.repeat(pa.scalar(as_of), n)]
-        for pos, col in self.mapped:
-            if col.personal == "id":
-                self.personal_ids.append(pc.unique(batch.column(pos)))
         by_name = {col.name: batch.column(pos) for pos, col in self.mapped}
-        for group in self.groups:
-            self.combos[group].append(pc.unique(_joined([by_name[c] for c in group])))
+        self.side.take(batch=by_name)
         out = pa.BufferOutputStream()
         # Plain values hold no comma, quote or line break, so nothing is quoted: COPY parses
         # unquoted CSV markedly faster (Arrow would refuse a value that needed quotes).
@@ -192,79 +187,164 @@ class _PlainRows:
                        pcsv.WriteOptions(include_header=False, quoting_style="none"))
         return out.getvalue().to_pybytes()
 
-    def distinct(self, group: tuple[str, ...]):
-        """The distinct value combinations of the group's columns among the plain rows, as a table."""
+
+
+class _SideWork:
+    """What can be worked out per distinct value while COPY runs: the rules over codes and
+    names (check characters, the plate pattern…) and the keyed hashes of personal IDs.
+
+    The producer hands over each block's distinct values (an Arrow kernel, cheap); a thread
+    of its own keeps those not seen before and sends them to a second connection, so the
+    work runs on the core COPY leaves free and, when COPY ends, the broken combinations and
+    the digests are already known."""
+
+    def __init__(self, warehouse_url: str, contract: Contract, header_map: HeaderMap, pads: tuple[bytes, bytes]):
+        from xinyong import warehouse
+
+        rules = validation.bulk_rules(contract)
+        in_file = set(header_map.positions)
+        self.groups = sorted({refs for refs, _ in rules if validation.per_distinct(contract, refs)})
+        self.per_row = [reason for refs, reason in rules if refs not in self.groups]
+        self.queries = {}
+        for group in self.groups:
+            # run with parameters: a literal % of the contract's rules must be doubled
+            reasons = ", ".join(reason for refs, reason in rules if refs == group).replace("%", "%%")
+            # one text per column, a value per line (plain values hold no line breaks): PostgreSQL
+            # splits a long text far faster than it parses an array of as many parameters
+            arrays = ", ".join(r"string_to_array(%s, E'\n', E'\x01')" for _ in group)
+            self.queries[group] = (f"select * from unnest({arrays}) as c({', '.join(_q(c) for c in group)}) "
+                                   f"where coalesce({reasons}) is not null")
+        self.personal = [c.name for c in contract.columns if c.personal == "id" and c.name in in_file]
+        self.broken: dict[tuple[str, ...], list[tuple]] = {g: [] for g in self.groups}
+        self.digests: dict[str, str] = {}
+        self.pads = pads
+        self.conn = None
+        if self.groups or self.personal:
+            self.conn = warehouse.connect(warehouse_url)
+            self.conn.autocommit = True
+            self.queue: Queue = Queue(maxsize=8)
+            self.error: BaseException | None = None
+            self.worker = threading.Thread(target=self._work, name="bulk-side", daemon=True)
+            self.worker.start()
+
+    def take(self, batch: dict) -> None:
+        """A block's plain values by column name: keeps their distinct values for the thread."""
+        import pyarrow.compute as pc
+
+        if self.conn is None:
+            return
+        keys = {group: pc.unique(_joined([batch[c] for c in group])) for group in self.groups}
+        keys.update({name: pc.unique(batch[name]) for name in self.personal})
+        self.queue.put(keys)
+
+    def _work(self) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        parts = self.combos[group]
-        if not parts:
-            return None
-        keys = pc.unique(pa.chunked_array(parts, pa.string()))
-        if len(group) == 1:
-            return pa.table({group[0]: keys})
-        cells = pc.split_pattern(keys, _SEPARATOR)
-        columns = []
-        for i in range(len(group)):
-            cell = pc.list_element(cells, i)
-            columns.append(pc.if_else(pc.equal(cell, _NULL), pa.scalar(None, pa.string()), cell))
-        return pa.table(dict(zip(group, columns)))
+        seen = {key: pa.array([], pa.string()) for key in [*self.groups, *self.personal]}
+        try:
+            with self.conn.cursor() as cur:
+                while (keys := self.queue.get()) is not None:
+                    if self.error is not None:
+                        continue  # drain: the producer must not block on a full queue
+                    for key, values in keys.items():
+                        new = pc.drop_null(values) if key in self.personal else values
+                        new = new.filter(pc.invert(pc.is_in(new, value_set=seen[key])))
+                        if not len(new):
+                            continue
+                        seen[key] = pa.concat_arrays([seen[key], new])
+                        if key in self.personal:
+                            cur.execute(r"select v, xy.keyed_hash(v, %s, %s) from unnest(string_to_array(%s, E'\n')) v",
+                                        (*self.pads, "\n".join(new.to_pylist())))
+                            self.digests.update(cur.fetchall())
+                        else:
+                            columns = _split(new.to_pylist(), len(key))
+                            cur.execute(self.queries[key],
+                                        ["\n".join(_NULL if v is None else v for v in col) for col in columns])
+                            self.broken[key].extend(cur.fetchall())
+        except BaseException as exc:  # reported by finish(); keep draining until the sentinel
+            self.error = exc
+            while self.queue.get() is not None:
+                pass
+
+    def finish(self) -> None:
+        """Wait for the thread to work through what it was given; raise what went wrong there."""
+        if self.conn is None:
+            return
+        self.queue.put(None)
+        self.worker.join()
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        if self.conn is not None:
+            if self.worker.is_alive():
+                self.queue.put(None)
+                self.worker.join()
+            self.conn.close()
+
+
+def _split(keys: list, width: int) -> list[list]:
+    """Joined keys back into one list per column (None for the null stand-in)."""
+    if width == 1:
+        return [keys]
+    columns = [[] for _ in range(width)]
+    for key in keys:
+        for i, cell in enumerate(key.split(_SEPARATOR)):
+            columns[i].append(None if cell == _NULL else cell)
+    return columns
 
 
 def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: str, width: int,
-         file_id: int, file_name: str, as_of) -> BulkLoad:
-    """Plain rows into raw, the rest into `_landing` (which the caller has created). Raises NotBulk
-    before anything is written when Arrow cannot read the file; the caller's savepoint covers
-    anything else."""
-    rules = validation.bulk_rules(contract)
-    groups = sorted({refs for refs, _ in rules if validation.per_distinct(contract, refs)})
-    cur.execute("set local datestyle = 'ISO, YMD'")  # dates back to text as they were sent
+         file_id: int, file_name: str, as_of, warehouse_url: str, pads: tuple[bytes, bytes]) -> BulkLoad:
+    """Plain rows into raw, the rest into `_landing` (which the caller has created), and the
+    keyed hashes of the plain rows' personal IDs into `_bulk_digests`. Raises NotBulk when
+    Arrow cannot read the file as a table; the caller's savepoint then undoes what was written."""
     import pyarrow as pa
 
-    with tempfile.TemporaryFile() as spill:
-        try:  # Arrow reads the first block on opening
-            plain = _PlainRows(path, encoding, width, contract, header_map,
-                               (file_id, file_name, as_of.isoformat()), groups, spill)
-        except pa.ArrowInvalid as exc:
-            raise NotBulk(str(exc).splitlines()[0]) from None
-        cur.copy_expert(f"copy {contract.raw_table} ({', '.join(plain.copy_columns())}) from stdin "
-                        "with (format csv)", CopyStream(_ahead(plain.chunks())), size=1 << 20)
-        if plain.error is not None:
-            raise NotBulk(str(plain.error).splitlines()[0])
-        copied = cur.rowcount
-        taken_back = _take_back_rule_breakers(cur, contract, header_map, width, file_id, rules, groups, plain)
-        _stage_personal_ids(cur, plain, header_map, contract)
-        spill.seek(0)
-        columns = ", ".join(["_row"] + validation.landing_columns(width))
-        cur.copy_expert(f"copy _landing ({columns}) from stdin with (format csv)", spill, size=1 << 20)
+    cur.execute("set local datestyle = 'ISO, YMD'")  # dates back to text as they were sent
+    side = _SideWork(warehouse_url, contract, header_map, pads)
+    try:
+        with tempfile.TemporaryFile() as spill:
+            try:  # Arrow reads the first block on opening
+                plain = _PlainRows(path, encoding, width, contract, header_map,
+                                   (file_id, file_name, as_of.isoformat()), side, spill)
+            except pa.ArrowInvalid as exc:
+                raise NotBulk(str(exc).splitlines()[0]) from None
+            cur.copy_expert(f"copy {contract.raw_table} ({', '.join(plain.copy_columns())}) from stdin "
+                            "with (format csv)", CopyStream(_ahead(plain.chunks())), size=1 << 20)
+            if plain.error is not None:
+                raise NotBulk(str(plain.error).splitlines()[0])
+            copied = cur.rowcount
+            side.finish()
+            taken_back = _take_back_rule_breakers(cur, contract, header_map, width, file_id, side)
+            _stage_digests(cur, contract, header_map, file_id, side)
+            spill.seek(0)
+            columns = ", ".join(["_row"] + validation.landing_columns(width))
+            cur.copy_expert(f"copy _landing ({columns}) from stdin with (format csv)", spill, size=1 << 20)
+    finally:
+        side.close()
     return BulkLoad(plain.rows_read, copied - taken_back, plain.set_aside + taken_back)
 
 
-def _stage_personal_ids(cur, plain: _PlainRows, header_map: HeaderMap, contract: Contract) -> None:
-    """The distinct personal ID numbers of the plain rows still in raw, as `_bulk_ids`, for
-    their keyed hashes (a number only rows taken back had is not kept)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
-
-    cur.execute("create temp table _bulk_ids (id_value text) on commit drop")
-    if not plain.personal_ids:
+def _stage_digests(cur, contract: Contract, header_map: HeaderMap, file_id: int, side: _SideWork) -> None:
+    """The keyed hashes of the plain rows still in raw, as `_bulk_digests` (a number only
+    rows taken back had is left out)."""
+    cur.execute("create temp table _bulk_digests (id_value text, digest text) on commit drop")
+    if not side.digests:
         return
-    distinct = pc.drop_null(pc.unique(pa.chunked_array(plain.personal_ids, pa.string())))
-    data = pa.BufferOutputStream()
-    pcsv.write_csv(pa.table({"id_value": distinct}), data,
-                   pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-    cur.copy_expert("copy _bulk_ids from stdin with (format csv)", io.BytesIO(data.getvalue().to_pybytes()))
+    data = io.StringIO()
+    csv.writer(data, lineterminator="\n").writerows(side.digests.items())
+    data.seek(0)
+    cur.copy_expert("copy _bulk_digests from stdin with (format csv)", data)
     cur.execute("select to_regclass('pg_temp._taken_back') is not null")
     if cur.fetchone()[0]:
-        personal = [(name, pos) for name, pos in header_map.positions.items()
-                    if contract.column(name).personal == "id"]
-        taken = " union ".join(f"select f{pos + 1} from _taken_back" for _, pos in personal)
-        still_there = " or ".join(f"r.{name} = b.id_value" for name, _ in personal)
-        cur.execute(f"""delete from _bulk_ids b where b.id_value in ({taken})
+        positions = [header_map.positions[name] for name in side.personal]
+        taken = " union ".join(f"select f{pos + 1} from _taken_back" for pos in positions)
+        still_there = " or ".join(f"r.{name} = b.id_value" for name in side.personal)
+        cur.execute(f"""delete from _bulk_digests b where b.id_value in ({taken})
                           and not exists (select 1 from {contract.raw_table} r
-                                          where r._file_id = %s and ({still_there}))""",
-                    (plain.lineage[0],))
+                                          where r._file_id = %s and ({still_there}))""", (file_id,))
 
 
 def _ahead(chunks, depth: int = 2):
@@ -302,28 +382,19 @@ def _ahead(chunks, depth: int = 2):
 
 
 def _take_back_rule_breakers(cur, contract: Contract, header_map: HeaderMap, width: int, file_id: int,
-                             rules, groups, plain: _PlainRows) -> int:
+                             side: _SideWork) -> int:
     """Move the plain rows that break a rule from raw to `_landing`; how many there were."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    per_row = [reason for refs, reason in rules if refs not in groups]
+    per_row = side.per_row
     bad_combos = []
-    for i, group in enumerate(groups):
-        combos = plain.distinct(group)
-        if combos is None:
+    for i, group in enumerate(side.groups):
+        if not side.broken[group]:
             continue
-        table = f"_combos_{i}"
+        table = f"_broken_{i}"
         cur.execute(f"create temp table {table} ({', '.join(f'{_q(c)} text' for c in group)}) on commit drop")
-        data = pa.BufferOutputStream()
-        pcsv.write_csv(combos, data, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-        cur.copy_expert(f"copy {table} from stdin with (format csv)", io.BytesIO(data.getvalue().to_pybytes()))
-        reasons = [reason for refs, reason in rules if refs == group]
-        cur.execute(f"create temp table _broken_{i} on commit drop as "
-                    f"select * from {table} c where coalesce({', '.join(reasons)}) is not null")
-        if cur.rowcount:
-            keys = ", ".join(f"coalesce(c.{_q(col)}, chr(1))" for col in group)
-            bad_combos.append(f"({keys}) in (select {keys} from _broken_{i} c)")
+        arrays = ", ".join("%s::text[]" for _ in group)
+        cur.execute(f"insert into {table} select * from unnest({arrays})", [list(col) for col in zip(*side.broken[group])])
+        keys = ", ".join(f"coalesce(c.{_q(col)}, chr(1))" for col in group)
+        bad_combos.append(f"({keys}) in (select {keys} from {table} c)")
     if not per_row and not bad_combos:
         return 0
     broken = [f"coalesce({', '.join(per_row)}) is not null"] if per_row else []

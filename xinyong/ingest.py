@@ -115,7 +115,7 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
                         contract.feed, path.name, "duplicate",
                         message=f"与已接收的文件 {seen[1]} 内容完全相同（SHA-256 一致），未重复加载"))
                 else:
-                    outcome = _load(cur, contract, path, sha, started, settings, probe)
+                    outcome = _load(cur, contract, path, sha, started, settings, probe, warehouse_url)
     finally:
         conn.close()
     _move(path, settings, outcome)
@@ -155,7 +155,8 @@ def _probe(path: Path) -> _Probe:
     return _Probe(table, None, table.kind == "csv" and copy_safe(path, table.encoding))
 
 
-def _load(cur, contract: Contract, path: Path, sha: str, started, settings, probe: _Probe) -> FileOutcome:
+def _load(cur, contract: Contract, path: Path, sha: str, started, settings, probe: _Probe,
+          warehouse_url: str) -> FileOutcome:
     match = contract.file_pattern().match(path.name)
     if not match:
         return _record(cur, contract, path.name, sha, None, started, FileOutcome(
@@ -181,7 +182,8 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
         rows_read, plain = None, None
         csv_for_copy = probe.copy_safe
         if csv_for_copy and settings.bulk_ingest and bulk.eligible(contract, header_map):
-            plain = _bulk_load(cur, contract, header_map, path, table.encoding, len(header), file_id, as_of, settings)
+            plain = _bulk_load(cur, contract, header_map, path, table.encoding, len(header), file_id, as_of,
+                               settings, warehouse_url)
             rows_read = plain.rows_read if plain else None
         if rows_read is None and csv_for_copy:
             cur.execute("savepoint copy_file")
@@ -277,11 +279,12 @@ def _count_known_key_updates(cur, contract: Contract, file_id: int, loaded: int)
 
 
 def _bulk_load(cur, contract: Contract, header_map, path: Path, encoding: str, width: int,
-               file_id: int, as_of, settings) -> bulk.BulkLoad | None:
+               file_id: int, as_of, settings, warehouse_url: str) -> bulk.BulkLoad | None:
     """The bulk path (see bulk.py), or None when the file has to take the general one."""
     cur.execute("savepoint bulk")
     try:
-        plain = bulk.load(cur, contract, header_map, path, encoding, width, file_id, path.name, as_of)
+        plain = bulk.load(cur, contract, header_map, path, encoding, width, file_id, path.name, as_of,
+                          warehouse_url, secrets.hmac_pads(secrets.person_key(settings)))
     except (bulk.NotBulk, psycopg2.DataError) as exc:
         log.info("%s: not for the bulk path (%s); reading it whole", path.name, str(exc).strip().splitlines()[0])
         cur.execute("rollback to savepoint bulk")
@@ -294,18 +297,20 @@ def _bulk_load(cur, contract: Contract, header_map, path: Path, encoding: str, w
 
 def _digest_personal_ids(cur, contract: Contract, file_id: int, settings, plain) -> None:
     """The keyed hash of each new personal ID number of the file (see raw.personal_id_digests)."""
-    # The bulk path left the distinct numbers of its rows in _bulk_ids; the rows it set aside
-    # (cleaned and loaded by the general path) may add some.
+    personal = [c.name for c in contract.columns if c.personal == "id"]
+    if not personal:
+        return
+    ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
     ids = None
     if plain is not None:
-        ids = " union all ".join(["select id_value from _bulk_ids"] + [
-            f"select r.{name} from {contract.raw_table} r where r._file_id = %(file_id)s "
-            f"and r._source_row in (select _row from _landing)"
-            for name in (c.name for c in contract.columns if c.personal == "id") if plain.rows_set_aside])
-    statement = validation.insert_id_digests(contract, ids)
-    if statement:
-        ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
-        cur.execute(statement, {"file_id": file_id, "hmac_ipad": ipad, "hmac_opad": opad})
+        # The bulk path hashed its rows' numbers while it loaded them (_bulk_digests); the
+        # rows it set aside and the general path loaded may add some.
+        cur.execute(validation.insert_precomputed_digests("_bulk_digests"))
+        if not plain.rows_set_aside:
+            return
+        ids = " union all ".join(f"select r.{name} from {contract.raw_table} r where r._file_id = %(file_id)s "
+                                 f"and r._source_row in (select _row from _landing)" for name in personal)
+    cur.execute(validation.insert_id_digests(contract, ids), {"file_id": file_id, "hmac_ipad": ipad, "hmac_opad": opad})
 
 
 def _copy_file(cur, path: Path, encoding: str, width: int) -> int:

@@ -190,6 +190,17 @@ from ({rows}) c
 where coalesce({broken}) is null"""
 
 
+DIGESTS_LOCK = "select pg_advisory_xact_lock(hashtext('xinyong.personal_id_digests'))"
+
+
+def insert_precomputed_digests(table: str) -> str:
+    """INSERT of (id_value, digest) pairs already worked out, those not known yet."""
+    return f"""{DIGESTS_LOCK};
+insert into raw.personal_id_digests (id_value, digest)
+select distinct on (b.id_value) b.id_value, b.digest from {table} b
+where not exists (select 1 from raw.personal_id_digests d where d.id_value = b.id_value)"""
+
+
 def insert_id_digests(contract: Contract, ids: str | None = None) -> str | None:
     """INSERT of the keyed hash of each personal ID number a file brought that has none yet
     (parameters: file_id, hmac_ipad, hmac_opad); None when the feed has no such column.
@@ -201,7 +212,7 @@ def insert_id_digests(contract: Contract, ids: str | None = None) -> str | None:
                                     for name in personal)
     # One loader adds digests at a time (the lock is held to the end of the file's
     # transaction), so the anti-join is enough to keep one digest per number.
-    return f"""select pg_advisory_xact_lock(hashtext('xinyong.personal_id_digests'));
+    return f"""{DIGESTS_LOCK};
 insert into raw.personal_id_digests (id_value, digest)
 select i.id_value, xy.keyed_hash(i.id_value, %(hmac_ipad)s, %(hmac_opad)s)
 from (select distinct id_value from ({ids}) as file_ids(id_value)) as i
