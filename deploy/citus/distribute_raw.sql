@@ -10,7 +10,10 @@ select create_distributed_table('raw.tax_credit', 'uscc', colocate_with => 'raw.
 select create_distributed_table('raw.rural_cooperative', 'uscc', colocate_with => 'raw.entity_register');
 select create_distributed_table('raw.penalty', 'decision_no');
 select create_distributed_table('raw.credit_repair', 'decision_no', colocate_with => 'raw.penalty');
-select create_distributed_table('raw.credit_household', 'id_number_hash');  -- the keyed hash, not the number
+-- households and the keyed-hash lookup co-located on the number, so staging's join stays on
+-- one shard (the numbers are in raw anyway; nothing downstream is distributed on one)
+select create_distributed_table('raw.personal_id_digests', 'id_value');
+select create_distributed_table('raw.credit_household', 'id_number', colocate_with => 'raw.personal_id_digests');
 
 -- audit rows commit in the same transaction as the raw rows of their file
 select citus_add_local_table_to_metadata('audit.feed_files', cascade_via_foreign_keys => true);
