@@ -148,3 +148,23 @@ def test_personal_ids_get_a_stable_keyed_hash(settings, warehouse_url):
     assert all(hmac.new(key, i.encode(), hashlib.sha256).hexdigest() == h for i, h in rows)
     digests = query(warehouse_url, "select id_value, digest from raw.personal_id_digests")
     assert all(hmac.new(key, i.encode(), hashlib.sha256).hexdigest() == h for i, h in digests)
+
+
+def test_bootstrap_moves_per_row_hashes_of_an_older_warehouse_into_the_digests(warehouse_url):
+    """Warehouses from before raw.personal_id_digests kept a hash on every raw row."""
+    from xinyong import warehouse
+
+    query(warehouse_url, """alter table raw.credit_household add column id_number_hash text;
+                            insert into raw.credit_household (id_number, rating_year, id_number_hash, _file_id,
+                                                              _source_file, _source_row, _as_of)
+                            values ('500115195211075354', 2025, 'd1', 1, 'f.csv', 2, '2026-11-20'),
+                                   ('500115195211075354', 2024, 'd1', 1, 'f.csv', 3, '2026-11-20');
+                            create schema staging_old;
+                            create view staging_old.households as select id_number_hash from raw.credit_household""")
+    for _ in range(2):  # and again: nothing left to move
+        with warehouse.transaction(warehouse_url) as conn:
+            warehouse.bootstrap(conn)
+    assert query(warehouse_url, "select id_value, digest from raw.personal_id_digests") == [("500115195211075354", "d1")]
+    assert query(warehouse_url, """select count(*) from information_schema.columns
+                                   where table_schema = 'raw' and column_name like '%%\\_hash'""") == [(0,)]
+    assert query(warehouse_url, "select count(*) from information_schema.views where table_schema = 'staging_old'") == [(0,)]
