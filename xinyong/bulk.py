@@ -10,8 +10,9 @@ cross-field checks). So:
    `raw.<feed>` with their lineage (while Arrow prepares the next block on the other
    core); the other rows are set aside in a spill file.
 2. The remaining rules run in SQL: rules over codes and names once per distinct value
-   (1,000,000 parking rows have about 55,000 owners), the others once per row. Rows that
-   break one are taken back out of raw.
+   (1,000,000 parking rows have about 55,000 owners) on a second connection while COPY
+   runs, together with the keyed hashes of personal IDs (`_SideWork`); the others once
+   per row after COPY. Rows that break one are taken back out of raw.
 3. The set-aside and taken-back rows, as the file had them, go into `_landing`, where the
    general path (clean, type, check: `validation.insert_good_rows` / `errors_select`)
    loads what it can and names every finding, exactly as for a file read row by row.
