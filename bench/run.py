@@ -71,16 +71,9 @@ def district(home: Path, scale: str, seed: int) -> Path:
 
 
 def fresh_database(server, name: str) -> str:
-    import psycopg2
-
     from xinyong import warehouse
 
-    admin = psycopg2.connect(server.url("postgres"))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')
-        cur.execute(f'create database "{name}"')
-    admin.close()
+    server.admin(f'drop database if exists "{name}" with (force)', f'create database "{name}"')
     url = server.url(name)
     with warehouse.transaction(url) as conn:
         warehouse.bootstrap(conn)
@@ -88,13 +81,7 @@ def fresh_database(server, name: str) -> str:
 
 
 def drop_database(server, name: str) -> None:
-    import psycopg2
-
-    admin = psycopg2.connect(server.url("postgres"))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}" with (force)')
-    admin.close()
+    server.admin(f'drop database if exists "{name}" with (force)')
 
 
 def run_child(name: str, ctx: Context) -> dict:

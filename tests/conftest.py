@@ -31,28 +31,20 @@ def pg_server(tmp_path_factory):
     embedded.stop(home)
 
 
-def _admin(server, sql: str) -> None:
-    admin = psycopg2.connect(server.url("postgres"))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql)
-    admin.close()
-
-
 @contextmanager
 def new_database(server):
     """A new database with the platform's schema, dropped afterwards; yields its URL."""
     from xinyong import warehouse
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    _admin(server, f'create database "{name}"')
+    server.admin(f'create database "{name}"')
     url = server.url(name)
     with warehouse.transaction(url) as conn:
         warehouse.bootstrap(conn)
     try:
         yield url
     finally:
-        _admin(server, f'drop database "{name}" with (force)')
+        server.admin(f'drop database "{name}" with (force)')
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ class BulkLoad:
     rows_set_aside: int    # rows now in `_landing` for the general path
 
 
-def eligible(contract: Contract, header_map: HeaderMap) -> bool:
+def eligible(header_map: HeaderMap) -> bool:
     """The bulk path maps file columns one to one onto raw columns: no unknown ones to keep."""
     return not header_map.extra and not header_map.missing_required
 
@@ -189,7 +189,6 @@ class _PlainRows:
         return out.getvalue().to_pybytes()
 
 
-
 class _SideWork:
     """What can be worked out per distinct value while COPY runs: the rules over codes and
     names (check characters, the plate pattern…) and the keyed hashes of personal IDs.
@@ -215,7 +214,7 @@ class _SideWork:
             arrays = ", ".join(r"string_to_array(%s, E'\n', E'\x01')" for _ in group)
             self.queries[group] = (f"select * from unnest({arrays}) as c({', '.join(_q(c) for c in group)}) "
                                    f"where coalesce({reasons}) is not null")
-        self.personal = [c.name for c in contract.columns if c.personal == "id" and c.name in in_file]
+        self.personal = [name for name in contract.personal_ids if name in in_file]
         self.broken: dict[tuple[str, ...], list[tuple]] = {g: [] for g in self.groups}
         self.digests: dict[str, str] = {}
         self.pads = pads
@@ -319,7 +318,7 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
             copied = cur.rowcount
             side.finish()
             taken_back = _take_back_rule_breakers(cur, contract, header_map, width, file_id, side)
-            _stage_digests(cur, contract, header_map, file_id, side)
+            _stage_digests(cur, contract, header_map, file_id, side, taken_back)
             spill.seek(0)
             columns = ", ".join(["_row"] + validation.landing_columns(width))
             cur.copy_expert(f"copy _landing ({columns}) from stdin with (format csv)", spill, size=1 << 20)
@@ -328,7 +327,8 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
     return BulkLoad(plain.rows_read, copied - taken_back, plain.set_aside + taken_back)
 
 
-def _stage_digests(cur, contract: Contract, header_map: HeaderMap, file_id: int, side: _SideWork) -> None:
+def _stage_digests(cur, contract: Contract, header_map: HeaderMap, file_id: int, side: _SideWork,
+                   taken_back: int) -> None:
     """The keyed hashes of the plain rows still in raw, as `_bulk_digests` (a number only
     rows taken back had is left out)."""
     cur.execute("create temp table _bulk_digests (id_value text, digest text) on commit drop")
@@ -338,8 +338,7 @@ def _stage_digests(cur, contract: Contract, header_map: HeaderMap, file_id: int,
     csv.writer(data, lineterminator="\n").writerows(side.digests.items())
     data.seek(0)
     cur.copy_expert("copy _bulk_digests from stdin with (format csv)", data)
-    cur.execute("select to_regclass('pg_temp._taken_back') is not null")
-    if cur.fetchone()[0]:
+    if taken_back:
         positions = [header_map.positions[name] for name in side.personal]
         taken = " union ".join(f"select f{pos + 1} from _taken_back" for pos in positions)
         still_there = " or ".join(f"r.{name} = b.id_value" for name in side.personal)

@@ -82,6 +82,11 @@ class Contract:
     def raw_table(self) -> str:
         return f"raw.{self.feed}"
 
+    @property
+    def personal_ids(self) -> list[str]:
+        """Columns holding personal ID numbers: they get a keyed hash in raw.personal_id_digests."""
+        return [c.name for c in self.columns if c.personal == "id"]
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:

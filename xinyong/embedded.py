@@ -37,6 +37,19 @@ class EmbeddedServer:
     def url(self, database: str = "xinyong") -> str:
         return f"postgresql://{DB_USER}@127.0.0.1:{self.port}/{database}"
 
+    def admin(self, *statements: str) -> None:
+        """Statements that cannot run in a transaction (CREATE/DROP DATABASE), on `postgres`."""
+        import psycopg2
+
+        conn = psycopg2.connect(self.url("postgres"))
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+
 
 def _run_as() -> dict:
     """subprocess kwargs that drop root privileges for the postgres binaries."""

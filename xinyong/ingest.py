@@ -181,7 +181,7 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
         cur.execute(validation.landing_ddl(len(header)))
         rows_read, plain = None, None
         csv_for_copy = probe.copy_safe
-        if csv_for_copy and settings.bulk_ingest and bulk.eligible(contract, header_map):
+        if csv_for_copy and settings.bulk_ingest and bulk.eligible(header_map):
             plain = _bulk_load(cur, contract, header_map, path, table.encoding, len(header), file_id, as_of,
                                settings, warehouse_url)
             rows_read = plain.rows_read if plain else None
@@ -297,7 +297,7 @@ def _bulk_load(cur, contract: Contract, header_map, path: Path, encoding: str, w
 
 def _digest_personal_ids(cur, contract: Contract, file_id: int, settings, plain) -> None:
     """The keyed hash of each new personal ID number of the file (see raw.personal_id_digests)."""
-    personal = [c.name for c in contract.columns if c.personal == "id"]
+    personal = contract.personal_ids
     if not personal:
         return
     ipad, opad = secrets.hmac_pads(secrets.person_key(settings))

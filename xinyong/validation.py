@@ -205,7 +205,7 @@ def insert_id_digests(contract: Contract, ids: str | None = None) -> str | None:
     """INSERT of the keyed hash of each personal ID number a file brought that has none yet
     (parameters: file_id, hmac_ipad, hmac_opad); None when the feed has no such column.
     `ids` is a query of the file's ID numbers when already at hand (the bulk path has them)."""
-    personal = [c.name for c in contract.columns if c.personal == "id"]
+    personal = contract.personal_ids
     if not personal:
         return None
     ids = ids or " union all ".join(f"select {name} from {contract.raw_table} where _file_id = %(file_id)s"

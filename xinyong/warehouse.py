@@ -102,15 +102,13 @@ def _move_row_hashes_to_digests(cur, contract: contracts.Contract) -> None:
     """Warehouses from before raw.personal_id_digests kept a `<column>_hash` on every row: keep
     the digests, drop the columns (and the staging views over them, which the next build
     recreates)."""
-    for col in contract.columns:
-        if col.personal != "id":
-            continue
+    for name in contract.personal_ids:
         cur.execute("""select 1 from information_schema.columns
                        where table_schema = 'raw' and table_name = %s and column_name = %s""",
-                    (contract.feed, f"{col.name}_hash"))
+                    (contract.feed, f"{name}_hash"))
         if cur.fetchone():
             cur.execute(f"""insert into raw.personal_id_digests (id_value, digest)
-                            select distinct on ({col.name}) {col.name}, {col.name}_hash from {contract.raw_table}
-                            where {col.name}_hash is not null
-                              and not exists (select 1 from raw.personal_id_digests d where d.id_value = {col.name});
-                            alter table {contract.raw_table} drop column {col.name}_hash cascade""")
+                            select distinct on ({name}) {name}, {name}_hash from {contract.raw_table}
+                            where {name}_hash is not null
+                              and not exists (select 1 from raw.personal_id_digests d where d.id_value = {name});
+                            alter table {contract.raw_table} drop column {name}_hash cascade""")
