@@ -48,7 +48,7 @@ def _free_port() -> int:
 
 def district(home: Path, scale: str, seed: int) -> Path:
     """The generated feed files, reused when already there (generated into a temporary folder first)."""
-    from xinyong import generate
+    from synthetic import generate
 
     target = home / "bench" / f"{scale}-seed{seed}"
     if (target / generate.MANIFEST_NAME).exists():
@@ -71,12 +71,13 @@ def district(home: Path, scale: str, seed: int) -> Path:
 
 
 def fresh_database(server, name: str) -> str:
-    from xinyong import warehouse
+    from xinyong.ingest import schema
+    from xinyong.runtime import warehouse
 
     server.admin(f'drop database if exists "{name}" with (force)', f'create database "{name}"')
     url = server.url(name)
     with warehouse.transaction(url) as conn:
-        warehouse.bootstrap(conn)
+        schema.ensure(conn)
     return url
 
 
@@ -107,7 +108,7 @@ def child_main(name: str, ctx: Context) -> int:
 def environment(server_url: str, district_dir: Path, scale: str, seed: int) -> dict:
     import psycopg2
 
-    from xinyong.config import PROJECT_ROOT
+    from xinyong.runtime.config import PROJECT_ROOT
 
     with psycopg2.connect(server_url) as conn, conn.cursor() as cur:
         cur.execute("show server_version")
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child_main(args.child, Context(Path(args.district), args.url, Path(args.scratch)))
 
-    from xinyong import config, embedded
+    from xinyong.runtime import config, embedded
 
     load_modules()
     names = args.only or list(bench.MEASUREMENTS)

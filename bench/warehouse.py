@@ -17,7 +17,7 @@ EVALUATION_DATE = "2026-11-22"
 
 
 def _settings(ctx: Context):
-    from xinyong import config
+    from xinyong.runtime import config
 
     return config.Settings(home=ctx.scratch / "home", landing=ctx.scratch / "landing",
                            warehouse_url=ctx.warehouse_url, embedded_port=0,
@@ -33,7 +33,8 @@ def _files(ctx: Context) -> tuple[list[dict], dict]:
 
 
 def _ingest(ctx: Context, entries: list[dict]) -> int:
-    from xinyong import contracts, ingest
+    from xinyong import ingest
+    from xinyong.ingest import contracts
 
     settings = _settings(ctx)
     rows = 0
@@ -47,7 +48,7 @@ def _ingest(ctx: Context, entries: list[dict]) -> int:
 
 def _bare_dbt_build(ctx: Context, label: str) -> float:
     """`dbt build` as a person would type it, in its own process, timed end to end."""
-    from xinyong import build
+    from xinyong.publication import build
 
     env = {**os.environ, **build.dbt_env(ctx.warehouse_url)}
     target = ctx.scratch / f"dbt-{label}"
@@ -62,7 +63,7 @@ def _bare_dbt_build(ctx: Context, label: str) -> float:
 
 def _airflow_build(ctx: Context) -> dict:
     """The credit_warehouse DAG through Airflow (dag.test, as `xinyong run` does)."""
-    from xinyong import orchestrate
+    from xinyong.app import orchestrate
 
     settings = _settings(ctx)
     env = orchestrate.airflow_env(settings, ctx.warehouse_url)
@@ -70,7 +71,7 @@ def _airflow_build(ctx: Context) -> dict:
     orchestrate.ensure_airflow_db(env, log)
     started = time.perf_counter()
     with log.open("a") as out:
-        subprocess.run([sys.executable, "-m", "xinyong.orchestrate"], env={**os.environ, **env},
+        subprocess.run([sys.executable, "-m", "xinyong.app.orchestrate"], env={**os.environ, **env},
                        stdout=out, stderr=subprocess.STDOUT, check=False)
     wall = time.perf_counter() - started
     meta = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
@@ -82,7 +83,7 @@ def _airflow_build(ctx: Context) -> dict:
 
 @measurement("warehouse_builds", "dbt build at district scale: full, Airflow-orchestrated, bare, one-day delta")
 def warehouse_builds(ctx: Context) -> dict:
-    from xinyong import warehouse
+    from xinyong.runtime import warehouse
 
     base, delta = _files(ctx)
     loaded = _ingest(ctx, base)

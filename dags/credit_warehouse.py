@@ -17,7 +17,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, AssetAny, dag, task
 
-from xinyong import contracts, pipeline
+from xinyong.app import pipeline
+from xinyong.ingest import contracts
 
 FEED_ASSETS = [Asset(pipeline.feed_asset_uri(feed)) for feed in contracts.load_all()]
 

@@ -21,7 +21,9 @@ import pendulum
 from airflow.sdk import Asset, PokeReturnValue, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from xinyong import contracts, freshness, ingest, pipeline
+from xinyong import ingest
+from xinyong.app import pipeline
+from xinyong.ingest import contracts, freshness
 
 WAIT_SECONDS = 20 * 60 * 60  # a scheduled run waits for the day's file up to 20 h, then skips
 

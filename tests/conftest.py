@@ -23,7 +23,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
     """One embedded PostgreSQL for the test session, in its own folder and port."""
-    from xinyong import embedded
+    from xinyong.runtime import embedded
 
     home = tmp_path_factory.mktemp("pg_home")
     server = embedded.ensure_running(home, free_port())
@@ -34,13 +34,14 @@ def pg_server(tmp_path_factory):
 @contextmanager
 def new_database(server):
     """A new database with the platform's schema, dropped afterwards; yields its URL."""
-    from xinyong import warehouse
+    from xinyong.ingest import schema
+    from xinyong.runtime import warehouse
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     server.admin(f'create database "{name}"')
     url = server.url(name)
     with warehouse.transaction(url) as conn:
-        warehouse.bootstrap(conn)
+        schema.ensure(conn)
     try:
         yield url
     finally:
@@ -68,7 +69,7 @@ def cur(pg_server):
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
     """Settings pointing at a private landing folder and home."""
-    from xinyong import config
+    from xinyong.runtime import config
 
     monkeypatch.setenv("XINYONG_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XINYONG_LANDING", str(tmp_path / "landing"))

@@ -4,8 +4,8 @@ import os
 import subprocess
 import sys
 
-from xinyong import contracts
-from xinyong.orchestrate import DAGS_FOLDER
+from xinyong.app.orchestrate import DAGS_FOLDER
+from xinyong.ingest import contracts
 
 ALLOWED_TAGS = {"xinyong", "ingest", "warehouse", "publish"}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from xinyong.config import PROJECT_ROOT
+from xinyong.runtime.config import PROJECT_ROOT
 
 TOPOLOGY_FILE = PROJECT_ROOT / "deploy" / "topology.yml"
 VENV_BIN = Path(sys.executable).parent

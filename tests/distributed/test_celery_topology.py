@@ -24,8 +24,9 @@ from cryptography.fernet import Fernet
 
 from tests.conftest import query
 from tests.distributed import cluster
-from xinyong import contracts, embedded
-from xinyong.orchestrate import DAGS_FOLDER
+from xinyong.app.orchestrate import DAGS_FOLDER
+from xinyong.ingest import contracts
+from xinyong.runtime import embedded
 
 pytestmark = [pytest.mark.distributed, pytest.mark.e2e]
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.distributed import cluster
-from xinyong.config import PROJECT_ROOT
+from xinyong.runtime.config import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "data" / "compose-spec.json"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
 from tests.conftest import query
-from xinyong import publish
+from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
+from xinyong.publication import publish
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

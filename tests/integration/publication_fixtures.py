@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import drop_samples
-from xinyong import build, config, contracts, ingest, pipeline
+from xinyong import ingest
+from xinyong.app import pipeline
+from xinyong.ingest import contracts
+from xinyong.publication import build
+from xinyong.runtime import config
 
 REPO = Path(__file__).resolve().parents[2]
 

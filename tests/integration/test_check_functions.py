@@ -2,7 +2,8 @@
 import datetime as dt
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +118,7 @@ def test_keyed_hash_is_hmac_sha256_and_the_key_never_reaches_the_database(cur):
     import hashlib
     import hmac
 
-    from xinyong.secrets import hmac_pads
+    from xinyong.runtime.secrets import hmac_pads
     key = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
     ipad, opad = hmac_pads(key)
     expected = hmac.new(key, "500115195211075354".encode(), hashlib.sha256).hexdigest()

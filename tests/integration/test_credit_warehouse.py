@@ -7,7 +7,10 @@ import openpyxl
 import pytest
 
 from tests.conftest import SAMPLES, drop_samples, new_database, query
-from xinyong import build, contracts, ingest, pipeline
+from xinyong import ingest
+from xinyong.app import pipeline
+from xinyong.ingest import contracts
+from xinyong.publication import build
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +26,7 @@ def ingest_all(settings, url):
 def published(pg_server, tmp_path_factory):
     """The shared samples ingested, built for 2026-11-22, through the gates and published;
     built once for the read-only tests of this module (a build takes a while)."""
-    from xinyong import config
+    from xinyong.runtime import config
 
     home = tmp_path_factory.mktemp("credit_warehouse")
     with new_database(pg_server) as url, pytest.MonkeyPatch.context() as env:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from xinyong import embedded
+from xinyong.runtime import embedded
 
 pytestmark = pytest.mark.integration
 XINYONG = str(Path(sys.executable).parent / "xinyong")

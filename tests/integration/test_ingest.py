@@ -4,7 +4,8 @@ import shutil
 import pytest
 
 from tests.conftest import SAMPLES, drop_samples, query
-from xinyong import contracts, ingest
+from xinyong import ingest
+from xinyong.ingest import contracts
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +153,8 @@ def test_personal_ids_get_a_stable_keyed_hash(settings, warehouse_url):
 
 def test_bootstrap_moves_per_row_hashes_of_an_older_warehouse_into_the_digests(warehouse_url):
     """Warehouses from before raw.personal_id_digests kept a hash on every raw row."""
-    from xinyong import warehouse
+    from xinyong.ingest import schema
+    from xinyong.runtime import warehouse
 
     query(warehouse_url, """alter table raw.credit_household add column id_number_hash text;
                             insert into raw.credit_household (id_number, rating_year, id_number_hash, _file_id,
@@ -163,7 +165,7 @@ def test_bootstrap_moves_per_row_hashes_of_an_older_warehouse_into_the_digests(w
                             create view staging_old.households as select id_number_hash from raw.credit_household""")
     for _ in range(2):  # and again: nothing left to move
         with warehouse.transaction(warehouse_url) as conn:
-            warehouse.bootstrap(conn)
+            schema.ensure(conn)
     assert query(warehouse_url, "select id_value, digest from raw.personal_id_digests") == [("500115195211075354", "d1")]
     assert query(warehouse_url, """select count(*) from information_schema.columns
                                    where table_schema = 'raw' and column_name like '%%\\_hash'""") == [(0,)]

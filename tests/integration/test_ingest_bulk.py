@@ -1,15 +1,19 @@
 """The bulk path (xinyong/bulk.py) judges every row exactly as the general, row-by-row SQL path does."""
 import logging
 import re
-import shutil
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
+from synthetic import generate
 from tests.conftest import SAMPLES, new_database, query
-from xinyong import bulk, config, contracts, generate, ingest, validation
-from xinyong.contracts import Column
+from xinyong import ingest
+from xinyong.ingest import bulk, contracts, validation
+from xinyong.ingest.contracts import Column
+from xinyong.runtime import config
 
 pytestmark = pytest.mark.integration
 KEY = "5a" * 32
@@ -41,7 +45,7 @@ def snapshot(url) -> dict:
 def both_paths(pg_server, tmp_path, fill_landing, caplog) -> tuple[dict, dict, int]:
     """Ingest the same files once in bulk and once row by row; both snapshots and the bulk row count."""
     snapshots = {}
-    caplog.set_level(logging.INFO, logger="xinyong.ingest")
+    caplog.set_level(logging.INFO, logger="xinyong.ingest.loader")
     for bulk_ingest in (True, False):
         landing = tmp_path / f"landing-{bulk_ingest}"
         fill_landing(landing)

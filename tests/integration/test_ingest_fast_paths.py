@@ -1,6 +1,7 @@
 """The fast paths of the SQL conversions accept exactly what the general (regular expression) forms accept."""
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.integration
 

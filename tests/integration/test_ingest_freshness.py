@@ -4,7 +4,8 @@ import datetime as dt
 import pytest
 
 from tests.conftest import drop_samples, query
-from xinyong import contracts, freshness, ingest
+from xinyong import ingest
+from xinyong.ingest import contracts, freshness
 
 pytestmark = pytest.mark.integration
 

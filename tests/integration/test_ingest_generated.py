@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+from synthetic import generate
 from tests.conftest import query
-from xinyong import contracts, generate, ingest
+from xinyong import ingest
+from xinyong.ingest import contracts
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import drop_samples, free_port, query
-from xinyong import contracts, embedded, ingest, pipeline
+from xinyong import ingest
+from xinyong.app import pipeline
+from xinyong.ingest import contracts
+from xinyong.runtime import embedded
 
 pytestmark = pytest.mark.integration
 CANDIDATES = sorted(glob.glob("/usr/lib/postgresql/1[3-7]/bin"))

@@ -10,9 +10,12 @@ import psycopg2
 import pytest
 
 from tests.conftest import SAMPLES, query
-from tests.integration.test_check_functions import uscc_check
 from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
-from xinyong import contracts, gates, ingest, outbox, pipeline, publish
+from tests.integration.test_check_functions import uscc_check
+from xinyong import ingest
+from xinyong.app import pipeline
+from xinyong.ingest import contracts
+from xinyong.publication import gates, outbox, publish
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -215,7 +218,7 @@ def test_feed_volume_gate_names_the_feed_and_file(loaded, settings, monkeypatch)
 
 KILL_SCRIPT = """
 import sys
-from xinyong import publish
+from xinyong.publication import publish
 candidate = {candidate!r}
 publish.swap({url!r}, candidate["publication_id"], publish.CANDIDATE, candidate["gate_results"], candidate["artifacts"])
 print("swap finished", flush=True)

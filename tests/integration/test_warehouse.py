@@ -3,7 +3,8 @@ import pytest
 
 from tests.conftest import query
 from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
-from xinyong import pipeline, publish
+from xinyong.app import pipeline
+from xinyong.publication import publish
 
 pytestmark = pytest.mark.integration
 

@@ -1,8 +1,8 @@
 import pytest
 
-from xinyong import contracts
-from xinyong.contracts import normalise_header
-from xinyong.readers import map_header
+from xinyong.ingest import contracts
+from xinyong.ingest.contracts import normalise_header
+from xinyong.ingest.readers import map_header
 
 FEEDS = {"entity_register", "tax_credit", "penalty", "parking", "rural_cooperative",
          "credit_household", "credit_repair"}

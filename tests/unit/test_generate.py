@@ -1,7 +1,7 @@
 """The synthetic feed generator writes what the department contract describes.
 
 Everything is checked from the files, with check-character rules implemented here
-independently of xinyong.generate; the manifest is only trusted for which rows are
+independently of synthetic.generate; the manifest is only trusted for which rows are
 deliberately bad, and those must then really fail.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xinyong.generate import SCALES, generate
+from synthetic.generate import SCALES, generate
 
 AS_OF = datetime.date(2026, 11, 20)
 SEED = 7

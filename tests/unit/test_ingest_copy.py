@@ -3,8 +3,8 @@ import codecs
 
 import pytest
 
-from xinyong import contracts, ingest, readers
-from xinyong.readers import Row, copy_safe, map_header
+from xinyong.ingest import contracts, loader, readers
+from xinyong.ingest.readers import Row, copy_safe, map_header
 
 
 @pytest.mark.parametrize("text,safe", [
@@ -43,7 +43,7 @@ def test_row_by_row_lines_are_padded_to_the_header_and_flag_numeric_code_cells()
     width = len(header)
     rows = [Row(2, ["a", "b"]), Row(3, ["x"] * (width + 2), numeric_code_cells=[1])]
     counter = [0]
-    text = "".join(ingest._copy_lines(iter(rows), header_map, width, counter))
+    text = "".join(loader._copy_lines(iter(rows), header_map, width, counter))
     lines = text.splitlines()
     assert counter == [2]
     assert lines[0] == "2,," + ",".join(["a", "b"] + [""] * (width - 2))

@@ -1,7 +1,7 @@
 """When a feed counts as stale, and what its alert says."""
 import datetime as dt
 
-from xinyong.freshness import Freshness
+from xinyong.ingest.freshness import Freshness
 
 NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
 

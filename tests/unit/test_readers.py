@@ -3,7 +3,7 @@ import codecs
 import openpyxl
 
 from tests.conftest import SAMPLES
-from xinyong.readers import CopyStream, TableFile, detect_encoding
+from xinyong.ingest.readers import CopyStream, TableFile, detect_encoding
 
 
 def test_encodings_are_told_apart_by_the_bytes(tmp_path):

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xinyong import config
+from xinyong.runtime import config
 
 STATUS_MARK = {"loaded": "ok", "loaded_with_rejects": "ok*", "quarantined": "QUARANTINED",
                "unreadable": "UNREADABLE", "duplicate": "duplicate", "already_loaded": "ok"}
@@ -32,17 +32,18 @@ def _say(text: str = "") -> None:
 def _where(settings: config.Settings, url: str) -> str:
     if settings.embedded:
         return f"embedded PostgreSQL on 127.0.0.1:{settings.embedded_port} (data in {settings.home / 'pg'})"
-    from xinyong.warehouse import _redact
+    from xinyong.runtime.warehouse import _redact
     return _redact(url)
 
 
 def _warehouse(settings: config.Settings) -> str:
-    from xinyong import embedded, warehouse
+    from xinyong.ingest import schema
+    from xinyong.runtime import embedded, warehouse
 
     try:
         url = warehouse.url(settings)
         with warehouse.transaction(url) as conn:
-            warehouse.bootstrap(conn)
+            schema.ensure(conn)
         return url
     except (embedded.EmbeddedServerError, warehouse.WarehouseError) as exc:
         raise UserError(str(exc)) from None
@@ -51,7 +52,7 @@ def _warehouse(settings: config.Settings) -> str:
 # ---------------------------------------------------------------- commands
 
 def cmd_db(args) -> int:
-    from xinyong import embedded
+    from xinyong.runtime import embedded
 
     settings = config.load()
     if args.action == "stop":
@@ -64,7 +65,7 @@ def cmd_db(args) -> int:
 
 def cmd_setup(args) -> int:
     """Everything `run` needs, without running: warehouse, schemas, Airflow metadata DB."""
-    from xinyong import orchestrate
+    from xinyong.app import orchestrate
 
     settings = config.load()
     url = _warehouse(settings)
@@ -77,7 +78,7 @@ def cmd_setup(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from xinyong import generate
+    from synthetic import generate
 
     out = Path(args.out).resolve()
     last = {}
@@ -101,7 +102,7 @@ def _log_file(settings: config.Settings, label: str) -> Path:
 
 
 def cmd_run(args) -> int:
-    from xinyong import orchestrate
+    from xinyong.app import orchestrate
 
     settings = config.load()
     if not settings.landing.is_dir():
@@ -119,7 +120,7 @@ def cmd_run(args) -> int:
 
     read_fd, write_fd = os.pipe()
     with log_file.open("a") as log:
-        child = subprocess.Popen([sys.executable, "-m", "xinyong.orchestrate"],
+        child = subprocess.Popen([sys.executable, "-m", "xinyong.app.orchestrate"],
                                  env={**os.environ, **env, "XINYONG_PROGRESS_FD": str(write_fd)},
                                  pass_fds=(write_fd,), stdout=log, stderr=subprocess.STDOUT)
     os.close(write_fd)
@@ -165,7 +166,7 @@ def _show(event: dict, totals: dict, outcome: dict) -> None:
 
 
 def _summary(settings, url, totals, outcome, code, log_file) -> None:
-    from xinyong import warehouse
+    from xinyong.runtime import warehouse
 
     _say("")
     _say(f"files processed: {totals['files']}   rows read: {totals['read']:,}   "
@@ -198,7 +199,9 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
 
 
 def cmd_status(args) -> int:
-    from xinyong import freshness, publish, warehouse
+    from xinyong.ingest import freshness
+    from xinyong.publication import publish
+    from xinyong.runtime import warehouse
 
     settings = config.load()
     url = _warehouse(settings)
@@ -238,7 +241,8 @@ def cmd_status(args) -> int:
 
 def cmd_publish(args) -> int:
     """Roll back to the previous publication, or release a held candidate with an approval."""
-    from xinyong import pipeline, publish
+    from xinyong.app import pipeline
+    from xinyong.publication import publish
 
     settings = config.load()
     url = _warehouse(settings)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from xinyong.contracts import Contract, normalise_header
+from xinyong.ingest.contracts import Contract, normalise_header
 
 CHUNK = 1 << 20
 
@@ -112,8 +112,9 @@ class TableFile:
             raise UnreadableFile(f"CSV 格式错误：{exc}") from None
 
     def _xlsx_rows(self, code_positions: set[int]):
-        import openpyxl
         from zipfile import BadZipFile
+
+        import openpyxl
 
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)

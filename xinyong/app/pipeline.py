@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 
-from xinyong import (build, config, contracts, gates, ingest, outbox, publication_report, publish,
-                     warehouse)
+from xinyong import ingest
+from xinyong.ingest import contracts
+from xinyong.publication import build, gates, outbox, publish
+from xinyong.publication import report as publication_report
+from xinyong.runtime import config, warehouse
 
 log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "xinyong_warehouse"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from xinyong import contracts, warehouse
+from xinyong.ingest import contracts
+from xinyong.runtime import warehouse
 
 
 class FeedStale(RuntimeError):

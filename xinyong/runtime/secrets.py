@@ -10,7 +10,7 @@ import os
 import secrets as _random
 from pathlib import Path
 
-from xinyong import config
+from xinyong.runtime import config
 
 BLOCK = 64  # SHA-256 block size, for the HMAC pads
 

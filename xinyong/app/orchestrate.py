@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from xinyong import config, embedded, warehouse
-from xinyong.config import PROJECT_ROOT
+from xinyong.runtime import config, embedded, warehouse
+from xinyong.runtime.config import PROJECT_ROOT
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 WAREHOUSE_DAG = "credit_warehouse"
@@ -113,12 +113,13 @@ def run_child() -> int:
     """Inside the Airflow environment: run the feed DAGs, then the warehouse DAG if needed."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from xinyong import publish
+    from xinyong.ingest import schema
+    from xinyong.publication import publish
 
     url = os.environ["XINYONG_WAREHOUSE_URL"]
     started = time.time()
     with warehouse.transaction(url) as conn:
-        warehouse.bootstrap(conn)
+        schema.ensure(conn)
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     if bag.import_errors:
         _progress({"event": "error", "message": f"DAG import errors: {bag.import_errors}"})

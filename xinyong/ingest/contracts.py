@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from xinyong.config import PROJECT_ROOT
+from xinyong.runtime.config import PROJECT_ROOT
 
 CONTRACTS_DIR = PROJECT_ROOT / "connectors"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from xinyong.contracts import Column, Contract
-from xinyong.readers import HeaderMap
+from xinyong.ingest.contracts import Column, Contract
+from xinyong.ingest.readers import HeaderMap
 
 REQUIRED = "必填项为空"
 NUMERIC_CODE_CELL = "代码列是数值单元格（Excel 会改变代码），请设为文本格式后重新报送"

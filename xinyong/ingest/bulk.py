@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
 
-from xinyong import validation
-from xinyong.contracts import Column, Contract
-from xinyong.readers import CopyStream, HeaderMap
+from xinyong.ingest import validation
+from xinyong.ingest.contracts import Column, Contract
+from xinyong.ingest.readers import CopyStream, HeaderMap
 
 ARROW_BLOCK = 1 << 23  # bytes of CSV per Arrow block: about 60,000 parking rows
 
@@ -199,7 +199,7 @@ class _SideWork:
     the digests are already known."""
 
     def __init__(self, warehouse_url: str, contract: Contract, header_map: HeaderMap, pads: tuple[bytes, bytes]):
-        from xinyong import warehouse
+        from xinyong.runtime import warehouse
 
         rules = validation.bulk_rules(contract)
         in_file = set(header_map.positions)

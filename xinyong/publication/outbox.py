@@ -21,8 +21,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xinyong import config, roles, warehouse
-from xinyong.config import PROJECT_ROOT
+from xinyong.publication import roles
+from xinyong.runtime import config, warehouse
+from xinyong.runtime.config import PROJECT_ROOT
 
 LIVE = "publish"
 EXTRACTS = {"entity_credit_profile": roles.LOAN_PLATFORM_ROW_FILTER, "loan_candidates": "true"}

@@ -19,9 +19,10 @@ from typing import Callable, Iterator
 
 import psycopg2
 
-from xinyong import bulk, config, reports, secrets, validation, warehouse
-from xinyong.contracts import Contract
-from xinyong.readers import CopyStream, Row, TableFile, UnreadableFile, copy_safe, map_header
+from xinyong.ingest import bulk, reports, schema, validation
+from xinyong.ingest.contracts import Contract
+from xinyong.ingest.readers import CopyStream, Row, TableFile, UnreadableFile, copy_safe, map_header
+from xinyong.runtime import config, secrets, warehouse
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_SUFFIXES = (".part", ".tmp")
@@ -78,7 +79,7 @@ def ingest_feed(contract: Contract, settings: config.Settings | None = None,
     waiting = pending_files(settings.landing, contract.feed)
     if waiting:
         with warehouse.transaction(warehouse_url) as conn:
-            warehouse.bootstrap(conn)
+            schema.ensure(conn)
     for path in waiting:
         outcome = ingest_file(path, contract, settings, warehouse_url)
         outcomes.append(outcome)

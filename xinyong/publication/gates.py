@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from xinyong import contracts, warehouse
-from xinyong.config import PROJECT_ROOT
+from xinyong.ingest import contracts
+from xinyong.runtime import warehouse
+from xinyong.runtime.config import PROJECT_ROOT
 
 GX_ROOT = PROJECT_ROOT / "expectations"
 GATE_POLICY = GX_ROOT / "gate_policy.yml"

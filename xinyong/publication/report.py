@@ -13,7 +13,9 @@ import html
 import json
 from pathlib import Path
 
-from xinyong import config, contracts, publish, warehouse
+from xinyong.ingest import contracts
+from xinyong.publication import publish
+from xinyong.runtime import config, warehouse
 
 TIERS = ("A", "B", "C", "D")
 TIER_NAMES = {"A": "诚信", "B": "良好", "C": "警示", "D": "失信"}

@@ -5,7 +5,7 @@ import csv
 import html
 from pathlib import Path
 
-from xinyong import config, warehouse
+from xinyong.runtime import config, warehouse
 
 STATUS_TEXT = {
     "loaded": "已全部加载",

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from xinyong import config, warehouse
-from xinyong.config import PROJECT_ROOT
+from xinyong.ingest import schema
+from xinyong.runtime import config, warehouse
+from xinyong.runtime.config import PROJECT_ROOT
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 CANDIDATE_SCHEMA = "publish_candidate"
@@ -52,7 +53,7 @@ def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, targ
 def build_candidate(warehouse_url: str, settings: config.Settings, run_label: str) -> BuildResult:
     """`dbt build` (seeds, models, tests) into a fresh candidate schema."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        warehouse.bootstrap(conn)
+        schema.ensure(conn)
         # A model removed from the project must not survive in the next publication.
         cur.execute(f"drop schema if exists {CANDIDATE_SCHEMA} cascade")
     day = evaluation_date(settings)

@@ -45,11 +45,10 @@ import random
 import shutil
 import zipfile
 from calendar import monthrange
-from operator import mul
 from dataclasses import dataclass, field
+from operator import mul
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
-
 from xml.sax.saxutils import escape as xml_escape
 
 Date = datetime.date
@@ -738,7 +737,7 @@ def _write_xlsx(path: Path, header: list[str], rows: Iterable[list], row_count: 
     stamp = f"{as_of.isoformat()}T00:00:00Z"
     core = ('<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>xinyong.generate</dc:creator>'
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>synthetic.generate</dc:creator>'
             f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
             f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified></cp:coreProperties>')
 

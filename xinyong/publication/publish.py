@@ -15,7 +15,9 @@ import json
 import os
 import signal
 
-from xinyong import roles, warehouse
+from xinyong.ingest import schema
+from xinyong.publication import roles
+from xinyong.runtime import warehouse
 
 LIVE, PREVIOUS, CANDIDATE = "publish", "publish_prev", "publish_candidate"
 HELD_PREFIX = "publish_held_"
@@ -35,7 +37,7 @@ def _json(value) -> str:
 
 def start(warehouse_url: str, evaluation_date: str) -> int:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        warehouse.bootstrap(conn)
+        schema.ensure(conn)
         # One warehouse run at a time (max_active_runs=1): a 'running' row left now was killed.
         cur.execute("""update audit.publications set status = 'failed', finished_at = now(),
                            reason = 'interrupted: the run stopped before it finished (the live publication was not changed)'

@@ -1,0 +1,1 @@
+"""Runtime: settings, the embedded PostgreSQL, warehouse access and secrets."""
