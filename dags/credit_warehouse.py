@@ -1,7 +1,10 @@
 """
 ### Credit warehouse: write, audit, publish
 
-Scheduled on the feed Assets: runs after any feed loaded new rows.
+Scheduled on the feed Assets: runs after any feed loaded new rows. The param
+`evaluation_date` (YYYY-MM-DD) rebuilds a given day; left empty, the run speaks for the
+date, in Asia/Shanghai, of its `run_after`. It is resolved once, in `build_candidate`, and
+passed on to dbt, the gate and the outbox.
 1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into `publish_candidate`.
 2. `audit_candidate`: the Great Expectations gate on the candidate and the feeds
    (expectations/gx/, bounds in expectations/gate_policy.yml); Data Docs rebuilt.
@@ -15,12 +18,11 @@ A candidate failing only approvable gates is kept for `xinyong publish --approve
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, AssetAny, dag, task
+from airflow.sdk import Asset, AssetAny, Param, dag, task
 
 from xinyong.app import pipeline
-from xinyong.ingest import contracts
 
-FEED_ASSETS = [Asset(pipeline.feed_asset_uri(feed)) for feed in contracts.load_all()]
+FEED_ASSETS = [Asset(pipeline.feed_asset_uri(contract.feed)) for contract in pipeline.feeds()]
 
 
 @dag(
@@ -32,11 +34,14 @@ FEED_ASSETS = [Asset(pipeline.feed_asset_uri(feed)) for feed in contracts.load_a
     default_args={"owner": "xinyong", "retries": 0},
     tags=["xinyong", "warehouse", "publish"],
     doc_md=__doc__,
+    params={"evaluation_date": Param(None, type=["null", "string"], format="date",
+                                     description="the day to evaluate; empty: the run's date in Asia/Shanghai")},
 )
 def credit_warehouse():
     @task
-    def build_candidate() -> dict:
-        return pipeline.build_candidate()
+    def build_candidate(params=None, dag_run=None) -> dict:
+        day = pipeline.resolve_evaluation_date(params.get("evaluation_date"), dag_run.run_after)
+        return pipeline.build_candidate(day)
 
     @task
     def audit_candidate(candidate: dict) -> dict:

@@ -21,14 +21,12 @@ import pendulum
 from airflow.sdk import Asset, PokeReturnValue, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from xinyong import ingest
 from xinyong.app import pipeline
-from xinyong.ingest import contracts, freshness
 
 WAIT_SECONDS = 20 * 60 * 60  # a scheduled run waits for the day's file up to 20 h, then skips
 
 
-def ingest_dag(contract: contracts.Contract):
+def ingest_dag(contract):
     @dag(
         dag_id=f"ingest_{contract.feed}",
         description=f"{contract.title}（{contract.department}）",
@@ -43,7 +41,7 @@ def ingest_dag(contract: contracts.Contract):
     def ingest_feed():
         @task.sensor(poke_interval=300, timeout=WAIT_SECONDS, mode="reschedule", soft_fail=True, retries=0)
         def wait_for_files(dag_run=None) -> PokeReturnValue:
-            waiting = ingest.ready_files(contract.feed)
+            waiting = pipeline.ready_files(contract.feed)
             return PokeReturnValue(is_done=bool(waiting) or dag_run.run_type != "scheduled", xcom_value=waiting)
 
         @task(outlets=[Asset(pipeline.feed_asset_uri(contract.feed))])
@@ -55,12 +53,12 @@ def ingest_dag(contract: contracts.Contract):
 
         @task(trigger_rule="all_done", retries=0)
         def check_freshness() -> str:
-            return freshness.check(contract.feed, pipeline.warehouse_url()).message
+            return pipeline.check_freshness(contract.feed)
 
         wait_for_files() >> ingest_landing_folder() >> check_freshness()
 
     return ingest_feed()
 
 
-for _contract in contracts.load_all().values():
+for _contract in pipeline.feeds():
     ingest_dag(_contract)

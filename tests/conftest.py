@@ -12,6 +12,8 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 SAMPLES = TESTS / "data" / "samples"
+# The day the sample tests evaluate (the samples are dated 2026-11-20).
+EVALUATION_DATE = "2026-11-22"
 
 
 def free_port() -> int:

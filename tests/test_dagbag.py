@@ -44,3 +44,22 @@ def test_dag_folder_has_no_import_errors_and_dags_are_owned_tagged_documented(tm
 def test_dag_files_stay_thin():
     for path in DAGS_FOLDER.glob("*.py"):
         assert len(path.read_text(encoding="utf-8").splitlines()) < 100, path.name
+
+
+def _imports(path) -> set[str]:
+    """Every module a file imports, `from a.b import c` counted as `a.b.c`."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_dag_files_import_the_facade_and_nothing_else_of_xinyong():
+    for path in DAGS_FOLDER.glob("*.py"):
+        ours = {name for name in _imports(path) if name.split(".")[0] in ("xinyong", "synthetic", "dags")}
+        assert ours == {"xinyong.app.pipeline"}, f"{path.name} imports {sorted(ours)}"

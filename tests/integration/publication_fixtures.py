@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import drop_samples
+from tests.conftest import EVALUATION_DATE, drop_samples
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
@@ -46,7 +46,7 @@ def loaded(settings, warehouse_url, dbt_project, monkeypatch):
 
 
 def publish_once() -> dict:
-    return pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
+    return pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
 
 
 def settings() -> config.Settings:

@@ -6,7 +6,7 @@ import re
 import openpyxl
 import pytest
 
-from tests.conftest import SAMPLES, drop_samples, new_database, query
+from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, new_database, query
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
@@ -38,7 +38,7 @@ def published(pg_server, tmp_path_factory):
         settings = config.load()
         drop_samples(settings.landing)
         ingest_all(settings, url)
-        pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
+        pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
         yield url
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import drop_samples, free_port, query
+from tests.conftest import EVALUATION_DATE, drop_samples, free_port, query
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
@@ -46,7 +46,7 @@ def test_samples_ingest_build_gate_publish_on_another_server(other_server, setti
     drop_samples(settings.landing)
     for contract in contracts.load_all().values():
         ingest.ingest_feed(contract, settings, other_server)
-    published = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
+    published = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
     assert published["row_counts"]["entity_credit_profile"] == 30
     version = query(other_server, "show server_version_num")[0][0]
     assert int(version) < 180000          # really not the embedded PostgreSQL 18

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.conftest import SAMPLES, query
+from tests.conftest import EVALUATION_DATE, SAMPLES, query
 from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
 from tests.integration.test_check_functions import uscc_check
 from xinyong import ingest
@@ -107,7 +107,7 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
     text = tiers.read_text(encoding="utf-8")
     tiers.write_text(text.replace("A,诚信,800,", "A,诚信,2000,").replace("B,良好,700,", "B,良好,1999,"),
                      encoding="utf-8")
-    candidate = pipeline.build_candidate()
+    candidate = pipeline.build_candidate(EVALUATION_DATE)
     with pytest.raises(pipeline.GateFailed) as failure:
         pipeline.audit_candidate(candidate)
     message = str(failure.value)
@@ -156,7 +156,7 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
 
 
 def test_personal_data_and_broken_explanations_block_and_cannot_be_approved(loaded):
-    candidate = pipeline.build_candidate()
+    candidate = pipeline.build_candidate(EVALUATION_DATE)
     person = query(loaded, "select legal_representative from raw.entity_register "
                            "where legal_representative is not null limit 1")[0][0]
     query(loaded, """update publish_candidate.entity_credit_profile
@@ -230,7 +230,7 @@ def test_killed_inside_the_swap_leaves_the_old_publication_and_the_rerun_complet
     before = query(loaded, "select entity_key, score, tier from publish.entity_credit_profile order by 1")
     query(loaded, "update raw.tax_credit set tax_grade = 'D' where uscc = "
                   "(select uscc from publish.entity_credit_profile where tier = 'A' limit 1)")
-    candidate = pipeline.audit_candidate(pipeline.build_candidate())
+    candidate = pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE))
     child = subprocess.run([sys.executable, "-c", KILL_SCRIPT.format(candidate=candidate, url=loaded)],
                            env={**os.environ, publish.FAULT_ENV: "swap:between_renames"},
                            capture_output=True, text=True, cwd=REPO, timeout=300)

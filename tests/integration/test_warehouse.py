@@ -1,7 +1,7 @@
 """dbt build, the GX gate and the atomic publication on the shared samples, on a real database."""
 import pytest
 
-from tests.conftest import query
+from tests.conftest import EVALUATION_DATE, query
 from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
 from xinyong.app import pipeline
 from xinyong.publication import publish
@@ -33,7 +33,7 @@ def test_build_gate_publish_on_samples(loaded):
 
 def test_failed_gate_leaves_the_last_publication_in_place(loaded, monkeypatch):
     first = publish_once()
-    candidate = pipeline.build_candidate()
+    candidate = pipeline.build_candidate(EVALUATION_DATE)
     # a defect the dbt tests do not look for but the GX suite does: a score out of range
     query(loaded, "update publish_candidate.entity_credit_profile set score = 5000 "
                   "where entity_key = (select min(entity_key) from publish_candidate.entity_credit_profile)")

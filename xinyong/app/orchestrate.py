@@ -148,7 +148,9 @@ def run_child() -> int:
         return 0
     _progress({"event": "dag_start", "dag_id": WAREHOUSE_DAG})
     t0 = time.time()
-    dag_run = bag.get_dag(WAREHOUSE_DAG).test()
+    # The evaluation date travels as the run's param; unset, the DAG resolves it from run_after.
+    day = os.environ.get("XINYONG_EVALUATION_DATE")
+    dag_run = bag.get_dag(WAREHOUSE_DAG).test(run_conf={"evaluation_date": day} if day else None)
     attempt = _latest_publication_attempt(url, started - 1)
     _progress({"event": "dag_end", "dag_id": WAREHOUSE_DAG, "state": str(dag_run.state),
                "seconds": round(time.time() - t0, 1), "publication": attempt})

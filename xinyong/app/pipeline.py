@@ -1,20 +1,25 @@
-"""Task bodies of the DAGs: ingest a feed, build, gate and publish.
+"""The facade the DAG files import: task bodies to ingest a feed, build, gate and publish.
 
-DAG files stay thin and import only this module; everything here is plain Python that
-tests call directly as well.
+DAG files stay thin and import only this module (the DagBag test enforces it); everything
+here is plain Python that tests call directly as well. The evaluation date is resolved
+once per warehouse run (`resolve_evaluation_date`) and passed explicitly from there on:
+to the publication row, dbt's `--vars`, the GX gate and the outbox.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
 from xinyong import ingest
-from xinyong.ingest import contracts
+from xinyong.ingest import contracts, freshness
 from xinyong.publication import build, gates, outbox, publish
 from xinyong.publication import report as publication_report
 from xinyong.runtime import config, warehouse
 
 log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "xinyong_warehouse"
+DISTRICT_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
 class GateFailed(RuntimeError):
@@ -23,6 +28,39 @@ class GateFailed(RuntimeError):
 
 def feed_asset_uri(feed: str) -> str:
     return f"xinyong://raw/{feed}"
+
+
+def feeds() -> list[contracts.Contract]:
+    """Every feed contract in connectors/, one ingest DAG each."""
+    return list(contracts.load_all().values())
+
+
+def ready_files(feed: str) -> list[str]:
+    """Complete files waiting in the feed's landing folder (what the sensor waits for)."""
+    return ingest.ready_files(feed)
+
+
+def check_freshness(feed: str) -> str:
+    """Raises (and records an alert) when the feed is late against its contract's cadence."""
+    return freshness.check(feed, warehouse_url()).message
+
+
+def resolve_evaluation_date(requested: str | None = None, run_after: dt.datetime | None = None) -> str:
+    """The day a warehouse run speaks for, resolved once per run.
+
+    The requested day (the `evaluation_date` param of `credit_warehouse`) when given,
+    otherwise the date in Asia/Shanghai of the run's `run_after` (runs started by an
+    Asset have no logical date in Airflow 3), otherwise of now.
+    """
+    if requested:
+        try:
+            return dt.date.fromisoformat(str(requested)).isoformat()
+        except ValueError:
+            raise ValueError(f"evaluation_date {requested!r} is not a date (YYYY-MM-DD)") from None
+    moment = run_after or dt.datetime.now(dt.timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(DISTRICT_TIMEZONE).date().isoformat()
 
 
 PUBLISH_ASSET_URI = "xinyong://publish"
@@ -53,11 +91,12 @@ def ingest_feed(feed: str) -> dict:
     }
 
 
-def build_candidate() -> dict:
+def build_candidate(evaluation_date: str) -> dict:
+    """`dbt build` into the candidate schema for `evaluation_date` (from resolve_evaluation_date)."""
     settings, url = config.load(), warehouse_url()
-    day = build.evaluation_date(settings)
+    day = resolve_evaluation_date(evaluation_date)
     publication_id = publish.start(url, day)
-    result = build.build_candidate(url, settings, f"publication_{publication_id}")
+    result = build.build_candidate(url, settings, f"publication_{publication_id}", day)
     artifacts = {"dbt_target": str(result.target_path)}
     if not result.success:
         reason = "dbt build failed: " + "; ".join(result.failures[:5])

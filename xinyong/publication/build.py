@@ -1,11 +1,9 @@
 """Build the warehouse with dbt into the candidate schema (the "write" of write-audit-publish)."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from xinyong.ingest import schema
 from xinyong.runtime import config, warehouse
@@ -21,10 +19,6 @@ class BuildResult:
     evaluation_date: str
     target_path: Path
     failures: list[str]
-
-
-def evaluation_date(settings: config.Settings) -> str:
-    return settings.evaluation_date or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
 
 
 def dbt_env(warehouse_url: str) -> dict[str, str]:
@@ -50,13 +44,14 @@ def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, targ
     ])
 
 
-def build_candidate(warehouse_url: str, settings: config.Settings, run_label: str) -> BuildResult:
-    """`dbt build` (seeds, models, tests) into a fresh candidate schema."""
+def build_candidate(warehouse_url: str, settings: config.Settings, run_label: str,
+                    evaluation_date: str) -> BuildResult:
+    """`dbt build` (seeds, models, tests) into a fresh candidate schema for the evaluation date."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         schema.ensure(conn)
         # A model removed from the project must not survive in the next publication.
         cur.execute(f"drop schema if exists {CANDIDATE_SCHEMA} cascade")
-    day = evaluation_date(settings)
+    day = evaluation_date
     target_dir = settings.home / "dbt" / run_label
     result = run_dbt(["build", "--vars", f"{{evaluation_date: '{day}', publish_schema: {CANDIDATE_SCHEMA}}}"],
                      warehouse_url, settings, target_dir)
