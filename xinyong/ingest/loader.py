@@ -11,7 +11,9 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import shutil
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,44 @@ log = logging.getLogger(__name__)
 IN_FLIGHT_SUFFIXES = (".part", ".tmp")
 COPY_BATCH_ROWS = 5000
 COPY_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "gb18030": "GB18030"}
+# A message quotes at most this much of any one piece of a department's data (a header):
+# a file is never a channel to read something back.
+QUOTE_CHARS = 40
+QUOTE_ITEMS = 10
+
+
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    """A short, bounded piece of a department's data for a message."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + f"…（共 {len(text)} 字）"
+
+
+def quote_list(items) -> str:
+    items = list(items)
+    shown = "、".join(quote(i) for i in items[:QUOTE_ITEMS])
+    return shown + (f" 等 {len(items)} 项" if len(items) > QUOTE_ITEMS else "")
+
+
+class NotALandingFile(ValueError):
+    """A path in a landing folder that must not be opened (a link, a device, outside the root)."""
+
+
+def landing_file_problem(path: Path, landing: Path) -> str | None:
+    """Why `path` must not be read, or None for a regular file directly inside its feed
+    folder under the landing root. Checked on the path itself (lstat: a symbolic link is
+    never followed) and on its real location (no `..`, no linked feed folder)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return "文件在读取前已被移走"
+    if stat.S_ISLNK(info.st_mode):
+        return "是符号链接，不是普通文件：出于安全原因未读取，请直接上传文件本身"
+    if not stat.S_ISREG(info.st_mode):
+        return "不是普通文件（目录或特殊文件），未读取"
+    root = Path(os.path.realpath(landing))
+    if Path(os.path.realpath(path)).parent != root / path.parent.name or path.parent.parent.resolve() != root:
+        return "不在接收目录之内（路径含链接或 ..），出于安全原因未读取"
+    return None
 
 
 @dataclass
@@ -52,8 +92,10 @@ def pending_files(landing: Path, feed: str) -> list[Path]:
     folder = landing / feed
     if not folder.is_dir():
         return []
+    # Links are listed too (is_file() would follow them): they are refused with a reason,
+    # never read, rather than silently skipped.
     return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".")
+                  if (p.is_symlink() or p.is_file()) and not p.name.startswith(".")
                   and not p.name.lower().endswith(IN_FLIGHT_SUFFIXES))
 
 
@@ -93,6 +135,9 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
                 warehouse_url: str) -> FileOutcome:
     """Ingest one file into a bootstrapped warehouse (ingest_feed prepares it once per run)."""
     started = dt.datetime.now(dt.timezone.utc)
+    problem = landing_file_problem(path, settings.landing)
+    if problem:
+        return _refuse(path, contract, settings, warehouse_url, started, problem)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib lets go of the GIL: both reads at once
         sha_future = pool.submit(sha256_of, path)
         probe = _probe(path)
@@ -123,6 +168,23 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
     if outcome.status in ("loaded_with_rejects", "quarantined", "unreadable") and outcome.file_id:
         reports.write_department_report(warehouse_url, outcome.file_id, settings)
     log.info("%s/%s: %s", contract.feed, path.name, outcome.status)
+    return outcome
+
+
+def _refuse(path: Path, contract: Contract, settings: config.Settings, warehouse_url: str, started,
+            problem: str) -> FileOutcome:
+    """Record a landing entry that is not read at all; the entry itself (the link, not what it
+    points to) is set apart in quarantine."""
+    # Nothing of the target is read: the "hash" names the entry, so two refusals never
+    # look like a duplicate of real data.
+    marker = hashlib.sha256(f"refused:{contract.feed}/{path.name}:{started.isoformat()}".encode()).hexdigest()
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        outcome = _record(cur, contract, path.name, marker, None, started, FileOutcome(
+            contract.feed, path.name, "unreadable", message=f"{quote(path.name)}：{problem}"))
+    if os.path.lexists(path):
+        _move(path, settings, outcome)
+    reports.write_department_report(warehouse_url, outcome.file_id, settings)
+    log.warning("%s/%s: refused: %s", contract.feed, path.name, problem)
     return outcome
 
 
@@ -204,14 +266,14 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
     except UnreadableFile as exc:
         cur.execute("drop table if exists _landing")
         return _record(cur, contract, path.name, sha, as_of, started, FileOutcome(
-            contract.feed, path.name, "unreadable", message=str(exc), report_path=str(report)), file_id)
+            contract.feed, path.name, "unreadable", message=quote(str(exc), 200), report_path=str(report)), file_id)
 
     messages = []
     loaded = 0
     if header_map.missing_required:
         # Nothing loads; list what else is wrong, and one finding for the header rather
         # than one "empty" per row of a column that is not there.
-        missing = "、".join(header_map.missing_required)
+        missing = quote_list(header_map.missing_required)
         messages.append(f"缺少必填列：{missing}（整个文件退回，请核对表头）")
         cur.execute(f"create temp table _errors on commit drop as {validation.errors_select(contract, header_map)}")
         cur.execute("delete from _errors where column_name = any(%s)", (header_map.missing_required,))
@@ -233,7 +295,7 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
             cur.execute(f"create temp table _errors on commit drop as "
                         f"{validation.errors_select(contract, header_map, left_out)}")
     if header_map.extra:
-        messages.append("未知列已随数据保留：" + "、".join(header_map.extra))
+        messages.append("未知列已随数据保留：" + quote_list(header_map.extra))
     share = bad_rows / rows_read if rows_read else 0.0
     quarantine = bool(header_map.missing_required) or share > contract.reject_threshold
     if quarantine:
@@ -365,6 +427,6 @@ def _move(path: Path, settings: config.Settings, outcome: FileOutcome) -> None:
     target_dir = (settings.quarantine if bad else settings.archive) / outcome.feed
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / path.name
-    if target.exists():
+    if os.path.lexists(target):
         target = target_dir / f"{path.stem}.{outcome.file_id}{path.suffix}"
     shutil.move(str(path), target)
