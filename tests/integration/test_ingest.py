@@ -105,8 +105,9 @@ def test_renamed_required_header_rejects_the_whole_file(settings, warehouse_url)
     (settings.landing / "entity_register" / "entity_register_20261121.csv").write_text(
         text.replace("统一社会信用代码", "社会信用代码", 1), encoding="utf-8")
     [outcome] = ingest_all(settings, warehouse_url)
-    assert outcome.status == "quarantined" and outcome.rows_loaded == 0 and outcome.rows_rejected == 30
-    assert "缺少必填列：统一社会信用代码" in outcome.message
+    # refused on its header alone: no data row is read
+    assert (outcome.status, outcome.rows_read, outcome.rows_loaded, outcome.rows_rejected) == ("quarantined", 0, 0, 0)
+    assert "缺少必填列：统一社会信用代码" in outcome.message and "数据行未读取" in outcome.message
     assert query(warehouse_url, "select row_number, column_name from audit.rejected_rows") == [(1, "统一社会信用代码")]
 
 

@@ -76,3 +76,31 @@ def test_a_long_header_is_quoted_short(settings, warehouse_url):
 
     assert "未知列" in outcome.message and long_column not in outcome.message
     assert len(outcome.message) < 300
+
+
+def test_bad_files_each_get_a_reason_and_the_good_one_loads(settings, warehouse_url):
+    """One bad file is one bad file: NUL bytes, binary, empty, 10,000 columns, a zip bomb."""
+    import zipfile
+
+    folder = _feed_dir(settings)
+    sample = (SAMPLES / "tax_credit_20261120.csv").read_bytes()
+    (folder / "tax_credit_20261101.csv").write_bytes(sample[:200] + b"\x00" + sample[200:])
+    (folder / "tax_credit_20261102.csv").write_bytes(bytes(range(256)) * 64)
+    (folder / "tax_credit_20261103.csv").write_bytes(b"")
+    (folder / "tax_credit_20261104.csv").write_text(",".join(f"c{i}" for i in range(10_000)) + "\n1\n")
+    with zipfile.ZipFile(folder / "tax_credit_20261105.xlsx", "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("xl/worksheets/sheet1.xml", b"\0" * (300 * 1024 * 1024))   # ~300 KB zipped
+    shutil.copy(SAMPLES / "tax_credit_20261120.csv", folder)
+
+    outcomes = {o.file_name: o for o in ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)}
+
+    reasons = {name: o.message for name, o in outcomes.items() if o.status == "unreadable"}
+    assert set(reasons) == {f"tax_credit_2026110{i}.{'xlsx' if i == 5 else 'csv'}" for i in range(1, 6)}
+    assert "NUL" in reasons["tax_credit_20261101.csv"]
+    assert "NUL" in reasons["tax_credit_20261102.csv"]
+    assert "为空" in reasons["tax_credit_20261103.csv"]
+    assert "10,000 列" in reasons["tax_credit_20261104.csv"]
+    assert "解压后" in reasons["tax_credit_20261105.xlsx"]
+    assert all(len(m) < 200 for m in reasons.values())
+    assert outcomes["tax_credit_20261120.csv"].status == "loaded_with_rejects"
+    assert ingest.pending_files(settings.landing, "tax_credit") == []

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import psycopg2
+import psycopg2.errors
 
 from xinyong.ingest import bulk, reports, schema, validation
 from xinyong.ingest.contracts import Contract
-from xinyong.ingest.readers import CopyStream, Row, TableFile, UnreadableFile, copy_safe, map_header
+from xinyong.ingest.readers import (MAX_COLUMNS, CopyStream, Row, TableFile, UnreadableFile, copy_safe,
+                                    map_header)
 from xinyong.runtime import config, secrets, warehouse
 
 log = logging.getLogger(__name__)
@@ -162,6 +164,12 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
                         message=f"与已接收的文件 {seen[1]} 内容完全相同（SHA-256 一致），未重复加载"))
                 else:
                     outcome = _load(cur, contract, path, sha, started, settings, probe, warehouse_url)
+    except (psycopg2.DataError, psycopg2.errors.ProgramLimitExceeded) as exc:
+        # The database refused the content (a byte sequence, a size): the file's transaction
+        # is rolled back whole; the file is one bad file, with a reason, and the next goes on.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return _refuse(path, contract, settings, warehouse_url, started,
+                       f"数据库拒绝了文件内容，未加载任何行：{quote(first, 120)}", sha=sha)
     finally:
         conn.close()
     _move(path, settings, outcome)
@@ -172,12 +180,12 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
 
 
 def _refuse(path: Path, contract: Contract, settings: config.Settings, warehouse_url: str, started,
-            problem: str) -> FileOutcome:
-    """Record a landing entry that is not read at all; the entry itself (the link, not what it
-    points to) is set apart in quarantine."""
-    # Nothing of the target is read: the "hash" names the entry, so two refusals never
-    # look like a duplicate of real data.
-    marker = hashlib.sha256(f"refused:{contract.feed}/{path.name}:{started.isoformat()}".encode()).hexdigest()
+            problem: str, sha: str | None = None) -> FileOutcome:
+    """Record a landing entry that is not loaded at all (a link is not even read); the entry
+    itself (the link, not what it points to) is set apart in quarantine."""
+    # Without the file's own hash, the "hash" names the entry, so two refusals never look
+    # like a duplicate of real data.
+    marker = sha or hashlib.sha256(f"refused:{contract.feed}/{path.name}:{started.isoformat()}".encode()).hexdigest()
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         outcome = _record(cur, contract, path.name, marker, None, started, FileOutcome(
             contract.feed, path.name, "unreadable", message=f"{quote(path.name)}：{problem}"))
@@ -240,7 +248,12 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
         table = probe.table
         rows = table.rows(code_positions=set())
         header = next(rows)
+        if len(header) > MAX_COLUMNS:
+            raise UnreadableFile(f"表头有 {len(header):,} 列，超过 {MAX_COLUMNS} 列的上限，未读取")
         header_map = map_header(contract, header)
+        if header_map.missing_required:
+            # The header alone refuses the file: no data row is read (an XLSX may be huge).
+            return _refuse_header(cur, contract, path, sha, as_of, started, file_id, header_map, report)
         cur.execute(validation.landing_ddl(len(header)))
         rows_read, plain = None, None
         csv_for_copy = probe.copy_safe
@@ -269,41 +282,27 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
             contract.feed, path.name, "unreadable", message=quote(str(exc), 200), report_path=str(report)), file_id)
 
     messages = []
-    loaded = 0
-    if header_map.missing_required:
-        # Nothing loads; list what else is wrong, and one finding for the header rather
-        # than one "empty" per row of a column that is not there.
-        missing = quote_list(header_map.missing_required)
-        messages.append(f"缺少必填列：{missing}（整个文件退回，请核对表头）")
-        cur.execute(f"create temp table _errors on commit drop as {validation.errors_select(contract, header_map)}")
-        cur.execute("delete from _errors where column_name = any(%s)", (header_map.missing_required,))
-        cur.executemany("insert into _errors values (1, %s, null, %s)",
-                        [(h, "缺少必填列（表头被修改或遗漏）") for h in header_map.missing_required])
-        cur.execute("select count(distinct _row) from _errors where _row > 1")
-        bad_rows = cur.fetchone()[0]
-    else:
-        # Type, check and load the good rows in one pass; only if some were left out, list why.
-        cur.execute(validation.insert_good_rows(contract, header_map),
-                    {"file_id": file_id, "file_name": path.name, "as_of": as_of})
-        loaded = cur.rowcount + (plain.rows_loaded if plain else 0)
-        bad_rows = rows_read - loaded
-        if bad_rows:
-            # After the bulk path `_landing` holds only the rows set aside: list them all.
-            left_out = "" if plain else (
-                f"where not exists (select 1 from {contract.raw_table} r "
-                f"where r._file_id = {int(file_id)} and r._source_row = l._row)")
-            cur.execute(f"create temp table _errors on commit drop as "
-                        f"{validation.errors_select(contract, header_map, left_out)}")
+    # Type, check and load the good rows in one pass; only if some were left out, list why.
+    cur.execute(validation.insert_good_rows(contract, header_map),
+                {"file_id": file_id, "file_name": path.name, "as_of": as_of})
+    loaded = cur.rowcount + (plain.rows_loaded if plain else 0)
+    bad_rows = rows_read - loaded
+    if bad_rows:
+        # After the bulk path `_landing` holds only the rows set aside: list them all.
+        left_out = "" if plain else (
+            f"where not exists (select 1 from {contract.raw_table} r "
+            f"where r._file_id = {int(file_id)} and r._source_row = l._row)")
+        cur.execute(f"create temp table _errors on commit drop as "
+                    f"{validation.errors_select(contract, header_map, left_out)}")
     if header_map.extra:
         messages.append("未知列已随数据保留：" + quote_list(header_map.extra))
     share = bad_rows / rows_read if rows_read else 0.0
-    quarantine = bool(header_map.missing_required) or share > contract.reject_threshold
+    quarantine = share > contract.reject_threshold
     if quarantine:
         if loaded:  # the good rows went in with the check; the file is set apart whole
             cur.execute(f"delete from {contract.raw_table} where _file_id = %s", (file_id,))
         status, loaded, rejected = "quarantined", 0, rows_read
-        if not header_map.missing_required:
-            messages.insert(0, f"错误行占 {share:.1%}，超过 {contract.reject_threshold:.0%} 的退回阈值，整个文件未加载")
+        messages.insert(0, f"错误行占 {share:.1%}，超过 {contract.reject_threshold:.0%} 的退回阈值，整个文件未加载")
     else:
         rejected = rows_read - loaded
         status = "loaded_with_rejects" if rejected else "loaded"
@@ -313,10 +312,23 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
     if loaded:
         _count_known_key_updates(cur, contract, file_id, loaded)
         _digest_personal_ids(cur, contract, file_id, settings, plain)
-    if bad_rows or header_map.missing_required:
+    if bad_rows:
         cur.execute("""insert into audit.rejected_rows (file_id, feed, file_name, row_number, column_name, value, reason)
                        select %s, %s, %s, _row, column_name, value, reason from _errors order by _row""",
                     (file_id, contract.feed, path.name))
+    return outcome
+
+
+def _refuse_header(cur, contract: Contract, path: Path, sha: str, as_of, started, file_id: int,
+                   header_map, report: Path) -> FileOutcome:
+    """A file missing a required column is set apart whole on its header alone."""
+    missing = quote_list(header_map.missing_required)
+    outcome = _record(cur, contract, path.name, sha, as_of, started, FileOutcome(
+        contract.feed, path.name, "quarantined",
+        message=f"缺少必填列：{missing}（整个文件退回，数据行未读取，请核对表头）", report_path=str(report)), file_id)
+    cur.executemany("""insert into audit.rejected_rows (file_id, feed, file_name, row_number, column_name, value, reason)
+                       values (%s, %s, %s, 1, %s, null, '缺少必填列（表头被修改或遗漏）')""",
+                    [(file_id, contract.feed, path.name, header) for header in header_map.missing_required])
     return outcome
 
 

@@ -33,19 +33,51 @@ class HeaderMap:
 
 
 def detect_encoding(path: Path) -> str:
+    """UTF-8 with BOM, UTF-8, else GB18030; a file with a NUL byte is no text file at all
+    (and PostgreSQL would refuse it mid-COPY)."""
     with path.open("rb") as fh:
         head = fh.read(3)
-        if head == codecs.BOM_UTF8:
-            return "utf-8-sig"
+        encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            while chunk := fh.read(CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-            return "utf-8"
-        except UnicodeDecodeError:
-            return "gb18030"
+        offset = 0
+        while chunk := fh.read(CHUNK):
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                raise UnreadableFile(f"文件第 {offset + nul + 1} 个字节是 NUL（二进制内容），不是文本 CSV；"
+                                     "请从 Excel 另存为 CSV 后重新上传")
+            offset += len(chunk)
+            if encoding == "utf-8":
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    encoding = "gb18030"  # go on reading: a NUL further on still refuses the file
+        if encoding == "utf-8":
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                encoding = "gb18030"
+        return encoding
+
+
+# Bounds on what a department file may make the platform read (an XLSX is a zip archive:
+# 2.6 MB can expand to a gigabyte of sheet XML).
+MAX_XLSX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
+MAX_COLUMNS = 300
+
+
+def check_xlsx_size(path: Path, limit: int = MAX_XLSX_UNCOMPRESSED_BYTES) -> None:
+    """Refuse an XLSX whose parts expand past `limit` before anything parses it."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnreadableFile(f"无法打开 Excel 文件（不是有效的 xlsx）：{str(exc)[:80]}") from None
+    if expanded > limit:
+        raise UnreadableFile(f"Excel 文件解压后约 {expanded / 1048576:,.0f} MB，超过 {limit / 1048576:,.0f} MB 的上限，"
+                             "未读取；请拆分后重新上传或改用 CSV")
 
 
 def map_header(contract: Contract, header: list) -> HeaderMap:
@@ -85,6 +117,8 @@ class TableFile:
         self.kind = path.suffix.lower().lstrip(".")
         if self.kind not in ("csv", "xlsx"):
             raise UnreadableFile(f"不支持的文件类型 .{self.kind}（应为 .csv 或 .xlsx）")
+        if self.kind == "xlsx":
+            check_xlsx_size(path)
         self.encoding = detect_encoding(path) if self.kind == "csv" else "xlsx"
 
     def rows(self, code_positions: set[int]) -> Iterator[list | Row]:
