@@ -1,7 +1,10 @@
 """
 ### Credit warehouse: write, audit, publish
 
-Scheduled on the feed Assets: runs after any feed loaded new rows. The param
+Scheduled on the feed Assets (after any feed loaded new rows) and daily at 06:00 in
+Asia/Shanghai, because publicity windows end and deadlines pass with the date alone.
+`build_candidate` first asks whether anything changed since the last attempt that came to
+a verdict (new files, a new evaluation date) and skips the run otherwise. The param
 `evaluation_date` (YYYY-MM-DD) rebuilds a given day; left empty, the run speaks for the
 date, in Asia/Shanghai, of its `run_after`. It is resolved once, in `build_candidate`, and
 passed on to dbt, the gate and the outbox.
@@ -18,7 +21,8 @@ A candidate failing only approvable gates is kept for `xinyong publish --approve
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, AssetAny, Param, dag, task
+from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from xinyong.app import pipeline
 
@@ -27,7 +31,8 @@ FEED_ASSETS = [Asset(pipeline.feed_asset_uri(contract.feed)) for contract in pip
 
 @dag(
     dag_id="credit_warehouse",
-    schedule=AssetAny(*FEED_ASSETS),
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 6 * * *", timezone="Asia/Shanghai"),
+                                 assets=AssetAny(*FEED_ASSETS)),
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
@@ -41,6 +46,9 @@ def credit_warehouse():
     @task
     def build_candidate(params=None, dag_run=None) -> dict:
         day = pipeline.resolve_evaluation_date(params.get("evaluation_date"), dag_run.run_after)
+        if pipeline.build_reason(day) is None:
+            pipeline.complete_delivery()
+            raise AirflowSkipException(f"nothing new for {day} since the last attempt; the live publication stays")
         return pipeline.build_candidate(day)
 
     @task

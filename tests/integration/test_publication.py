@@ -16,6 +16,7 @@ from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
 from xinyong.publication import gates, outbox, publish
+from xinyong.runtime import faults
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -232,7 +233,7 @@ def test_killed_inside_the_swap_leaves_the_old_publication_and_the_rerun_complet
                   "(select uscc from publish.entity_credit_profile where tier = 'A' limit 1)")
     candidate = pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE))
     child = subprocess.run([sys.executable, "-c", KILL_SCRIPT.format(candidate=candidate, url=loaded)],
-                           env={**os.environ, publish.FAULT_ENV: "swap:between_renames"},
+                           env={**os.environ, faults.FAULT_ENV: "swap:between_renames"},
                            capture_output=True, text=True, cwd=REPO, timeout=300)
     assert child.returncode == -9, child.stdout + child.stderr     # SIGKILLed between the two renames
     assert "swap finished" not in child.stdout

@@ -138,7 +138,7 @@ def cmd_run(args) -> int:
 def _show(event: dict, totals: dict, outcome: dict) -> None:
     kind = event["event"]
     if kind == "dag_start":
-        _say(f"  > airflow dag {event['dag_id']} ...")
+        _say(f"  > airflow dag {event['dag_id']} ..." + (f" ({event['reason']})" if event.get("reason") else ""))
     elif kind == "dag_end":
         _say(f"    {event['state']} in {event['seconds']}s")
         for f in event.get("files", []):
@@ -175,7 +175,10 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
         _say(f"freshness alerts: {len(outcome['stale'])} feed(s) late (see audit.freshness_alerts)")
     if "unchanged" in outcome:
         pub = outcome["unchanged"]
-        _say(f"no new data: publication {pub['publication_id']} stays as it was")
+        if pub:
+            _say(f"no new data: publication {pub['publication_id']} stays as it was")
+        else:
+            _say("no new data since the last attempt, which was not published: see `xinyong status`")
     publication = outcome.get("publication")
     if publication and publication["status"] == "published":
         _say(f"publication {publication['publication_id']} is live in schema `publish`")

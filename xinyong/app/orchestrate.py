@@ -113,8 +113,8 @@ def run_child() -> int:
     """Inside the Airflow environment: run the feed DAGs, then the warehouse DAG if needed."""
     from airflow.dag_processing.dagbag import DagBag
 
+    from xinyong.app import pipeline
     from xinyong.ingest import schema
-    from xinyong.publication import publish
 
     url = os.environ["XINYONG_WAREHOUSE_URL"]
     started = time.time()
@@ -125,13 +125,11 @@ def run_child() -> int:
         _progress({"event": "error", "message": f"DAG import errors: {bag.import_errors}"})
         return 2
     feed_dags = sorted(d for d in bag.dag_ids if d.startswith("ingest_"))
-    loaded_rows = 0
     for dag_id in feed_dags:
         _progress({"event": "dag_start", "dag_id": dag_id})
         t0 = time.time()
         dag_run = bag.get_dag(dag_id).test()
         files = _files_since(url, dag_id.removeprefix("ingest_"), t0 - 1)
-        loaded_rows += sum(f["rows_loaded"] for f in files)
         failed = _failed_tasks(dag_run)
         _progress({"event": "dag_end", "dag_id": dag_id, "state": str(dag_run.state),
                    "seconds": round(time.time() - t0, 1), "files": files})
@@ -142,15 +140,16 @@ def run_child() -> int:
         elif str(dag_run.state) != "success":
             _progress({"event": "error", "message": f"{dag_id} failed ({', '.join(sorted(failed))}); see the log"})
             return 1
-    live = publish.current(url)
-    if loaded_rows == 0 and live is not None:
+    # Resolved once here and handed to the DAG as its param, so the decision and the build agree.
+    day = pipeline.resolve_evaluation_date(os.environ.get("XINYONG_EVALUATION_DATE"))
+    reason = pipeline.build_reason(day)
+    if reason is None:
+        live = pipeline.complete_delivery()
         _progress({"event": "unchanged", "publication": live})
-        return 0
-    _progress({"event": "dag_start", "dag_id": WAREHOUSE_DAG})
+        return 0 if live else 1
+    _progress({"event": "dag_start", "dag_id": WAREHOUSE_DAG, "reason": reason})
     t0 = time.time()
-    # The evaluation date travels as the run's param; unset, the DAG resolves it from run_after.
-    day = os.environ.get("XINYONG_EVALUATION_DATE")
-    dag_run = bag.get_dag(WAREHOUSE_DAG).test(run_conf={"evaluation_date": day} if day else None)
+    dag_run = bag.get_dag(WAREHOUSE_DAG).test(run_conf={"evaluation_date": day})
     attempt = _latest_publication_attempt(url, started - 1)
     _progress({"event": "dag_end", "dag_id": WAREHOUSE_DAG, "state": str(dag_run.state),
                "seconds": round(time.time() - t0, 1), "publication": attempt})

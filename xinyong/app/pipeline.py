@@ -15,7 +15,7 @@ from xinyong import ingest
 from xinyong.ingest import contracts, freshness
 from xinyong.publication import build, gates, outbox, publish
 from xinyong.publication import report as publication_report
-from xinyong.runtime import config, warehouse
+from xinyong.runtime import config, faults, warehouse
 
 log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "xinyong_warehouse"
@@ -91,12 +91,31 @@ def ingest_feed(feed: str) -> dict:
     }
 
 
+def build_reason(evaluation_date: str) -> str | None:
+    """Why this run must build (new files since the last decided attempt, or a new evaluation
+    date), or None: then the live publication stays and only a missing delivery is completed."""
+    return publish.build_reason(warehouse_url(), evaluation_date)
+
+
+def complete_delivery() -> dict | None:
+    """The live publication's outbox and report, when a run was stopped before writing them."""
+    url = warehouse_url()
+    live = publish.current(url)
+    if live is None:
+        return None
+    artifacts = live.get("artifacts") or {}
+    if not (artifacts.get("outbox") and artifacts.get("report")):
+        live["artifacts"] = {**artifacts, **deliver(url, live["publication_id"])}
+    return live
+
+
 def build_candidate(evaluation_date: str) -> dict:
     """`dbt build` into the candidate schema for `evaluation_date` (from resolve_evaluation_date)."""
     settings, url = config.load(), warehouse_url()
     day = resolve_evaluation_date(evaluation_date)
     publication_id = publish.start(url, day)
     result = build.build_candidate(url, settings, f"publication_{publication_id}", day)
+    faults.inject("build:after_dbt")
     artifacts = {"dbt_target": str(result.target_path)}
     if not result.success:
         reason = "dbt build failed: " + "; ".join(result.failures[:5])
@@ -112,6 +131,7 @@ def audit_candidate(candidate: dict) -> dict:
     url = warehouse_url()
     publication_id = candidate["publication_id"]
     gate = gates.run_gate(url)
+    faults.inject("gate:after_checkpoint")
     candidate["artifacts"].update({"data_docs": gate.data_docs, "gx_results": str(gates.GX_RESULTS)})
     candidate["gate_results"] = {"dbt": {"success": True}, "gx": gate.as_dict()}
     if not gate.success:
@@ -132,6 +152,7 @@ def publish_candidate(candidate: dict) -> dict:
     counts = publish.swap(url, candidate["publication_id"], publish.CANDIDATE,
                           candidate["gate_results"], candidate["artifacts"])
     log.info("publication %s is live: %s", candidate["publication_id"], counts)
+    faults.inject("publish:before_outbox")
     artifacts = deliver(url, candidate["publication_id"])
     return {"publication_id": candidate["publication_id"], "row_counts": counts, "artifacts": artifacts}
 

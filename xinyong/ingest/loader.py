@@ -26,7 +26,7 @@ from xinyong.ingest import bulk, reports, schema, validation
 from xinyong.ingest.contracts import Contract
 from xinyong.ingest.readers import (MAX_COLUMNS, CopyStream, Row, TableFile, UnreadableFile, copy_safe,
                                     map_header)
-from xinyong.runtime import config, secrets, warehouse
+from xinyong.runtime import config, faults, secrets, warehouse
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_SUFFIXES = (".part", ".tmp")
@@ -306,6 +306,7 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
     else:
         rejected = rows_read - loaded
         status = "loaded_with_rejects" if rejected else "loaded"
+    faults.inject("ingest:before_audit")
     outcome = _record(cur, contract, path.name, sha, as_of, started, FileOutcome(
         contract.feed, path.name, status, rows_read, loaded, rejected, message="；".join(messages),
         report_path=str(report) if status != "loaded" else None), file_id)

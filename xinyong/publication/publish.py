@@ -13,18 +13,14 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import signal
 
 from xinyong.ingest import schema
 from xinyong.publication import roles
-from xinyong.runtime import warehouse
+from xinyong.runtime import faults, warehouse
 
 LIVE, PREVIOUS, CANDIDATE = "publish", "publish_prev", "publish_candidate"
 HELD_PREFIX = "publish_held_"
 ROLLED_BACK = "publish_rolled_back"
-# Test-only fault injection: `swap:between_renames` SIGKILLs the process after `publish`
-# became `publish_prev` and before the candidate became `publish` (tests/integration).
-FAULT_ENV = "XINYONG_FAULT_INJECTION"
 
 
 class PublishError(RuntimeError):
@@ -35,16 +31,45 @@ def _json(value) -> str:
     return json.dumps(value or {}, ensure_ascii=False, default=str)
 
 
+INTERRUPTED = "interrupted: the run stopped before it finished (the live publication was not changed)"
+LOADED_HIGH_WATER_MARK = """select coalesce(max(file_id), 0) from audit.feed_files
+                            where status in ('loaded', 'loaded_with_rejects')"""
+
+
 def start(warehouse_url: str, evaluation_date: str) -> int:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         schema.ensure(conn)
         # One warehouse run at a time (max_active_runs=1): a 'running' row left now was killed.
-        cur.execute("""update audit.publications set status = 'failed', finished_at = now(),
-                           reason = 'interrupted: the run stopped before it finished (the live publication was not changed)'
-                       where status = 'running'""")
-        cur.execute("""insert into audit.publications (status, evaluation_date)
-                       values ('running', %s) returning publication_id""", (evaluation_date,))
+        cur.execute("""update audit.publications set status = 'failed', finished_at = now(), reason = %s
+                       where status = 'running'""", (INTERRUPTED,))
+        cur.execute(f"""insert into audit.publications (status, evaluation_date, input_file_id)
+                        values ('running', %s, ({LOADED_HIGH_WATER_MARK})) returning publication_id""",
+                    (evaluation_date,))
         return cur.fetchone()[0]
+
+
+def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
+    """Why the warehouse must be built for `evaluation_date`, or None when the last attempt
+    that came to a verdict (published, or stopped by a gate or dbt) already read every loaded
+    file for that same day. An interrupted attempt decided nothing, so it does not count:
+    rows loaded before a kill are built by the next run, and a failed gate is not retried
+    until new data or a new day arrives."""
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute(LOADED_HIGH_WATER_MARK)
+        newest_file = cur.fetchone()[0]
+        cur.execute("""select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
+                       from audit.publications
+                       where status <> 'running' and reason is distinct from %s
+                       order by publication_id desc limit 1""", (INTERRUPTED,))
+        last = cur.fetchone()
+    if last is None:
+        return "no publication yet" if newest_file else None
+    publication_id, status, day, read_up_to = last
+    if newest_file > read_up_to:
+        return f"files loaded since attempt {publication_id} (newest file id {newest_file}, it read up to {read_up_to})"
+    if day != evaluation_date:
+        return f"the evaluation date moved from {day} to {evaluation_date} (attempt {publication_id})"
+    return None
 
 
 def record(warehouse_url: str, publication_id: int, artifacts: dict | None = None,
@@ -108,11 +133,6 @@ def _publication_of(cur, schema: str) -> int | None:
     return None
 
 
-def _inject(point: str) -> None:
-    if os.environ.get(FAULT_ENV) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def swap(warehouse_url: str, publication_id: int, candidate: str, gate_results: dict,
          artifacts: dict, approval: dict | None = None) -> dict[str, int]:
     """Make the candidate live, atomically, with grants; the old live schema becomes the previous one."""
@@ -125,7 +145,7 @@ def swap(warehouse_url: str, publication_id: int, candidate: str, gate_results: 
         cur.execute(f"drop schema if exists {PREVIOUS} cascade")
         if _schema_exists(cur, LIVE):
             cur.execute(f"alter schema {LIVE} rename to {PREVIOUS}")
-        _inject("swap:between_renames")
+        faults.inject("swap:between_renames")
         cur.execute(f'alter schema "{candidate}" rename to {LIVE}')
         cur.execute(f"comment on schema {LIVE} is %s", (f"xinyong publication {publication_id}",))
         granted = roles.apply(cur, LIVE)

@@ -68,6 +68,9 @@ alter table audit.publications add column if not exists approved_reason text;
 alter table audit.publications add column if not exists approved_at timestamptz;
 alter table audit.publications add column if not exists rolled_back_by text;
 alter table audit.publications add column if not exists rolled_back_at timestamptz;
+-- The newest loaded file an attempt read (files are numbered in arrival order): whether to
+-- build again is decided from state, not from whether this run happened to load rows.
+alter table audit.publications add column if not exists input_file_id bigint;
 
 -- Masks for what a gate reports about offending rows: never the full value.
 create or replace function audit.mask_text(v text) returns text language sql immutable as $$
