@@ -23,7 +23,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from xinyong import ingest
 from xinyong.app import pipeline
-from xinyong.ingest import contracts, freshness
+from xinyong.ingest import contracts, departments, freshness
 
 WAIT_SECONDS = 20 * 60 * 60  # a scheduled run waits for the day's file up to 20 h, then skips
 
@@ -31,7 +31,7 @@ WAIT_SECONDS = 20 * 60 * 60  # a scheduled run waits for the day's file up to 20
 def ingest_dag(contract: contracts.Contract):
     @dag(
         dag_id=f"ingest_{contract.feed}",
-        description=f"{contract.title}（{contract.department}）",
+        description=f"{contract.title}（{departments.sender(contract.feed).name}）",
         schedule="@daily",
         start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
         catchup=False,
