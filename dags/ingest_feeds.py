@@ -29,7 +29,7 @@ WAIT_SECONDS = 20 * 60 * 60  # a scheduled run waits for the day's file up to 20
 def ingest_dag(contract):
     @dag(
         dag_id=f"ingest_{contract.feed}",
-        description=f"{contract.title}（{contract.department}）",
+        description=pipeline.feed_description(contract),
         schedule="@daily",
         start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
         catchup=False,

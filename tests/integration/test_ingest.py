@@ -94,7 +94,9 @@ def test_file_over_the_reject_threshold_is_quarantined_whole(settings, warehouse
     reasons = query(warehouse_url, "select distinct column_name from audit.rejected_rows")
     assert reasons == [("入场时间",)]
     assert (settings.quarantine / "parking" / "parking_20261122.csv").exists()
-    report = settings.reports / "departments" / "parking" / "parking_20261122.csv.html"
+    # in the outbox folder of parking's sender (departments.csv: urban), under the feed's name
+    report = settings.reports / "departments" / "urban" / "parking" / "parking_20261122.csv.html"
+    assert outcome.report_path == str(report)
     assert "整个文件被退回" in report.read_text(encoding="utf-8")
     assert report.with_suffix(".csv").read_bytes().startswith(b"\xef\xbb\xbf")  # opens in Excel
 

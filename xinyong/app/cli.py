@@ -265,6 +265,20 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_contracts(args) -> int:
+    """Export every feed contract as a Frictionless Table Schema a department can check files with."""
+    from xinyong.ingest import contracts
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for feed, contract in contracts.load_all().items():
+        path = out / f"{feed}.schema.json"
+        path.write_text(json.dumps(contracts.table_schema(contract), ensure_ascii=False, indent=2) + "\n",
+                        encoding="utf-8")
+        _say(f"  {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xinyong", description="Xinyong public credit data platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -292,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("setup", help="prepare the warehouse and Airflow's metadata database")
     p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("contracts", help="export the feed contracts as Frictionless Table Schemas")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--out", required=True, help="folder for <feed>.schema.json")
+    p.set_defaults(func=cmd_contracts)
 
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url"])

@@ -12,7 +12,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from xinyong import ingest
-from xinyong.ingest import contracts, freshness
+from xinyong.ingest import contracts, departments, freshness
 from xinyong.publication import build, gates, outbox, publish
 from xinyong.publication import report as publication_report
 from xinyong.runtime import config, faults, warehouse
@@ -33,6 +33,11 @@ def feed_asset_uri(feed: str) -> str:
 def feeds() -> list[contracts.Contract]:
     """Every feed contract in connectors/, one ingest DAG each."""
     return list(contracts.load_all().values())
+
+
+def feed_description(contract: contracts.Contract) -> str:
+    """The feed's title and its sending department (from the departments seed)."""
+    return f"{contract.title}（{departments.sender(contract.feed).name}）"
 
 
 def ready_files(feed: str) -> list[str]:

@@ -5,6 +5,7 @@ import csv
 import html
 from pathlib import Path
 
+from xinyong.ingest import departments
 from xinyong.runtime import config, warehouse
 
 STATUS_TEXT = {
@@ -17,7 +18,8 @@ STATUS_TEXT = {
 
 
 def department_report_path(settings: config.Settings, feed: str, file_name: str) -> Path:
-    return settings.reports / "departments" / feed / f"{file_name}.html"
+    """In the sending department's outbox folder (departments.csv), one subfolder per feed."""
+    return departments.sender(feed).outbox(settings) / feed / f"{file_name}.html"
 
 
 def write_department_report(warehouse_url: str, file_id: int, settings: config.Settings) -> Path:
