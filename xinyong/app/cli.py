@@ -32,8 +32,8 @@ def _say(text: str = "") -> None:
 def _where(settings: config.Settings, url: str) -> str:
     if settings.embedded:
         return f"embedded PostgreSQL on 127.0.0.1:{settings.embedded_port} (data in {settings.home / 'pg'})"
-    from xinyong.runtime.warehouse import _redact
-    return _redact(url)
+    from xinyong.runtime.warehouse import redacted
+    return redacted(url)
 
 
 def _warehouse(settings: config.Settings) -> str:

@@ -79,10 +79,12 @@ def warehouse_url() -> str:
     except ImportError:  # outside Airflow (tests, CLI)
         return warehouse.url()
     try:
-        uri = BaseHook.get_connection(WAREHOUSE_CONN_ID).get_uri()
+        conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
     except AirflowNotFoundException:
         return warehouse.url()
-    return "postgresql://" + uri.split("://", 1)[1]
+    # From the fields Airflow parsed, not get_uri(): that is Airflow's own URI format.
+    return warehouse.url_from_parts(host=conn.host, port=conn.port, user=conn.login, password=conn.password,
+                                    dbname=conn.schema, query=conn.extra_dejson)
 
 
 def ingest_feed(feed: str) -> dict:

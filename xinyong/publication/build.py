@@ -22,13 +22,9 @@ class BuildResult:
 
 
 def dbt_env(warehouse_url: str) -> dict[str, str]:
-    parts = warehouse.url_parts(warehouse_url)
-    return {
-        "XINYONG_DB_HOST": parts["host"], "XINYONG_DB_PORT": parts["port"],
-        "XINYONG_DB_USER": parts["user"], "XINYONG_DB_PASSWORD": parts["password"],
-        "XINYONG_DB_NAME": parts["dbname"],
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    """The environment dbt_project/profiles.yml reads: XINYONG_DB_<FIELD> per profile field."""
+    return {**{f"XINYONG_DB_{field.upper()}": value for field, value in warehouse.dbt_profile(warehouse_url).items()},
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
 def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, target_dir: Path):

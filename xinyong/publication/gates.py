@@ -72,8 +72,7 @@ class GateResult:
 
 
 def _sqlalchemy_url(warehouse_url: str) -> str:
-    return warehouse_url.replace("postgresql://", "postgresql+psycopg2://", 1) \
-        if warehouse_url.startswith("postgresql://") else warehouse_url
+    return warehouse.sqlalchemy_url(warehouse_url)
 
 
 def mask(value, column: str = ""):
