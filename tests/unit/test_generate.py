@@ -9,13 +9,17 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import pkgutil
 import re
 from pathlib import Path
 
 import openpyxl
 import pytest
+import yaml
 
+from synthetic import feeds
 from synthetic.generate import SCALES, generate
+from xinyong.ingest import contracts
 
 AS_OF = datetime.date(2026, 11, 20)
 SEED = 7
@@ -40,24 +44,7 @@ MAIN_FILE = {
 }
 ENCODING = {"entity_register": "utf-8-sig", "tax_credit": "gb18030", "penalty": "gb18030", "parking": "utf-8",
             "credit_repair": "utf-8"}
-HEADERS = {
-    "entity_register": ["统一社会信用代码", "主体名称", "主体类型", "法定代表人", "成立日期", "登记状态",
-                        "注册资本（万元）", "行业门类", "住所", "所属镇街"],
-    "tax_credit": ["统一社会信用代码", "纳税人名称", "评价年度", "纳税信用等级", "评价得分", "欠税余额（元）",
-                   "重大税收违法失信主体", "数据日期"],
-    "penalty": ["行政相对人名称", "行政相对人类别", "统一社会信用代码", "法定代表人", "证件类型", "证件号码",
-                "行政处罚决定书文号", "违法行为类型", "违法事实", "处罚依据", "处罚类别", "处罚内容", "罚款金额（万元）",
-                "没收违法所得、没收非法财物的金额（万元）", "暂扣或吊销证照名称及编号", "处罚决定日期", "处罚有效期",
-                "公示截止期", "失信程度", "处罚机关", "处罚机关统一社会信用代码", "数据来源单位",
-                "数据来源单位统一社会信用代码", "备注"],
-    "parking": ["停车记录编号", "车牌号", "车主类型", "车主证件号码", "泊位编号", "入场时间", "离场时间",
-                "应缴金额（元）", "已缴金额（元）", "缴费状态", "催缴次数", "最后缴费时间"],
-    "rural_cooperative": ["统一社会信用代码", "合作社名称", "所属镇街", "所属村", "主营产品", "成员户数", "年产量",
-                          "资产总额（万元）", "负债总额（万元）", "贷款逾期次数", "村委会评价", "评定年度"],
-    "credit_household": ["户主姓名", "身份证号码", "所属镇街", "所属村", "家庭人口", "主营产品", "家庭年收入（万元）",
-                         "资产总额（万元）", "负债总额（万元）", "贷款逾期次数", "村委会评价", "评定年度"],
-    "credit_repair": ["行政处罚决定书文号", "处罚机关统一社会信用代码", "修复决定日期", "修复机关", "修复方式"],
-}
+HEADERS = {feed: [column.header for column in contracts.load(feed).columns] for feed in FILES}
 
 
 # ------------------------------------------------------------------ independent rules
@@ -448,3 +435,66 @@ def test_broken_header_option_adds_a_register_file_without_the_key_header(landin
 def test_unknown_scale_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown scale"):
         generate("county", 1, tmp_path)
+
+
+# ------------------------------------------------------------------------ contracts
+
+@pytest.fixture
+def contracts_from(tmp_path, monkeypatch):
+    """Contracts from an edited copy of connectors/: edit(specs) changes the parsed YAML by feed."""
+    def use(edit) -> dict:
+        specs = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in contracts.CONTRACTS_DIR.glob("*.yml")}
+        edit(specs)
+        folder = tmp_path / "connectors"
+        folder.mkdir()
+        for feed, spec in specs.items():
+            (folder / f"{feed}.yml").write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False),
+                                                encoding="utf-8")
+        loaded = contracts.load_all(folder)
+        monkeypatch.setattr(contracts, "load_all", lambda directory=None: loaded)
+        monkeypatch.setattr(contracts, "load", lambda feed: loaded[feed])
+        return loaded
+    return use
+
+
+def test_every_generator_module_is_generated_in_order():
+    assert {module.name for module in pkgutil.iter_modules(feeds.__path__)} == set(feeds.ORDER)
+
+
+def test_a_contract_without_a_generator_is_not_generated_and_changes_nothing(landing, contracts_from, tmp_path):
+    def add_ninth(specs):
+        specs["ninth_feed"] = {
+            "feed": "ninth_feed", "title": "第九个数据源", "department": "区某局", "cadence_days": 31,
+            "reject_threshold": 0.1, "key": ["uscc"],
+            "columns": [{"name": "uscc", "header": "统一社会信用代码", "type": "uscc", "required": True},
+                        {"name": "note", "header": "备注", "type": "text"}]}
+    contracts_from(add_ninth)
+    summary = generate("sample", SEED, tmp_path / "out")
+    assert summary["feeds_not_generated"] == ["ninth_feed"]
+    assert not (tmp_path / "out" / "ninth_feed").exists()
+    assert {e["file"] for e in summary["files"]} == set(landing.entries)
+    for name, content in all_bytes(landing.out).items():
+        if name != "generator_manifest.json":
+            assert (tmp_path / "out" / name).read_bytes() == content, name
+
+
+def test_a_contract_column_the_generator_does_not_fill_stops_it(contracts_from, tmp_path):
+    contracts_from(lambda specs: specs["entity_register"]["columns"].append(
+        {"name": "phone", "header": "联系电话", "type": "text"}))
+    with pytest.raises(ValueError, match="entity_register.*phone"):
+        generate("sample", SEED, tmp_path)
+
+
+def test_a_generator_without_a_contract_is_an_error(contracts_from, tmp_path):
+    contracts_from(lambda specs: specs.pop("credit_repair"))
+    with pytest.raises(ValueError, match="without a contract.*credit_repair"):
+        generate("sample", SEED, tmp_path)
+
+
+def test_broken_header_is_refused_when_the_contract_accepts_it(contracts_from, tmp_path):
+    def accept_short_header(specs):
+        uscc = next(c for c in specs["entity_register"]["columns"] if c["name"] == "uscc")
+        uscc["aliases"] = ["社会信用代码"]
+    contracts_from(accept_short_header)
+    with pytest.raises(ValueError, match="accepted header"):
+        generate("sample", SEED, tmp_path, broken_header=True)

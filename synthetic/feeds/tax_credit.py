@@ -1,0 +1,106 @@
+"""tax_credit (纳税信用评价与欠税): the last two evaluation years of every taxed entity.
+
+GB18030, CRLF. Quirks: arrears with thousands separators and full-width digits, padded
+names and codes; bad: USCCs Excel turned into numbers, ``9.15001E+17`` and 18 digits
+ending in ``000``. The department drops the same bytes again as ``tax_credit_<date>_2.csv``.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+
+from synthetic.codes import uscc_check_char
+from synthetic.dates import Date, add_months
+from synthetic.manifest import FileReport
+from synthetic.quirks import FULLWIDTH, FULLWIDTH_SHARE, PADDED_SHARE, THOUSANDS_SHARE, amount, pad, pick, share
+from synthetic.run import Run
+from synthetic.world import Entity
+from synthetic.writers import Layout, file_name, write_csv
+
+FEED = "tax_credit"
+ENCODING = "gb18030"
+BAD_USCC_SHARE = 0.005  # codes Excel turned into numbers, both forms together
+
+
+def _data_date(as_of: Date) -> Date:
+    """Arrears are reported monthly, as of the 15th."""
+    return as_of.replace(day=15) if as_of.day >= 15 else add_months(as_of.replace(day=15), -1)
+
+
+def write(run: Run) -> list[FileReport]:
+    rng, as_of = run.rng(FEED), run.as_of
+    taxed = [e for e in run.world.valid_entities
+             if e.kind in ("企业", "农民专业合作社") or (e.kind == "个体工商户" and rng.random() < 0.4)]
+    data_date = _data_date(as_of).isoformat()
+    rows: list[dict[str, str]] = []
+    subjects: list[Entity] = []
+    arrears: list[int] = []  # cents, per row
+    for year in (as_of.year - 2, as_of.year - 1):
+        for entity in taxed:
+            if entity.established.year > year:
+                continue
+            if entity.established.year == year:
+                grade = "M"  # newly established: not yet graded
+            elif entity.status == "吊销" and rng.random() < 0.5:
+                grade = "D"
+            else:
+                grade = rng.choices("ABMCD", (24, 46, 12, 16, 2))[0]
+            score = {"A": (90, 100), "B": (70, 89), "C": (40, 69), "D": (0, 39)}.get(grade)
+            score_text = "" if score is None or (grade == "D" and rng.random() < 0.3) else str(rng.randint(*score))
+            owes = rng.random() < (0.3 if grade in "CD" else 0.04)
+            cents = int(math.exp(rng.uniform(9, 17))) // 10 * 10 if owes else 0  # 80 元 to 240,000 元
+            rows.append({"uscc": entity.uscc, "taxpayer_name": entity.name, "evaluation_year": str(year),
+                         "tax_grade": grade, "tax_score": score_text,
+                         "tax_arrears_yuan": amount(cents / 100) if owes else rng.choice(("0", "0", "0", "")),
+                         "major_tax_violator": "否", "data_date": data_date})
+            subjects.append(entity)
+            arrears.append(cents)
+
+    # About a third of this year's D grades are also listed as major tax violators.
+    latest_d = [i for i, row in enumerate(rows)
+                if row["evaluation_year"] == str(as_of.year - 1) and row["tax_grade"] == "D"]
+    for index in pick(rng, latest_d, max(1, round(len(latest_d) * 0.35))):
+        rows[index]["major_tax_violator"] = "是"
+
+    name = file_name(FEED, as_of, None, "csv")
+    report = FileReport(FEED, name, "data", ENCODING, "CRLF")
+    numeric = [i for i, e in enumerate(subjects) if e.numeric_code]
+    per_form = share(len(rows), BAD_USCC_SHARE / 2)
+    scientific = pick(rng, numeric, per_form)
+    for index in scientific:
+        rows[index]["uscc"] = f"{int(subjects[index].uscc):.5E}"  # what Excel shows: 9.15001E+17
+        report.mark_bad(index, "uscc_excel_scientific")
+    truncated = 0
+    unused = [i for i in numeric if i + 2 not in report.bad]
+    for index in rng.sample(unused, len(unused)):
+        if truncated == per_form:
+            break
+        mangled = subjects[index].uscc[:15] + "000"  # Excel keeps 15 significant digits
+        if uscc_check_char(mangled[:17]) != mangled[17]:
+            rows[index]["uscc"] = mangled
+            report.mark_bad(index, "uscc_excel_truncated")
+            truncated += 1
+    fine = [i for i in range(len(rows)) if i + 2 not in report.bad]
+    for index in pick(rng, fine, share(len(rows), PADDED_SHARE)):
+        column = rng.choice(("uscc", "taxpayer_name"))
+        rows[index][column] = pad(rng, rows[index][column])
+        report.mark_quirk(index, "padded_whitespace")
+    owing = [i for i in fine if arrears[i] >= 100_000]
+    separated = pick(rng, owing, share(len(rows), THOUSANDS_SHARE))
+    for index in separated:
+        rows[index]["tax_arrears_yuan"] = f"{arrears[index] / 100:,.2f}"
+        report.mark_quirk(index, "thousands_separator")
+    for index in pick(rng, [i for i in owing if i not in separated], share(len(rows), FULLWIDTH_SHARE)):
+        rows[index]["tax_arrears_yuan"] = f"{arrears[index] / 100:.2f}".translate(FULLWIDTH)
+        report.mark_quirk(index, "fullwidth_digits")
+    folder = run.folder(FEED)
+    report.rows = write_csv(folder / name, Layout(FEED), rows, ENCODING,
+                            on_row=run.progress.counter(FEED, len(rows)))
+
+    # The department drops the same export a second time.
+    duplicate_name = file_name(FEED, as_of, 2, "csv")
+    shutil.copyfile(folder / name, folder / duplicate_name)
+    duplicate = FileReport(FEED, duplicate_name, "duplicate", ENCODING, "CRLF", rows=report.rows,
+                           bad=dict(report.bad), quirks={k: list(v) for k, v in report.quirks.items()},
+                           extra={"duplicate_of": name})
+    return [report, duplicate]
