@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from synthetic.generate import AGENCIES, CREDIT_OFFICE
+from synthetic.agencies import AGENCIES, CREDIT_OFFICE
 from tests.unit.test_contracts import FEEDS_README
 from xinyong.ingest import contracts, departments, reports
 from xinyong.runtime import config

@@ -464,7 +464,7 @@ def test_every_generator_module_is_generated_in_order():
 def test_a_contract_without_a_generator_is_not_generated_and_changes_nothing(landing, contracts_from, tmp_path):
     def add_ninth(specs):
         specs["ninth_feed"] = {
-            "feed": "ninth_feed", "title": "第九个数据源", "department": "区某局", "cadence_days": 31,
+            "feed": "ninth_feed", "title": "第九个数据源", "cadence_days": 31,
             "reject_threshold": 0.1, "key": ["uscc"],
             "columns": [{"name": "uscc", "header": "统一社会信用代码", "type": "uscc", "required": True},
                         {"name": "note", "header": "备注", "type": "text"}]}
