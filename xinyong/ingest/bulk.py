@@ -11,8 +11,8 @@ cross-field checks). So:
    core); the other rows are set aside in a spill file.
 2. The remaining rules run in SQL: rules over codes and names once per distinct value
    (1,000,000 parking rows have about 55,000 owners) on a second connection while COPY
-   runs, together with the keyed hashes of personal IDs (`_SideWork`); the others once
-   per row after COPY. Rows that break one are taken back out of raw.
+   runs, and the keyed hashes of personal IDs in Python beside it (`_SideWork`); the
+   others once per row after COPY. Rows that break one are taken back out of raw.
 3. The set-aside and taken-back rows, as the file had them, go into `_landing`, where the
    general path (clean, type, check: `validation.insert_good_rows` / `errors_select`)
    loads what it can and names every finding, exactly as for a file read row by row.
@@ -23,10 +23,9 @@ checks that both paths give the same raw rows and the same findings.
 """
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
@@ -34,6 +33,7 @@ from queue import Empty, Queue
 from xinyong.ingest import validation
 from xinyong.ingest.contracts import Column, Contract
 from xinyong.ingest.readers import CopyStream, HeaderMap
+from xinyong.runtime import secrets
 
 ARROW_BLOCK = 1 << 23  # bytes of CSV per Arrow block: about 60,000 parking rows
 
@@ -194,11 +194,12 @@ class _SideWork:
     names (check characters, the plate pattern…) and the keyed hashes of personal IDs.
 
     The producer hands over each block's distinct values (an Arrow kernel, cheap); a thread
-    of its own keeps those not seen before and sends them to a second connection, so the
-    work runs on the core COPY leaves free and, when COPY ends, the broken combinations and
-    the digests are already known."""
+    of its own keeps those not seen before, sends the rules' values to a second connection
+    and hashes the ID numbers itself (the key stays in Python: see secrets.py), so the
+    work runs beside COPY and, when COPY ends, the broken combinations and the digests are
+    already known."""
 
-    def __init__(self, warehouse_url: str, contract: Contract, header_map: HeaderMap, pads: tuple[bytes, bytes]):
+    def __init__(self, warehouse_url: str, contract: Contract, header_map: HeaderMap, key: bytes):
         from xinyong.runtime import warehouse
 
         rules = validation.bulk_rules(contract)
@@ -217,11 +218,12 @@ class _SideWork:
         self.personal = [name for name in contract.personal_ids if name in in_file]
         self.broken: dict[tuple[str, ...], list[tuple]] = {g: [] for g in self.groups}
         self.digests: dict[str, str] = {}
-        self.pads = pads
-        self.conn = None
-        if self.groups or self.personal:
+        self.key = key
+        self.conn = self.worker = None
+        if self.groups:
             self.conn = warehouse.connect(warehouse_url)
             self.conn.autocommit = True
+        if self.groups or self.personal:
             self.queue: Queue = Queue(maxsize=8)
             self.error: BaseException | None = None
             self.worker = threading.Thread(target=self._work, name="bulk-side", daemon=True)
@@ -231,7 +233,7 @@ class _SideWork:
         """A block's plain values by column name: keeps their distinct values for the thread."""
         import pyarrow.compute as pc
 
-        if self.conn is None:
+        if self.worker is None:
             return
         keys = {group: pc.unique(_joined([batch[c] for c in group])) for group in self.groups}
         keys.update({name: pc.unique(batch[name]) for name in self.personal})
@@ -243,7 +245,7 @@ class _SideWork:
 
         seen = {key: pa.array([], pa.string()) for key in [*self.groups, *self.personal]}
         try:
-            with self.conn.cursor() as cur:
+            with self.conn.cursor() if self.conn is not None else nullcontext() as cur:
                 while (keys := self.queue.get()) is not None:
                     if self.error is not None:
                         continue  # drain: the producer must not block on a full queue
@@ -254,9 +256,7 @@ class _SideWork:
                             continue
                         seen[key] = pa.concat_arrays([seen[key], new])
                         if key in self.personal:
-                            cur.execute(r"select v, xy.keyed_hash(v, %s, %s) from unnest(string_to_array(%s, E'\n')) v",
-                                        (*self.pads, "\n".join(new.to_pylist())))
-                            self.digests.update(cur.fetchall())
+                            self.digests.update(secrets.id_digests(self.key, new.to_pylist()))
                         else:
                             columns = _split(new.to_pylist(), len(key))
                             cur.execute(self.queries[key],
@@ -269,7 +269,7 @@ class _SideWork:
 
     def finish(self) -> None:
         """Wait for the thread to work through what it was given; raise what went wrong there."""
-        if self.conn is None:
+        if self.worker is None:
             return
         self.queue.put(None)
         self.worker.join()
@@ -277,10 +277,10 @@ class _SideWork:
             raise self.error
 
     def close(self) -> None:
+        if self.worker is not None and self.worker.is_alive():
+            self.queue.put(None)
+            self.worker.join()
         if self.conn is not None:
-            if self.worker.is_alive():
-                self.queue.put(None)
-                self.worker.join()
             self.conn.close()
 
 
@@ -296,14 +296,15 @@ def _split(keys: list, width: int) -> list[list]:
 
 
 def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: str, width: int,
-         file_id: int, file_name: str, as_of, warehouse_url: str, pads: tuple[bytes, bytes]) -> BulkLoad:
+         file_id: int, file_name: str, as_of, warehouse_url: str, key: bytes) -> BulkLoad:
     """Plain rows into raw, the rest into `_landing` (which the caller has created), and the
-    keyed hashes of the plain rows' personal IDs into `_bulk_digests`. Raises NotBulk when
-    Arrow cannot read the file as a table; the caller's savepoint then undoes what was written."""
+    keyed hashes (under `key`) of the plain rows' personal IDs into `_bulk_digests`. Raises
+    NotBulk when Arrow cannot read the file as a table; the caller's savepoint then undoes
+    what was written."""
     import pyarrow as pa
 
     cur.execute("set local datestyle = 'ISO, YMD'")  # dates back to text as they were sent
-    side = _SideWork(warehouse_url, contract, header_map, pads)
+    side = _SideWork(warehouse_url, contract, header_map, key)
     try:
         with tempfile.TemporaryFile() as spill:
             try:  # Arrow reads the first block on opening
@@ -334,10 +335,7 @@ def _stage_digests(cur, contract: Contract, header_map: HeaderMap, file_id: int,
     cur.execute("create temp table _bulk_digests (id_value text, digest text) on commit drop")
     if not side.digests:
         return
-    data = io.StringIO()
-    csv.writer(data, lineterminator="\n").writerows(side.digests.items())
-    data.seek(0)
-    cur.copy_expert("copy _bulk_digests from stdin with (format csv)", data)
+    validation.copy_digests(cur, "_bulk_digests", side.digests.items())
     if taken_back:
         positions = [header_map.positions[name] for name in side.personal]
         taken = " union ".join(f"select f{pos + 1} from _taken_back" for pos in positions)

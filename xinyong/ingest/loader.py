@@ -360,7 +360,7 @@ def _bulk_load(cur, contract: Contract, header_map, path: Path, encoding: str, w
     cur.execute("savepoint bulk")
     try:
         plain = bulk.load(cur, contract, header_map, path, encoding, width, file_id, path.name, as_of,
-                          warehouse_url, secrets.hmac_pads(secrets.person_key(settings)))
+                          warehouse_url, secrets.person_key(settings))
     except (bulk.NotBulk, psycopg2.DataError) as exc:
         log.info("%s: not for the bulk path (%s); reading it whole", path.name, str(exc).strip().splitlines()[0])
         cur.execute("rollback to savepoint bulk")
@@ -372,11 +372,12 @@ def _bulk_load(cur, contract: Contract, header_map, path: Path, encoding: str, w
 
 
 def _digest_personal_ids(cur, contract: Contract, file_id: int, settings, plain) -> None:
-    """The keyed hash of each new personal ID number of the file (see raw.personal_id_digests)."""
+    """The keyed hash of each new personal ID number of the file (see raw.personal_id_digests),
+    made in Python: only the digests reach the database, never the key or its HMAC pads."""
     personal = contract.personal_ids
     if not personal:
         return
-    ipad, opad = secrets.hmac_pads(secrets.person_key(settings))
+    cur.execute(validation.DIGESTS_LOCK)
     ids = None
     if plain is not None:
         # The bulk path hashed its rows' numbers while it loaded them (_bulk_digests); the
@@ -386,7 +387,11 @@ def _digest_personal_ids(cur, contract: Contract, file_id: int, settings, plain)
             return
         ids = " union all ".join(f"select r.{name} from {contract.raw_table} r where r._file_id = %(file_id)s "
                                  f"and r._source_row in (select _row from _landing)" for name in personal)
-    cur.execute(validation.insert_id_digests(contract, ids), {"file_id": file_id, "hmac_ipad": ipad, "hmac_opad": opad})
+    cur.execute(validation.new_id_numbers(contract, ids), {"file_id": file_id})
+    numbers = [number for (number,) in cur.fetchall()]
+    if numbers:
+        validation.copy_digests(cur, "raw.personal_id_digests",
+                                secrets.id_digests(secrets.person_key(settings), numbers))
 
 
 def _copy_file(cur, path: Path, encoding: str, width: int) -> int:

@@ -8,7 +8,10 @@ validation close to the speed of a plain COPY.
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
+from typing import Iterable
 
 from xinyong.ingest.contracts import Column, Contract
 from xinyong.ingest.readers import HeaderMap
@@ -190,34 +193,40 @@ from ({rows}) c
 where coalesce({broken}) is null"""
 
 
+# Taken before a loader reads or adds digests and held to the end of the file's
+# transaction: one loader adds digests at a time, so an anti-join keeps one per number.
 DIGESTS_LOCK = "select pg_advisory_xact_lock(hashtext('xinyong.personal_id_digests'))"
 
 
 def insert_precomputed_digests(table: str) -> str:
     """INSERT of (id_value, digest) pairs already worked out, those not known yet."""
-    return f"""{DIGESTS_LOCK};
-insert into raw.personal_id_digests (id_value, digest)
+    return f"""insert into raw.personal_id_digests (id_value, digest)
 select distinct on (b.id_value) b.id_value, b.digest from {table} b
 where not exists (select 1 from raw.personal_id_digests d where d.id_value = b.id_value)"""
 
 
-def insert_id_digests(contract: Contract, ids: str | None = None) -> str | None:
-    """INSERT of the keyed hash of each personal ID number a file brought that has none yet
-    (parameters: file_id, hmac_ipad, hmac_opad); None when the feed has no such column.
-    `ids` is a query of the file's ID numbers when already at hand (the bulk path has them)."""
+def new_id_numbers(contract: Contract, ids: str | None = None) -> str | None:
+    """SELECT of the personal ID numbers a file brought that have no digest yet, each once
+    (parameter: file_id); None when the feed has no such column. `ids` is a query of the
+    file's ID numbers when already at hand (the bulk path's set-aside rows)."""
     personal = contract.personal_ids
     if not personal:
         return None
     ids = ids or " union all ".join(f"select {name} from {contract.raw_table} where _file_id = %(file_id)s"
                                     for name in personal)
-    # One loader adds digests at a time (the lock is held to the end of the file's
-    # transaction), so the anti-join is enough to keep one digest per number.
-    return f"""{DIGESTS_LOCK};
-insert into raw.personal_id_digests (id_value, digest)
-select i.id_value, xy.keyed_hash(i.id_value, %(hmac_ipad)s, %(hmac_opad)s)
-from (select distinct id_value from ({ids}) as file_ids(id_value)) as i
+    return f"""select distinct i.id_value from ({ids}) as i(id_value)
 where i.id_value is not null
   and not exists (select 1 from raw.personal_id_digests d where d.id_value = i.id_value)"""
+
+
+def copy_digests(cur, table: str, pairs: Iterable[tuple[str, str]]) -> None:
+    """(id_value, digest) pairs into `table` by COPY: the digests are made in Python
+    (`secrets.id_digests`), so the key never reaches the database, and only they travel."""
+    data = io.StringIO()
+    # every field quoted: an empty string stays one (COPY reads an unquoted empty field as null)
+    csv.writer(data, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(pairs)
+    data.seek(0)
+    cur.copy_expert(f"copy {table} (id_value, digest) from stdin with (format csv)", data)
 
 
 # Types whose raw value is the cell's own text: a rule over these alone gives the same

@@ -150,11 +150,7 @@ language sql immutable parallel safe as $$
   end
 $$;
 
--- HMAC-SHA256 of a personal identifier, from the key's inner and outer pads (RFC 2104).
--- The pads are bound as query parameters by the ingest; the key never enters the
--- database, and the identifier itself never leaves `raw`.
-create or replace function xy.keyed_hash(value text, ipad bytea, opad bytea) returns text
-language sql immutable parallel safe as $$
-  select case when value is not null then
-    encode(sha256(opad || sha256(ipad || convert_to(value, 'UTF8'))), 'hex') end
-$$;
+-- The keyed hash of personal ID numbers is made in Python (xinyong/runtime/secrets.py):
+-- computing it here took the HMAC pads as query parameters, which the server's statement
+-- log would record. Warehouses bootstrapped before that lose the function.
+drop function if exists xy.keyed_hash(text, bytea, bytea);
