@@ -123,6 +123,9 @@ def parse(data: dict) -> Contract:
     for ref in [*data["key"], *(c.column for c in checks)]:
         if ref not in names:
             raise ContractError(f"{feed}: {ref!r} is not a column")
+    for column in columns:
+        if column.name in data["key"] and not column.required:  # a record is found by its whole key
+            raise ContractError(f"{feed}: key column {column.name!r} must be required")
     return Contract(
         feed=feed, title=data["title"], department=data["department"],
         cadence_days=int(data["cadence_days"]), reject_threshold=float(data["reject_threshold"]),
