@@ -142,3 +142,10 @@ def test_unknown_type_is_a_contract_error():
     with pytest.raises(contracts.ContractError, match=r"columns\[0\] \(a\)\.type: Input should be .*not 'money'"):
         contracts.parse({"feed": "x", "title": "甲", "cadence_days": 1, "reject_threshold": 0.1, "key": ["a"],
                          "columns": [{"name": "a", "header": "甲", "type": "money"}]})
+
+
+def test_a_key_column_must_be_required():
+    """Rows of one file are matched on their whole key (repeated keys are rejected)."""
+    with pytest.raises(contracts.ContractError, match="must be required"):
+        contracts.parse({"feed": "x", "title": "x", "cadence_days": 1,
+                         "reject_threshold": 0.1, "key": ["a"], "columns": [{"name": "a", "header": "A", "type": "code"}]})

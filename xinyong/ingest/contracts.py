@@ -141,6 +141,9 @@ class Contract(_Strict):
         for i, ref in enumerate(self.key):
             if ref not in names:
                 raise _Problem(("key", i), f"key column {ref!r} is not a column")
+            if not self.column(ref).required:
+                # a row without its key could not be told apart from the file's other rows
+                raise _Problem(("key", i), f"key column {ref!r} must be required: true")
         for i, check in enumerate(self.checks):
             if check.column not in names:
                 raise _Problem(("checks", i, "column"), f"column {check.column!r} is not a column")

@@ -286,14 +286,20 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
     cur.execute(validation.insert_good_rows(contract, header_map),
                 {"file_id": file_id, "file_name": path.name, "as_of": as_of})
     loaded = cur.rowcount + (plain.rows_loaded if plain else 0)
+    repeated = _reject_repeated_keys(cur, contract, file_id, plain is not None) if loaded > 1 else 0
+    loaded -= repeated
     bad_rows = rows_read - loaded
     if bad_rows:
         # After the bulk path `_landing` holds only the rows set aside: list them all.
+        # (Rows taken out for a repeated key are listed by `_key_findings`; the rules
+        # find nothing in them.)
         left_out = "" if plain else (
             f"where not exists (select 1 from {contract.raw_table} r "
             f"where r._file_id = {int(file_id)} and r._source_row = l._row)")
         cur.execute(f"create temp table _errors on commit drop as "
                     f"{validation.errors_select(contract, header_map, left_out)}")
+        if repeated:
+            cur.execute("insert into _errors select _row, column_name, value, reason from _key_findings")
     if header_map.extra:
         messages.append("未知列已随数据保留：" + quote_list(header_map.extra))
     share = bad_rows / rows_read if rows_read else 0.0
@@ -331,6 +337,28 @@ def _refuse_header(cur, contract: Contract, path: Path, sha: str, as_of, started
                        values (%s, %s, %s, 1, %s, null, '缺少必填列（表头被修改或遗漏）')""",
                     [(file_id, contract.feed, path.name, header) for header in header_map.missing_required])
     return outcome
+
+
+def _reject_repeated_keys(cur, contract: Contract, file_id: int, bulk_digests: bool) -> int:
+    """Take the file's rows that repeat a key of the same file back out of raw, with their
+    findings in `_key_findings` (see validation.repeated_keys); how many rows were taken out."""
+    find, *rest, take_out = validation.repeated_keys(contract, file_id)
+    cur.execute(find)
+    if not cur.rowcount:
+        return 0
+    for statement in rest:
+        cur.execute(statement)
+    cur.execute(take_out)
+    removed = cur.rowcount
+    if bulk_digests and contract.personal_ids:
+        # The bulk path hashed its plain rows' ID numbers before this judgement: a number
+        # only the rows taken out had gets no digest, as on the general path.
+        ids = " union ".join(f"select {name} from _key_repeats" for name in contract.personal_ids)
+        still_there = " or ".join(f"r.{name} = b.id_value" for name in contract.personal_ids)
+        cur.execute(f"""delete from _bulk_digests b where b.id_value in ({ids})
+                          and not exists (select 1 from {contract.raw_table} r
+                                          where r._file_id = {int(file_id)} and ({still_there}))""")
+    return removed
 
 
 # A file less than this share of its predecessor is checked for being a correction; a

@@ -260,3 +260,86 @@ def bulk_rules(contract: Contract) -> list[tuple[tuple[str, ...], str]]:
         refs = tuple(sorted({m.group(1) for m in _REF.finditer(check.fail_if)}))
         rules.append((refs, f"case when coalesce(({expr}), false) then {_lit(check.reason)} end"))
     return rules
+
+
+# Rows of one file that share the contract's key. Two rows of one delivery that say
+# different things about one record are the department's error to report, not something
+# to settle by row order: every row of such a group is rejected. A row repeated exactly
+# loads once. Judged on what raw holds after the rules (the typed values), so both ingest
+# paths give the same verdict, and personal values are masked in reasons as in `value`.
+KEY_REASON_ROWS = 5    # a reason names at most this many other rows and values of a group,
+VALUE_REASON_CHARS = 20  # at most this much of any one value
+KEY_REASON_CHARS = 40    # and of any one part of the key
+
+
+def _short(text: str, limit: int) -> str:
+    """A bounded, one-line piece of a value for a reason."""
+    return (f"(select case when char_length(s) > {limit} then left(s, {limit}) || '…' else s end "
+            f"from (select regexp_replace({text}, '\\s+', ' ', 'g') as s) as v)")
+
+
+def _masked(name: str) -> str:
+    return f'c."{name}__m"'
+
+
+def _row_list(rows: str, size: str) -> str:
+    """'7、9' (or '3、4、5、6、7 等 12') from an int[] of row numbers."""
+    return (f"array_to_string(({rows})[1:{KEY_REASON_ROWS}], '、') "
+            f"|| case when {size} > {KEY_REASON_ROWS} then ' 等 ' || {size} else '' end")
+
+
+def repeated_keys(contract: Contract, file_id: int) -> list[str]:
+    """Statements over the file's rows in raw that share their key:
+    `_key_repeats` (those rows, masked text per column) and `_key_groups` (one row per key,
+    whether its rows are identical and which columns differ), then `_key_findings` (row,
+    header, masked value, reason) of the rows to take out, and the DELETE taking them out
+    of raw. The first statement finds the repeated keys in one hash aggregate; when there
+    are none the caller stops there (`_repeated_key_values` is empty)."""
+    raw, key = contract.raw_table, contract.key
+    keys = ", ".join(key)
+    cols = contract.columns
+    header = {c.name: c.header for c in cols}
+    key_headers = _lit("、".join(header[k] for k in key))
+    key_text = " || ', ' || ".join(f"coalesce({_short(_masked(k), KEY_REASON_CHARS)}, '空')" for k in key)
+    find = f"""create temp table _repeated_key_values on commit drop as
+select {keys} from {raw} where _file_id = {int(file_id)} group by {keys} having count(*) > 1"""
+    rows = f"""create temp table _key_repeats on commit drop as
+select c.*, {key_text} as _key_value, dense_rank() over (order by {', '.join(f'c."{k}"' for k in key)}) as _group
+from (select c._ctid, c._row, {', '.join(_v(c.name) for c in cols)},
+        {', '.join(f'{masked_value(col, contract)} as "{col.name}__m"' for col in cols)}
+      from (select r.ctid as _ctid, r._source_row as _row, {', '.join(f'r.{c.name}' for c in cols)},
+              {', '.join(f'r.{c.name}::text as "{c.name}__t"' for c in cols)}
+            from {raw} r join _repeated_key_values k using ({keys})
+            where r._file_id = {int(file_id)} offset 0) c) c"""
+    per_column = ",\n  ".join(
+        f"""count(distinct c.{c.name}) + (count(*) > count(c.{c.name}))::int > 1 as "{c.name}__differs",
+  array_to_string((array_agg('第 ' || c._row || ' 行 ' || coalesce({_short(_masked(c.name), VALUE_REASON_CHARS)}, '空')
+                   order by c._row))[1:{KEY_REASON_ROWS}], '，')
+    || case when count(*) > {KEY_REASON_ROWS} then '…' else '' end as "{c.name}__values\""""
+        for c in cols)
+    groups = f"""create temp table _key_groups on commit drop as
+select c._group, min(c._row) as _first, count(*) as _size, array_agg(c._row order by c._row) as _rows,
+  count(distinct row({', '.join(f'c.{c.name}' for c in cols)})) = 1 as _identical,
+  (array_agg(c._key_value order by c._row))[1] as _key_value,
+  {per_column}
+from _key_repeats c group by c._group"""
+    differing = ",\n    ".join(f'({_lit(c.header)}, c."{c.name}__m", g."{c.name}__differs", g."{c.name}__values")'
+                               for c in cols)
+    others = _row_list("array_remove(g._rows, c._row)", "(g._size - 1)")
+    findings = f"""create temp table _key_findings on commit drop as
+select c._row, {key_headers} as column_name, c._key_value as value,
+       '与第 ' || g._first || ' 行完全相同，重复行未加载' as reason
+from _key_repeats c join _key_groups g using (_group)
+where g._identical and c._row <> g._first
+union all
+select c._row, d.column_name, d.value,
+       '与第 ' || {others} || ' 行键相同（' || {key_headers} || ' = ' || g._key_value || '）但 '
+       || d.column_name || ' 不同（' || d.row_values || '）'
+from _key_repeats c join _key_groups g using (_group) cross join lateral (values
+    {differing}
+) d(column_name, value, differs, row_values)
+where not g._identical and d.differs"""
+    take_out = f"""delete from {raw} r where r.ctid = any(array(
+    select c._ctid from _key_repeats c join _key_groups g using (_group)
+    where not g._identical or c._row <> g._first))"""
+    return [find, rows, groups, findings, take_out]
