@@ -1,16 +1,18 @@
 {#
-  The rows of a raw relation with the keyed hash of each personal ID column as
-  `<column>_hash`, from raw.personal_id_digests (one digest per distinct ID number, made at
-  ingest with a key the database never sees). Staging selects the hash, never the number.
+  The raw rows of a feed with the keyed hash of each of its personal ID columns (from its
+  contract) as `<column>_hash`, from raw.personal_id_digests (one digest per distinct ID
+  number, made at ingest with a key the database never sees). Staging selects the hash,
+  never the number. Both sources are named while parsing too, so dbt knows the lineage.
 #}
-{% macro with_id_digests(relation, id_columns) -%}
+{% macro with_id_digests(feed) -%}
+    {%- set digests = source('xinyong', 'personal_id_digests') -%}
     select raw_rows.*
-        {%- for column in id_columns %},
+        {%- for column in contract_personal_ids(feed) %},
         digests_{{ loop.index }}.digest as {{ column }}_hash
         {%- endfor %}
-    from {{ relation }} as raw_rows
-    {%- for column in id_columns %}
-    left join {{ source('xinyong', 'personal_id_digests') }} as digests_{{ loop.index }}
+    from {{ source(feed, feed) }} as raw_rows
+    {%- for column in contract_personal_ids(feed) %}
+    left join {{ digests }} as digests_{{ loop.index }}
         on digests_{{ loop.index }}.id_value = raw_rows.{{ column }}
     {%- endfor %}
 {%- endmacro %}

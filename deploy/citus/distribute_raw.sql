@@ -1,17 +1,17 @@
+-- Generated from connectors/*.yml by deploy/citus/distribute_raw.py; do not edit.
 -- Citus: distribute the raw feed tables once, after `xinyong setup` created them and
 -- before the first ingest (psql -f deploy/citus/distribute_raw.sql on the coordinator).
 -- Keys and reasons: deploy/README.md, "What is distributed, on what key".
 create extension if not exists citus;
 set citus.enable_repartition_joins = on;
 
-select create_distributed_table('raw.parking', 'record_no');
-select create_distributed_table('raw.entity_register', 'uscc');
-select create_distributed_table('raw.tax_credit', 'uscc', colocate_with => 'raw.entity_register');
-select create_distributed_table('raw.rural_cooperative', 'uscc', colocate_with => 'raw.entity_register');
 select create_distributed_table('raw.penalty', 'decision_no');
 select create_distributed_table('raw.credit_repair', 'decision_no', colocate_with => 'raw.penalty');
--- households and the keyed-hash lookup co-located on the number, so staging's join stays on
--- one shard (the numbers are in raw anyway; nothing downstream is distributed on one)
+select create_distributed_table('raw.parking', 'record_no');
+select create_distributed_table('raw.entity_register', 'uscc');
+select create_distributed_table('raw.rural_cooperative', 'uscc', colocate_with => 'raw.entity_register');
+select create_distributed_table('raw.tax_credit', 'uscc', colocate_with => 'raw.entity_register');
+-- keyed on a personal ID number: co-located with its digests on the number
 select create_distributed_table('raw.personal_id_digests', 'id_value');
 select create_distributed_table('raw.credit_household', 'id_number', colocate_with => 'raw.personal_id_digests');
 

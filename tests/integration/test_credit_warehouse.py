@@ -139,7 +139,8 @@ def test_rural_credit_rolls_up_yunji_town(published):
 
 
 def run_dbt_build(url, settings, day, label, *extra):
-    result = build.run_dbt(["build", *extra, "--vars", json.dumps({"evaluation_date": day})],
+    result = build.run_dbt(["build", *extra, "--vars", json.dumps({"evaluation_date": day,
+                                                                    "publish_schema": build.CANDIDATE_SCHEMA})],
                            url, settings, settings.home / "dbt" / label)
     assert result.success, [str(r.message) for r in result.result or [] if str(r.status) in ("error", "fail")]
     return result

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xinyong.ingest import schema
+from xinyong.publication import dbt_sources
 from xinyong.runtime import config, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
@@ -32,6 +33,7 @@ def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, targ
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(warehouse_url))
+    dbt_sources.write(DBT_PROJECT)
     target_dir.mkdir(parents=True, exist_ok=True)
     return dbtRunner().invoke([
         *args, "--no-use-colors",

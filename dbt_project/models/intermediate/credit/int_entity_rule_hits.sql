@@ -4,18 +4,16 @@
 
 with
 
+-- the market entities (registered), with the register row behind their registration rules
 entities as (
-    select * from {{ ref('stg_entity_register__entities') }}
-),
-
-latest_tax as (
-    select *,
-        row_number() over (partition by uscc order by evaluation_year desc) as year_rank
-    from {{ ref('stg_tax_credit__ratings') }}
+    select uscc, registration_status, established_on,
+        register_source_file as source_file, register_source_row as source_row
+    from {{ ref('int_entities_resolved') }}
+    where is_market_entity
 ),
 
 tax as (
-    select latest_tax.* from latest_tax join entities using (uscc) where year_rank = 1
+    select tax.* from {{ ref('int_tax_ratings_latest') }} as tax join entities using (uscc)
 ),
 
 penalties as (

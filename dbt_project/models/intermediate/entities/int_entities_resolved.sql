@@ -1,11 +1,14 @@
 -- Every party any feed mentions, resolved to one key: organisations and individual
 -- businesses by USCC, natural persons by the keyed hash of their ID number.
--- Market entities (is_market_entity) are the registered ones: they alone get a public tier.
+-- Market entities (is_market_entity) are the registered ones: they alone get a public tier,
+-- and this is where scoring and the marts take them and their register facts from.
 
 with
 
 register as (
-    select uscc, entity_name, entity_type, town from {{ ref('stg_entity_register__entities') }}
+    select uscc, entity_name, entity_type, town, registration_status, established_on,
+        registered_capital_wan, industry_section, source_file, source_row
+    from {{ ref('stg_entity_register__entities') }}
 ),
 
 organisation_mentions as (
@@ -30,7 +33,7 @@ organisations as (
         uscc,
         null::text as id_number_hash,
         (array_agg(name order by name_priority) filter (where name is not null))[1] as display_name,
-        array_agg(distinct feed order by feed) as feeds
+        string_agg(distinct feed, ',' order by feed) as feeds
     from organisation_mentions
     group by uscc
 ),
@@ -53,7 +56,7 @@ persons as (
         null::text as uscc,
         id_number_hash,
         (array_agg(masked_name order by name_priority) filter (where masked_name is not null))[1] as display_name,
-        array_agg(distinct feed order by feed) as feeds
+        string_agg(distinct feed, ',' order by feed) as feeds
     from person_mentions
     group by id_number_hash
 ),
@@ -70,9 +73,15 @@ select
     parties.uscc,
     parties.id_number_hash,
     parties.display_name,
+    register.uscc is not null as is_market_entity,
     register.entity_type,
     register.town,
-    register.uscc is not null as is_market_entity,
+    register.registration_status,
+    register.established_on,
+    register.registered_capital_wan,
+    register.industry_section,
+    register.source_file as register_source_file,
+    register.source_row as register_source_row,
     parties.feeds
 from parties
 left join register on register.uscc = parties.uscc

@@ -1,18 +1,22 @@
 {{
     config(
         materialized='incremental',
-        unique_key='record_no',
-        incremental_strategy='delete+insert',
+        incremental_strategy='contract_key',
+        meta={'feed': 'parking'},
         on_schema_change='fail',
-        indexes=[{'columns': ['record_no'], 'unique': true}, {'columns': ['file_id']}],
+        indexes=[{'columns': ['file_id']}],
+        post_hook="create unique index if not exists {{ this.identifier }}_contract_key
+                   on {{ this }} ({{ contract_key('parking') | join(', ') }})",
     )
 }}
--- The latest version of every parking record, kept incrementally: a run reads only the
+-- The latest version of every parking record (the key of connectors/parking.yml; macro
+-- incremental_contract_key merges by it), kept incrementally: a run reads only the
 -- files loaded since the last one (raw is indexed on _file_id; a feed's file ids grow, as
 -- its files load one at a time), so a daily delta costs in proportion to the delta. The
 -- intermediate schema is not swapped at publication, so this state survives publications.
 -- A change of columns fails the build: rebuild once with --full-refresh.
 
+{% set key = contract_key('parking') | join(', ') %}
 {% set columns = [
     'record_no', 'plate_no', 'berth_no',
     'owner_type', 'owner_uscc', 'owner_id_hash', 'owner_display',
@@ -38,14 +42,14 @@ candidates as (
     union all
     select {{ columns | join(', ') }}
     from {{ this }}
-    where record_no in (select record_no from versions)
+    where ({{ key }}) in (select {{ key }} from versions)
     {% endif %}
 ),
 
 ranked as (
     select *,
         row_number() over (
-            partition by record_no order by as_of desc, file_id desc, source_row desc
+            partition by {{ key }} order by as_of desc, file_id desc, source_row desc
         ) as version_rank
     from candidates
 )

@@ -5,7 +5,7 @@
 with
 
 entities as (
-    select uscc, entity_name from {{ ref('stg_entity_register__entities') }}
+    select uscc, display_name as entity_name from {{ ref('int_entities_resolved') }} where is_market_entity
 ),
 
 serious_penalties as (
@@ -22,12 +22,6 @@ serious_penalties as (
     where windows.is_public and windows.dishonesty_level = '严重' and not windows.is_natural_person
 ),
 
-latest_tax as (
-    select *,
-        row_number() over (partition by uscc order by evaluation_year desc) as year_rank
-    from {{ ref('stg_tax_credit__ratings') }}
-),
-
 major_tax_violators as (
     select
         uscc,
@@ -38,8 +32,8 @@ major_tax_violators as (
         'tax_credit' as source_feed,
         source_file,
         source_row
-    from latest_tax
-    where year_rank = 1 and is_major_tax_violator
+    from {{ ref('int_tax_ratings_latest') }}
+    where is_major_tax_violator
 ),
 
 listed as (

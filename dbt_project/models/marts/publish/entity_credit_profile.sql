@@ -4,7 +4,7 @@
 with
 
 entities as (
-    select * from {{ ref('stg_entity_register__entities') }}
+    select * from {{ ref('int_entities_resolved') }} where is_market_entity
 ),
 
 tiered as (
@@ -12,9 +12,7 @@ tiered as (
 ),
 
 latest_tax as (
-    select uscc, tax_grade,
-        row_number() over (partition by uscc order by evaluation_year desc) as year_rank
-    from {{ ref('stg_tax_credit__ratings') }}
+    select entity_key, tax_grade from {{ ref('int_tax_ratings_latest') }}
 ),
 
 active_penalties as (
@@ -29,7 +27,7 @@ active_penalties as (
 select
     tiered.entity_key::text as entity_key,
     entities.uscc::text as uscc,
-    entities.entity_name::text as entity_name,
+    entities.display_name::text as entity_name,
     entities.entity_type::text as entity_type,
     entities.registration_status::text as registration_status,
     entities.town::text as town,
@@ -44,7 +42,7 @@ select
     coalesce(active_penalties.active_serious_penalty_count, 0)::integer as active_serious_penalty_count,
     {{ evaluation_date() }} as evaluation_date
 from entities
-join tiered using (uscc)
+join tiered using (entity_key)
 join {{ ref('credit_tiers') }} as tiers on tiers.tier = tiered.tier
-left join latest_tax on latest_tax.uscc = entities.uscc and latest_tax.year_rank = 1
+left join latest_tax using (entity_key)
 left join active_penalties on active_penalties.uscc = entities.uscc

@@ -4,13 +4,11 @@
 with
 
 entities as (
-    select * from {{ ref('stg_entity_register__entities') }}
+    select * from {{ ref('int_entities_resolved') }} where is_market_entity
 ),
 
 latest_tax as (
-    select *,
-        row_number() over (partition by uscc order by evaluation_year desc) as year_rank
-    from {{ ref('stg_tax_credit__ratings') }}
+    select * from {{ ref('int_tax_ratings_latest') }}
 )
 
 select
@@ -32,8 +30,8 @@ select
     entities.town::text as town,
     {{ evaluation_date() }} as evaluation_date
 from {{ ref('entity_credit_profile') }} as profile
-join entities using (uscc)
-left join latest_tax on latest_tax.uscc = profile.uscc and latest_tax.year_rank = 1
+join entities on entities.entity_key = profile.entity_key
+left join latest_tax on latest_tax.entity_key = profile.entity_key
 join {{ ref('credit_tiers') }} as tiers on tiers.tier = profile.tier
 where tiers.loan_eligible
     and entities.registration_status in ('存续', '在业')

@@ -3,12 +3,12 @@
 with
 
 source as (
-    {{ with_id_digests(source('credit_household', 'credit_household'), ['id_number']) }}
+    {{ with_id_digests('credit_household') }}
     where {{ known_on_evaluation_date() }}
 ),
 
 latest as (
-    {{ latest_version('source', ['id_number_hash', 'rating_year']) }}
+    {{ latest_version('source', contract_key('credit_household')) }}
 ),
 
 renamed as (

@@ -6,7 +6,7 @@ source as (
 ),
 
 latest as (
-    {{ latest_version('source', ['decision_no', 'authority_uscc']) }}
+    {{ latest_version('source', contract_key('credit_repair')) }}
 ),
 
 renamed as (

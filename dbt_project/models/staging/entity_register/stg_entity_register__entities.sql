@@ -6,7 +6,7 @@ source as (
 ),
 
 latest as (
-    {{ latest_version('source', ['uscc']) }}
+    {{ latest_version('source', contract_key('entity_register')) }}
 ),
 
 renamed as (

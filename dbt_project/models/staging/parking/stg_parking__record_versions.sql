@@ -5,7 +5,7 @@
 with
 
 source as (
-    {{ with_id_digests(source('parking', 'parking'), ['owner_id']) }}
+    {{ with_id_digests('parking') }}
 ),
 
 renamed as (

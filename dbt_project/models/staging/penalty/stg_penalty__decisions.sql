@@ -4,12 +4,12 @@
 with
 
 source as (
-    {{ with_id_digests(source('penalty', 'penalty'), ['id_number']) }}
+    {{ with_id_digests('penalty') }}
     where {{ known_on_evaluation_date() }}
 ),
 
 latest as (
-    {{ latest_version('source', ['decision_no', 'authority_uscc']) }}
+    {{ latest_version('source', contract_key('penalty')) }}
 ),
 
 renamed as (

@@ -6,7 +6,7 @@ source as (
 ),
 
 latest as (
-    {{ latest_version('source', ['uscc', 'rating_year']) }}
+    {{ latest_version('source', contract_key('rural_cooperative')) }}
 ),
 
 renamed as (

@@ -6,7 +6,7 @@ source as (
 ),
 
 latest as (
-    {{ latest_version('source', ['uscc', 'evaluation_year']) }}
+    {{ latest_version('source', contract_key('tax_credit')) }}
 ),
 
 renamed as (

@@ -1,0 +1,40 @@
+"""dbt reads every feed fact from the contracts' generated sources; its two vars are required."""
+import json
+
+from xinyong.publication import build
+
+VARS = json.dumps({"evaluation_date": "2026-11-22", "publish_schema": build.CANDIDATE_SCHEMA})
+
+
+def compiled(target, name):
+    (path,) = (target / "compiled").rglob(f"{name}.sql")
+    return " ".join(path.read_text(encoding="utf-8").split())
+
+
+def test_staging_compiles_with_the_keys_and_personal_ids_of_the_contracts(warehouse_url, settings, tmp_path):
+    target = tmp_path / "dbt"
+    result = build.run_dbt(["compile", "--select", "staging", "int_parking_records_merged", "--vars", VARS],
+                           warehouse_url, settings, target)
+    assert result.success, result.exception
+    household = compiled(target, "stg_credit_household__households")
+    # the key of connectors/credit_household.yml, its ID number by the keyed hash
+    assert "partition by id_number_hash, rating_year" in household
+    assert "digests_1.digest as id_number_hash" in household and "digests_2" not in household
+    assert "partition by uscc, evaluation_year" in compiled(target, "stg_tax_credit__ratings")
+    assert "digests" not in compiled(target, "stg_tax_credit__ratings")
+    assert "digests_1.digest as owner_id_hash" in compiled(target, "stg_parking__record_versions")
+    assert "partition by record_no order by" in compiled(target, "int_parking_records_merged")
+    # the key test of each staging model, its feed taken from the model's name
+    (key_test,) = (target / "compiled").rglob("unique_contract_key_stg_penalty__decisions_*.sql")
+    assert "group by decision_no, authority_uscc" in " ".join(key_test.read_text(encoding="utf-8").split())
+
+
+def test_dbt_without_the_evaluation_date_or_the_candidate_schema_says_how_to_pass_them(
+        warehouse_url, settings, tmp_path):
+    for given, missing in (({"publish_schema": build.CANDIDATE_SCHEMA}, "evaluation_date"),
+                           ({"evaluation_date": "2026-11-22"}, "publish_schema")):
+        result = build.run_dbt(["parse", "--vars", json.dumps(given)], warehouse_url, settings,
+                               tmp_path / missing)
+        assert not result.success
+        message = str(result.exception)
+        assert f"dbt var '{missing}' is missing" in message and "--vars" in message, message
