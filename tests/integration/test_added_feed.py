@@ -1,0 +1,118 @@
+"""Adding a feed is declarations only: on a copy of the project, a ninth feed (the court's list
+of dishonest debtors) is added with its contract, one staging folder and its sender's row in
+the departments seed, and two of its files flow through ingest, dbt build and the gates."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, query
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+ADDED = REPO / "tests" / "data" / "added_feed"
+SHARED_SAMPLE = "court_dishonest_20261120.csv"  # a copy of the shared sample
+
+RUN = f"""
+import json
+from xinyong import ingest
+from xinyong.app import pipeline
+from xinyong.ingest import contracts
+outcomes = [o.__dict__ for c in contracts.load_all().values() for o in ingest.ingest_feed(c)]
+candidate = pipeline.audit_candidate(pipeline.build_candidate({EVALUATION_DATE!r}))
+published = pipeline.publish_candidate(candidate)
+print(json.dumps({{"outcomes": outcomes, "publication_id": published["publication_id"]}}, default=str))
+"""
+
+
+def copy_project(target: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        source = REPO / name
+        if source.is_file() and not name.startswith(("tests/", "bench/")):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def add_court_feed(project: Path) -> None:
+    """The three declarations a new feed takes: contract, staging folder, sender."""
+    shutil.copy(ADDED / "connectors" / "court_dishonest.yml", project / "connectors")
+    shutil.copytree(ADDED / "staging" / "court_dishonest", project / "dbt_project/models/staging/court_dishonest")
+    seed = project / "dbt_project" / "seeds" / "departments.csv"
+    with seed.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        if row["department_code"] == "court":
+            row["feeds"] = "court_dishonest"
+    with seed.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def second_court_file(landing: Path) -> None:
+    """The next day: one debtor paid and left the list, one new case."""
+    with (ADDED / SHARED_SAMPLE).open(encoding="gb18030", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    paid = list(rows[0])
+    paid[header.index("履行情况")], paid[header.index("移除日期")] = "全部履行", "2026-11-21"
+    new = list(rows[1])
+    new[header.index("案号")] = "（2026）渝0115执2301号"
+    with (landing / "court_dishonest" / "court_dishonest_20261121.csv").open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, paid, new])
+
+
+def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
+    project = copy_project(tmp_path / "project")
+    add_court_feed(project)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    drop_samples(landing, [p.name for p in SAMPLES.iterdir() if not p.name.startswith("court_")])
+    (landing / "court_dishonest").mkdir()
+    shutil.copy(ADDED / SHARED_SAMPLE, landing / "court_dishonest")
+    second_court_file(landing)
+    name = f"t_added_{os.getpid()}"
+    pg_server.admin(f'create database "{name}"')
+    url = pg_server.url(name)
+    env = {**os.environ, "PYTHONPATH": str(project), "XINYONG_WAREHOUSE_URL": url,
+           "XINYONG_HOME": str(tmp_path / "home"), "XINYONG_LANDING": str(landing)}
+    try:
+        run = subprocess.run([sys.executable, "-c", RUN], cwd=project, env=env, capture_output=True, text=True,
+                             timeout=900)
+        assert run.returncode == 0, run.stderr[-4000:]
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        court = {o["file_name"]: o for o in result["outcomes"] if o["feed"] == "court_dishonest"}
+        assert court[SHARED_SAMPLE]["status"] == "loaded" and court[SHARED_SAMPLE]["rows_loaded"] == 10
+        assert court["court_dishonest_20261121.csv"]["rows_loaded"] == 2
+        # staging holds the latest version of each case: the paid debtor has left the list
+        listings = dict(query(url, "select case_no, is_listed from staging.stg_court_dishonest__listings"))
+        assert len(listings) == 11 and list(listings.values()).count(False) == 2   # the sample's own + the paid
+        # the personal columns the contract marks are masked and hashed, never raw
+        person = query(url, """select debtor_name, id_number_masked, id_number_hash is not null
+                               from staging.stg_court_dishonest__listings where is_natural_person""")
+        assert person and person[0][0].endswith("*") and "********" in person[0][1] and person[0][2]
+        # dbt's key test ran on the new model, and the gates let the publication through
+        status, gates = query(url, "select status, gate_results from audit.publications where publication_id = %s",
+                              (result["publication_id"],))[0]
+        assert status == "published" and gates["gx"]["success"]
+        manifest = json.loads(next((tmp_path / "home" / "dbt").glob("publication_*/run_results.json")).read_text())
+        assert any("unique_contract_key_stg_court_dishonest__listings" in r["unique_id"] and r["status"] == "pass"
+                   for r in manifest["results"])
+        # and Airflow makes its ingest DAG from the contract alone
+        dags = subprocess.run([sys.executable, "-c", "from airflow.dag_processing.dagbag import DagBag; "
+                               f"print(sorted(DagBag(dag_folder={str(project / 'dags')!r}).dag_ids))"],
+                              cwd=project, capture_output=True, text=True, timeout=300,
+                              env={**env, "AIRFLOW_HOME": str(tmp_path / "airflow"),
+                                   "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                                   "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db"})
+        assert "ingest_court_dishonest" in dags.stdout, dags.stderr[-2000:]
+    finally:
+        pg_server.admin(f'drop database "{name}" with (force)')
