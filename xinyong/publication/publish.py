@@ -17,11 +17,9 @@ import signal
 
 from xinyong.ingest import schema
 from xinyong.publication import roles
+from xinyong.publication.schemas import CANDIDATE, HELD_PREFIX, LIVE, PREVIOUS, ROLLED_BACK  # noqa: F401
 from xinyong.runtime import warehouse
 
-LIVE, PREVIOUS, CANDIDATE = "publish", "publish_prev", "publish_candidate"
-HELD_PREFIX = "publish_held_"
-ROLLED_BACK = "publish_rolled_back"
 # Test-only fault injection: `swap:between_renames` SIGKILLs the process after `publish`
 # became `publish_prev` and before the candidate became `publish` (tests/integration).
 FAULT_ENV = "XINYONG_FAULT_INJECTION"
