@@ -48,7 +48,7 @@ def _ingest(ctx: Context, entries: list[dict]) -> int:
 
 def _bare_dbt_build(ctx: Context, label: str) -> float:
     """`dbt build` as a person would type it, in its own process, timed end to end."""
-    from xinyong.publication import build
+    from xinyong.publication import build, schemas
 
     env = {**os.environ, **build.dbt_env(ctx.warehouse_url)}
     target = ctx.scratch / f"dbt-{label}"
@@ -56,7 +56,7 @@ def _bare_dbt_build(ctx: Context, label: str) -> float:
     subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(build.DBT_PROJECT),
                     "--profiles-dir", str(build.DBT_PROJECT), "--target-path", str(target),
                     "--log-path", str(target / "logs"), "--vars",
-                    f"{{evaluation_date: '{EVALUATION_DATE}', publish_schema: {build.CANDIDATE_SCHEMA}}}"],
+                    f"{{evaluation_date: '{EVALUATION_DATE}', publish_schema: {schemas.CANDIDATE}}}"],
                    env=env, check=True, capture_output=True)
     return time.perf_counter() - started
 
@@ -83,6 +83,7 @@ def _airflow_build(ctx: Context) -> dict:
 
 @measurement("warehouse_builds", "dbt build at district scale: full, Airflow-orchestrated, bare, one-day delta")
 def warehouse_builds(ctx: Context) -> dict:
+    from xinyong.publication import schemas
     from xinyong.runtime import warehouse
 
     base, delta = _files(ctx)
@@ -94,7 +95,7 @@ def warehouse_builds(ctx: Context) -> dict:
     delta_rows = _ingest(ctx, [delta])
     incremental = _bare_dbt_build(ctx, "delta")
     with warehouse.transaction(ctx.warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute("select count(*) from publish_candidate.entity_credit_profile")
+        cur.execute(f"select count(*) from {schemas.CANDIDATE}.entity_credit_profile")
         entities = cur.fetchone()[0]
     build_task = airflow_run["tasks"].get("build_candidate")
     return {"rows": loaded, "seconds": full, "full_build_s": full, "bare_rebuild_s": bare,

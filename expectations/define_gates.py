@@ -2,20 +2,27 @@
 
     .venv/bin/python expectations/define_gates.py
 
-Writes the warehouse datasource's assets (in gx/great_expectations.yml), one suite per
-concern (gx/expectations/), one validation definition per asset and suite
-(gx/validation_definitions/) and the checkpoint `publish_candidate_gate` listing them all
+Writes gx/great_expectations.yml (stores, Data Docs site and the warehouse datasource's
+assets), one suite per concern (gx/expectations/), one validation definition per asset
+and suite (gx/validation_definitions/) and the checkpoint listing them all
 (gx/checkpoints/). Ids are derived from names, so a rerun changes nothing unless a
 definition changed. The files are what runs; this script only keeps them consistent.
 
-Checks that span tables or need discovery at run time (personal data in every text
-column, tier shift, penalty windows) are SQL functions in xinyong/sql/bootstrap.sql called
-from `UnexpectedRowsExpectation` or from query assets; bounds come from gate_policy.yml as
-suite parameters. Unexpected-rows queries name the candidate tables instead of GX's `{batch}`:
-GX substitutes `{batch}` with and without an alias depending on the metric, which no
-single query form accepts on PostgreSQL before 16 (the batch is the whole table anyway).
-`meta.approvable: true` marks a failure a person may release with
-`xinyong publish --approve`; every other failure blocks.
+One home per gate: an invariant inside one model is a dbt test (dbt_project/models/**/*.yml,
+dbt_project/tests/), run by `dbt build` before the gate. What is here checks across runs
+(tier shift, feed volumes), across tables or schemas (personal data anywhere in the
+candidate, penalty windows recomputed from raw), or may be released by a person
+(`meta.approvable: true`, `xinyong publish --approve`); every other failure blocks.
+
+Nothing here names the candidate schema or a bound. The candidate's tables are unqualified
+and the queries say `current_schema()`: gates.py points the gate's connection at the
+candidate with `search_path`. Bounds are suite parameters from gate_policy.yml or seeds
+that the SQL functions read (expectations/sql/gates.sql); the evaluation date and the SQL
+knobs reach the queries as session settings (`current_setting('xinyong.evaluation_date')`).
+Results and Data Docs go to `${XINYONG_GX_HOME}`, set by gates.py under XINYONG_HOME.
+Unexpected-rows queries name their tables instead of GX's `{batch}`: GX substitutes
+`{batch}` with and without an alias depending on the metric, which no single query form
+accepts on PostgreSQL before 16 (the batch is the whole table anyway).
 """
 from __future__ import annotations
 
@@ -25,31 +32,37 @@ from pathlib import Path
 
 import yaml
 
+from xinyong.publication import gates, schemas
+
 GX = Path(__file__).resolve().parent / "gx"
 NS = uuid.UUID("6f1c2d1e-0000-4000-8000-786e796f6e67")
-CHECKPOINT = "publish_candidate_gate"
-CANDIDATE = "publish_candidate"
+CHECKPOINT = gates.CHECKPOINT
+STATE = "${" + gates.GX_HOME_ENV + "}"
 
 
 def _id(*parts: str) -> str:
     return str(uuid.uuid5(NS, "/".join(parts)))
 
 
+def setting(name: str, cast: str) -> str:
+    """A knob of this gate run, as the SQL reads it (gates.py sets it on the session)."""
+    return f"current_setting('xinyong.{name}')::{cast}"
+
+
 # ------------------------------------------------------------------ assets
+# (schema, table); schema None = the candidate (the connection's search_path)
 TABLE_ASSETS = {
-    "candidate_entity_credit_profile": (CANDIDATE, "entity_credit_profile"),
-    "candidate_credit_score_explanation": (CANDIDATE, "credit_score_explanation"),
-    "candidate_penalty_disclosure": (CANDIDATE, "penalty_disclosure"),
-    "staging_entity_register": ("staging", "stg_entity_register__entities"),
-    "staging_tax_credit": ("staging", "stg_tax_credit__ratings"),
-    "staging_penalty": ("staging", "stg_penalty__decisions"),
+    "candidate_entity_credit_profile": (None, "entity_credit_profile"),
+    "candidate_credit_score_explanation": (None, "credit_score_explanation"),
+    "candidate_penalty_disclosure": (None, "penalty_disclosure"),
 }
 QUERY_ASSETS = {
     # every table of the candidate schema, found at run time
-    "candidate_schema": f"""select table_name::text from information_schema.tables
-        where table_schema = '{CANDIDATE}'""",
-    "candidate_tier_shift": f"select * from audit.tier_shift('{CANDIDATE}', 'publish')",
-    "feed_file_volumes": "select * from audit.feed_file_volumes",
+    "candidate_schema": """select table_name::text from information_schema.tables
+        where table_schema = current_schema()""",
+    "candidate_tier_shift": f"select * from audit.tier_shift(current_schema(), '{schemas.LIVE}')",
+    "feed_file_volumes": f"""select * from audit.feed_file_volumes(
+        {setting('feed_volume_min_previous_rows', 'bigint')})""",
     "tax_credit_latest_file": """select t._source_file as file_name, count(*) as rows_loaded,
         round(count(*) filter (where t.tax_grade = 'D')::numeric / count(*), 4) as grade_d_share
         from raw.tax_credit t
@@ -75,37 +88,15 @@ def rows(query: str, note: str, approvable: bool = False) -> dict:
 # ------------------------------------------------------------------ suites: (asset, suite) -> expectations
 VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
     "candidate_entity_credit_profile": ("candidate_entity_credit_profile", "publish_entity_credit_profile", [
-        E("expect_table_row_count_to_be_between", min_value=1),
-        E("expect_column_values_to_be_unique", column="entity_key"),
-        E("expect_column_values_to_be_unique", column="uscc"),
-        *[E("expect_column_values_to_not_be_null", column=c)
-          for c in ("entity_key", "uscc", "entity_name", "score", "tier")],
-        E("expect_column_values_to_be_in_set", column="tier", value_set=["A", "B", "C", "D"]),
-        E("expect_column_values_to_be_between", column="score", min_value=0.0, max_value=1000.0),
-        E("expect_column_values_to_match_regex", column="uscc", regex="^[0-9A-HJ-NPQRTUW-Y]{18}$"),
-        rows(f"""select b.uscc, count(distinct b.tier) as tiers from {CANDIDATE}.entity_credit_profile b group by b.uscc
-                having count(distinct b.tier) > 1""", "one tier per entity"),
-        rows(f"""select p.entity_key, p.score, p.tier from {CANDIDATE}.entity_credit_profile p
-                where not p.tier_overridden and p.tier <> (select t.tier from policy.credit_tiers t
-                      where p.score >= t.min_score order by t.min_score desc limit 1)""",
-             "the tier follows the score thresholds (policy.credit_tiers) unless overridden"),
-        rows(f"""select p.entity_key, p.score, coalesce(sum(e.points), 0) as explained
-                 from {CANDIDATE}.entity_credit_profile p
-                 left join {CANDIDATE}.credit_score_explanation e on e.entity_key = p.entity_key
-                 group by p.entity_key, p.score having p.score <> coalesce(sum(e.points), 0)""",
-             "explanations add up to the score"),
+        E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
     ]),
     "candidate_credit_score_explanation": ("candidate_credit_score_explanation", "publish_credit_score_explanation", [
-        E("expect_table_row_count_to_be_between", min_value=1),
-        *[E("expect_column_values_to_not_be_null", column=c) for c in ("entity_key", "rule_id", "points", "reason")],
-        rows(f"""select e.entity_key, e.rule_id from {CANDIDATE}.credit_score_explanation e
-                 where not exists (select 1 from {CANDIDATE}.entity_credit_profile p
-                                   where p.entity_key = e.entity_key)""",
-             "every explanation belongs to a published entity"),
+        E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
     ]),
     "candidate_schema": ("candidate_schema", "publish_personal_data", [
-        E("expect_table_row_count_to_be_between", min_value=1, note="the candidate has tables"),
-        rows(f"""select f.* from audit.personal_data_findings('{CANDIDATE}') f""",
+        E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows"),
+          note="the candidate has tables"),
+        rows("select f.* from audit.personal_data_findings(current_schema()) f",
              "no unmasked 身份证 number or natural person's full name in any text column of any table"),
     ]),
     "candidate_tier_shift": ("candidate_tier_shift", "publish_tier_shift", [
@@ -114,12 +105,9 @@ VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
           column="share_shift", min_value=P("min_tier_share_shift"), max_value=P("max_tier_share_shift")),
     ]),
     "candidate_penalty_disclosure": ("candidate_penalty_disclosure", "publish_penalty_disclosure", [
-        rows(f"""select f.* from audit.penalty_window_findings('{CANDIDATE}', 12, 36) f""",
-             "no penalty disclosed outside its window (一般 12, 严重 36 months max, 公示截止期, repair)"),
-        rows(f"""select column_name from information_schema.columns
-                 where table_schema = '{CANDIDATE}' and table_name = 'penalty_disclosure'
-                   and column_name ~ '(address|^id_number$|legal_representative_id)'""",
-             "no personal address or legal representative's ID column"),
+        rows(f"""select f.* from audit.penalty_window_findings(current_schema(), {setting('evaluation_date', 'date')}) f""",
+             "no penalty disclosed outside its window on the evaluation date "
+             "(maximum months per 失信程度 from policy.publicity_periods, 公示截止期, repair)"),
     ]),
     "feed_file_volumes": ("feed_file_volumes", "feed_volume", [
         E("expect_column_values_to_be_between", approvable=True,
@@ -129,35 +117,57 @@ VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
     "tax_credit_latest_file": ("tax_credit_latest_file", "feed_tax_credit", [
         E("expect_column_values_to_be_between", approvable=True,
           note="share of tax grade D in the latest tax_credit file",
-          column="grade_d_share", min_value=0.0, max_value=P("max_tax_grade_d_share")),
-    ]),
-    "staging_entity_register_keys": ("staging_entity_register", "staging_entity_register_keys", [
-        E("expect_column_values_to_be_unique", column="uscc"),
-    ]),
-    "staging_tax_credit_keys": ("staging_tax_credit", "staging_tax_credit_keys", [
-        E("expect_compound_columns_to_be_unique", column_list=["uscc", "evaluation_year"]),
-    ]),
-    "staging_penalty_keys": ("staging_penalty", "staging_penalty_keys", [
-        E("expect_compound_columns_to_be_unique", column_list=["decision_no", "authority_uscc"]),
+          column="grade_d_share", max_value=P("max_tax_grade_d_share")),
     ]),
 }
 
 
+def _store(class_name: str, base_directory: str, **extra) -> dict:
+    return {"class_name": class_name,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", **extra, "base_directory": base_directory}}
+
+
+def project_config(data_context_id: str | None) -> dict:
+    """Definitions live in the checkout; what a run writes (results, Data Docs) in XINYONG_HOME."""
+    return {
+        "config_version": 4.0,
+        "config_variables_file_path": None,
+        "plugins_directory": "plugins/",
+        "stores": {
+            "expectations_store": _store("ExpectationsStore", "expectations/"),
+            "validation_results_store": _store("ValidationResultsStore", f"{STATE}/validations/"),
+            "checkpoint_store": _store("CheckpointStore", "checkpoints/", suppress_store_backend_id=True),
+            "validation_definition_store": _store("ValidationDefinitionStore", "validation_definitions/"),
+        },
+        "expectations_store_name": "expectations_store",
+        "validation_results_store_name": "validation_results_store",
+        "checkpoint_store_name": "checkpoint_store",
+        "data_docs_sites": {"local_site": {
+            "class_name": "SiteBuilder", "show_how_to_buttons": True,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": f"{STATE}/data_docs/local_site/"},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}},
+        "analytics_enabled": None,
+        "data_context_id": data_context_id or _id("data_context"),
+    }
+
+
 def write() -> None:
     config_path = GX / "great_expectations.yml"
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    existing = yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    config = project_config((existing or {}).get("data_context_id"))
     assets = {}
     for name, (schema, table) in TABLE_ASSETS.items():
         assets[name] = {"type": "table", "id": _id("asset", name), "batch_metadata": {},
                         "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
-                        "table_name": table, "schema_name": schema}
+                        "table_name": table, **({"schema_name": schema} if schema else {})}
     for name, query in QUERY_ASSETS.items():
         assets[name] = {"type": "query", "id": _id("asset", name), "batch_metadata": {},
                         "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
                         "query": " ".join(query.split())}
     config["fluent_datasources"] = {"warehouse": {
         "type": "postgres", "id": _id("datasource", "warehouse"), "assets": assets,
-        "connection_string": "${XINYONG_GX_WAREHOUSE_URL}"}}
+        "connection_string": "${" + gates.WAREHOUSE_URL_ENV + "}"}}
     config_path.write_text("# Great Expectations file context of Xinyong's gates; the assets, suites, validation\n"
                            "# definitions and checkpoint are written by expectations/define_gates.py.\n"
                            + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -34,17 +34,17 @@ def test_build_gate_publish_on_samples(loaded):
 def test_failed_gate_leaves_the_last_publication_in_place(loaded, monkeypatch):
     first = publish_once()
     candidate = pipeline.build_candidate(EVALUATION_DATE)
-    # a defect the dbt tests do not look for but the GX suite does: a score out of range
-    query(loaded, "update publish_candidate.entity_credit_profile set score = 5000 "
+    # a defect only the GX gate looks for (across every table): an unmasked ID number
+    query(loaded, "update publish_candidate.entity_credit_profile set town = '500115199003071234' "
                   "where entity_key = (select min(entity_key) from publish_candidate.entity_credit_profile)")
     with pytest.raises(pipeline.GateFailed) as failure:
         pipeline.audit_candidate(candidate)
-    assert "expect_column_values_to_be_between" in str(failure.value) and "5000" in str(failure.value)
+    assert "unexpected_rows_expectation" in str(failure.value) and "500115********1234" in str(failure.value)
     assert publish.current(loaded)["publication_id"] == first["publication_id"]
-    assert query(loaded, "select max(score) from publish.entity_credit_profile")[0][0] <= 1000
+    assert query(loaded, "select count(*) from publish.entity_credit_profile where town ~ '^[0-9]{18}$'")[0][0] == 0
     attempts = query(loaded, "select status, reason from audit.publications order by publication_id")
     assert attempts[0][0] == "published" and attempts[1][0] == "failed"
-    assert "score" in attempts[1][1]
+    assert "身份证" in attempts[1][1]
 
 
 def test_policy_is_data_a_seed_change_changes_results(loaded, monkeypatch, tmp_path):

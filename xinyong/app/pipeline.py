@@ -137,9 +137,9 @@ def audit_candidate(candidate: dict) -> dict:
     """The GX gate; on failure `publish` is untouched, an approvable candidate is kept."""
     url = warehouse_url()
     publication_id = candidate["publication_id"]
-    gate = gates.run_gate(url)
+    gate = gates.run_gate(url, candidate["evaluation_date"])
     faults.inject("gate:after_checkpoint")
-    candidate["artifacts"].update({"data_docs": gate.data_docs, "gx_results": str(gates.GX_RESULTS)})
+    candidate["artifacts"].update({"data_docs": gate.data_docs, "gx_results": gate.results})
     candidate["gate_results"] = {"dbt": {"success": True}, "gx": gate.as_dict()}
     if not gate.success:
         held = publish.fail(url, publication_id, gate.summary(), candidate["gate_results"],

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xinyong.ingest import schema
-from xinyong.publication import dbt_sources
+from xinyong.publication import dbt_sources, schemas
 from xinyong.runtime import config, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
-CANDIDATE_SCHEMA = "publish_candidate"
 
 
 @dataclass
@@ -48,10 +47,10 @@ def build_candidate(warehouse_url: str, settings: config.Settings, run_label: st
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         schema.ensure(conn)
         # A model removed from the project must not survive in the next publication.
-        cur.execute(f"drop schema if exists {CANDIDATE_SCHEMA} cascade")
+        cur.execute(f"drop schema if exists {schemas.CANDIDATE} cascade")
     day = evaluation_date
     target_dir = settings.home / "dbt" / run_label
-    result = run_dbt(["build", "--vars", f"{{evaluation_date: '{day}', publish_schema: {CANDIDATE_SCHEMA}}}"],
+    result = run_dbt(["build", "--vars", f"{{evaluation_date: '{day}', publish_schema: {schemas.CANDIDATE}}}"],
                      warehouse_url, settings, target_dir)
     failures = []
     if result.result is not None:

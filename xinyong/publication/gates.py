@@ -1,12 +1,19 @@
 """The Great Expectations gate on the candidate publication and the feeds (the "audit" of WAP).
 
-Suites, validation definitions and the checkpoint are files in `expectations/gx/`
-(written by expectations/define_gates.py); the datasource reads its connection string from
-XINYONG_GX_WAREHOUSE_URL, so nothing machine-specific is committed. Validation runs inside
-PostgreSQL. Bounds come from expectations/gate_policy.yml as suite parameters. A
-validation whose table does not exist (a published table the warehouse does not build
-yet) is skipped and reported as such. Data Docs are rebuilt on every run; each failure
-names its expectation, the offending rows (masked) and its Data Docs page.
+One home per gate: dbt tests hold the invariants inside one model (`dbt build` runs them
+before this gate); GX holds the checks across runs, across tables or that a person may
+approve. Suites, validation definitions and the checkpoint are files in `expectations/gx/`
+(written by expectations/define_gates.py); the SQL they call is expectations/sql/gates.sql,
+applied here before every run. Validation runs inside PostgreSQL.
+
+A run is told what it checks: the candidate schema (the gate's connection gets it as its
+`search_path`, so the GX files never name it) and the evaluation date (a session setting,
+`xinyong.evaluation_date`, with the SQL knobs of gate_policy.yml). Bounds come from
+expectations/gate_policy.yml as suite parameters or from the policy seeds the SQL reads.
+A validation whose relations do not exist (a published table the warehouse does not build
+yet) is skipped and reported as such. Results and Data Docs are written under
+`<XINYONG_HOME>/gx/`, so two homes on one checkout keep their own; each failure names its
+expectation, the offending rows (masked) and its Data Docs page.
 """
 from __future__ import annotations
 
@@ -14,29 +21,51 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
 from xinyong.ingest import contracts
-from xinyong.runtime import warehouse
+from xinyong.publication import schemas
+from xinyong.runtime import config, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
 GX_ROOT = PROJECT_ROOT / "expectations"
 GATE_POLICY = GX_ROOT / "gate_policy.yml"
-CHECKPOINT = "publish_candidate_gate"
-GX_RESULTS = GX_ROOT / "gx" / "uncommitted" / "validations"
+GATE_SQL = GX_ROOT / "sql" / "gates.sql"
+CHECKPOINT = "publication_gate"
+# Environment variables great_expectations.yml substitutes: where a run writes, what it reads.
+GX_HOME_ENV = "XINYONG_GX_HOME"
+WAREHOUSE_URL_ENV = "XINYONG_GX_WAREHOUSE_URL"
 ID_NUMBER = re.compile(r"([1-9]\d{5})(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(\d{3}[0-9Xx])")
 NAME_COLUMNS = re.compile(r"name|姓名|名称")
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def gx_home(home: Path) -> Path:
+    """What the gate writes for one XINYONG_HOME: validation results and Data Docs."""
+    return home / "gx"
+
+
+def results_dir(home: Path) -> Path:
+    return gx_home(home) / "validations"
+
+
+def data_docs_dir(home: Path) -> Path:
+    return gx_home(home) / "data_docs" / "local_site"
 
 
 @dataclass
 class GateResult:
     success: bool
+    candidate_schema: str = schemas.CANDIDATE
+    evaluation_date: str | None = None
     checked: int = 0
     failures: list[dict] = field(default_factory=list)   # one per failed expectation
     skipped: list[dict] = field(default_factory=list)    # validations that could not apply
     validations: list[dict] = field(default_factory=list)
     data_docs: str | None = None
+    results: str | None = None   # the folder of this home's validation results
 
     @property
     def approvable(self) -> bool:
@@ -44,7 +73,8 @@ class GateResult:
         return bool(self.failures) and all(f["approvable"] for f in self.failures)
 
     def as_dict(self) -> dict:
-        return {"success": self.success, "checked": self.checked, "failures": self.failures,
+        return {"success": self.success, "candidate_schema": self.candidate_schema,
+                "evaluation_date": self.evaluation_date, "checked": self.checked, "failures": self.failures,
                 "skipped": self.skipped, "validations": self.validations, "approvable": self.approvable,
                 "data_docs": self.data_docs}
 
@@ -71,8 +101,21 @@ class GateResult:
         return "\n".join(lines) + skipped
 
 
-def _sqlalchemy_url(warehouse_url: str) -> str:
-    return warehouse.sqlalchemy_url(warehouse_url)
+def session_url(warehouse_url: str, candidate_schema: str, settings: dict[str, object]) -> str:
+    """The gate's connection: the candidate first on the search_path, the run's knobs as
+    session settings `xinyong.<name>` (libpq `options`), for SQLAlchemy's psycopg2 driver."""
+    from sqlalchemy.engine import make_url
+
+    if not IDENTIFIER.match(candidate_schema):
+        raise ValueError(f"candidate schema {candidate_schema!r} is not a plain lower-case identifier")
+    url = make_url(warehouse.sqlalchemy_url(warehouse_url))
+    options = [str(url.query.get("options") or "").strip(), f"-c search_path={candidate_schema}"]
+    for name, value in settings.items():
+        if not IDENTIFIER.match(name) or not re.fullmatch(r"[\w.:+-]+", str(value)):
+            raise ValueError(f"gate setting {name}={value!r} cannot travel as a session setting")
+        options.append(f"-c xinyong.{name}={value}")
+    return url.update_query_dict({"options": " ".join(o for o in options if o)}).render_as_string(
+        hide_password=False)
 
 
 def mask(value, column: str = ""):
@@ -93,8 +136,9 @@ def policy() -> dict:
     return yaml.safe_load(GATE_POLICY.read_text(encoding="utf-8"))
 
 
-def refresh_person_names(warehouse_url: str) -> None:
-    """audit.natural_person_names: every name a contract marks personal (a view over raw.*)."""
+def prepare(warehouse_url: str) -> None:
+    """Apply expectations/sql/gates.sql and write audit.natural_person_names: every name a
+    contract marks personal (a view over raw.*). Idempotent, under the bootstrap lock."""
     selects = []
     for contract in contracts.load_all().values():
         for col in contract.columns:
@@ -107,6 +151,7 @@ def refresh_person_names(warehouse_url: str) -> None:
     body = "\nunion\n".join(selects) or "select null::text as person_name where false"
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.bootstrap'))")
+        cur.execute(GATE_SQL.read_text(encoding="utf-8"))
         cur.execute(f"create or replace view audit.natural_person_names as {body}")
 
 
@@ -115,17 +160,20 @@ def _relation_exists(cur, qualified: str) -> bool:
     return cur.fetchone()[0]
 
 
-def _missing_relations(cur, vd, requires: dict) -> list[str]:
+def _missing_relations(cur, vd, requires: dict, candidate_schema: str) -> list[str]:
+    """What a validation reads that is not there; an unqualified name is in the candidate."""
     needed = list(requires.get(vd.name, []))
     asset = vd.data_source.get_asset(vd.asset.name) if hasattr(vd, "data_source") else vd.asset
     if getattr(asset, "type", "") == "table":
-        needed.append(f"{asset.schema_name}.{asset.table_name}")
+        schema = asset.schema_name if isinstance(asset.schema_name, str) else None   # GX: `Missing`
+        needed.append(f"{schema}.{asset.table_name}" if schema else asset.table_name)
+    needed = [name if "." in name else f"{candidate_schema}.{name}" for name in needed]
     return [r for r in dict.fromkeys(needed) if not _relation_exists(cur, r)]
 
 
-def _data_docs_page(suite: str, run_time: dt.datetime) -> str | None:
+def _data_docs_page(home: Path, suite: str, run_time: dt.datetime) -> str | None:
     stamp = run_time.strftime("%Y%m%dT%H%M%S.%fZ")
-    folder = GX_ROOT / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations" / suite
+    folder = data_docs_dir(home) / "validations" / suite
     pages = sorted(folder.glob(f"*/{stamp}/**/*.html")) if folder.is_dir() else []
     return pages[0].as_uri() if pages else None
 
@@ -152,26 +200,31 @@ def _examples(details: dict) -> list:
     return mask(list(details.get("partial_unexpected_list") or [])[:5], "name")
 
 
-def run_gate(warehouse_url: str, checkpoint: str = CHECKPOINT) -> GateResult:
+def run_gate(warehouse_url: str, evaluation_date: str, candidate_schema: str = schemas.CANDIDATE,
+             checkpoint: str = CHECKPOINT, home: Path | None = None) -> GateResult:
+    """Run every validation of the checkpoint against `candidate_schema` as of `evaluation_date`;
+    results and Data Docs go under `home` (default: XINYONG_HOME)."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    os.environ["XINYONG_GX_WAREHOUSE_URL"] = _sqlalchemy_url(warehouse_url)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    refresh_person_names(warehouse_url)
+    day = dt.date.fromisoformat(str(evaluation_date)).isoformat()
+    home = home or config.load().home
     settings = policy()
-    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        for name, value in (settings.get("sql_parameters") or {}).items():
-            cur.execute("""insert into audit.gate_policy (name, value) values (%s, %s)
-                           on conflict (name) do update set value = excluded.value""", (name, value))
+    os.environ[WAREHOUSE_URL_ENV] = session_url(
+        warehouse_url, candidate_schema, {"evaluation_date": day, **(settings.get("sql_parameters") or {})})
+    os.environ[GX_HOME_ENV] = str(gx_home(home))
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    prepare(warehouse_url)
     context = gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
     definitions = context.checkpoints.get(checkpoint).validation_definitions
     run_time = dt.datetime.now(dt.timezone.utc)
     run_id = RunIdentifier(run_name=f"xinyong-{run_time:%Y%m%dT%H%M%S}", run_time=run_time)
-    gate = GateResult(success=True)
+    gate = GateResult(success=True, candidate_schema=candidate_schema, evaluation_date=day,
+                      results=str(results_dir(home)))
     ran: list[tuple[str, object]] = []
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        missing = {vd.name: _missing_relations(cur, vd, settings.get("requires") or {}) for vd in definitions}
+        missing = {vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
+                   for vd in definitions}
     for vd in definitions:
         if missing[vd.name]:
             gate.skipped.append({"validation": vd.name, "suite": vd.suite.name,
@@ -208,7 +261,7 @@ def run_gate(warehouse_url: str, checkpoint: str = CHECKPOINT) -> GateResult:
     sites = context.get_docs_sites_urls()
     if sites:
         gate.data_docs = sites[0].get("site_url")
-    pages = {suite: _data_docs_page(suite, run_time) for suite, _ in ran}
+    pages = {suite: _data_docs_page(home, suite, run_time) for suite, _ in ran}
     for f in gate.failures:
         f["data_docs"] = pages.get(f["suite"]) or gate.data_docs
     for v in gate.validations:

@@ -16,11 +16,8 @@ import os
 
 from xinyong.ingest import schema
 from xinyong.publication import roles
+from xinyong.publication.schemas import CANDIDATE, HELD_PREFIX, LIVE, PREVIOUS, ROLLED_BACK  # noqa: F401
 from xinyong.runtime import faults, warehouse
-
-LIVE, PREVIOUS, CANDIDATE = "publish", "publish_prev", "publish_candidate"
-HELD_PREFIX = "publish_held_"
-ROLLED_BACK = "publish_rolled_back"
 
 
 class PublishError(RuntimeError):

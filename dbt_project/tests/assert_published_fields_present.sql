@@ -1,0 +1,10 @@
+-- What a published row is meaningless without: the entity's name; each explanation's
+-- points and reason.
+select 'entity_credit_profile' as model, entity_key, 'entity_name' as missing
+from {{ ref('entity_credit_profile') }} where entity_name is null
+union all
+select 'credit_score_explanation', entity_key, 'points'
+from {{ ref('credit_score_explanation') }} where points is null
+union all
+select 'credit_score_explanation', entity_key, 'reason'
+from {{ ref('credit_score_explanation') }} where reason is null

@@ -1,0 +1,158 @@
+-- The SQL side of the GX gates (expectations/define_gates.py names these in its queries).
+-- Applied by xinyong/publication/gates.py before every gate run, idempotently, under the
+-- bootstrap advisory lock. Every bound is an argument or a policy seed, never a literal:
+-- the GX queries pass the candidate schema (current_schema(), the gate connection's
+-- search_path) and the run's knobs (session settings `xinyong.*`, see gates.py).
+
+-- Earlier versions kept these in the runtime bootstrap, with literal or table-held bounds.
+drop function if exists audit.penalty_window_findings(text, int, int);
+drop view if exists audit.feed_file_volumes;
+drop table if exists audit.gate_policy;
+
+-- What a gate may report about an offending value: never the full value.
+create or replace function audit.mask_text(v text) returns text language sql immutable as $$
+    select case
+        when v is null then null
+        when v ~ '[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]'
+            then regexp_replace(v, '([1-9][0-9]{5})[0-9]{8}([0-9]{3}[0-9Xx])', '\1********\2', 'g')
+        when char_length(v) <= 4 then left(v, 1) || repeat('*', char_length(v) - 1)
+        else left(v, 2) || '…' || right(v, 2)
+    end
+$$;
+
+-- Every text column of every table in a schema, discovered at run time, searched for an
+-- unmasked 18-character 身份证 number or a natural person's full name (an exact match of a
+-- name the raw feeds mark personal: audit.natural_person_names, written by gates.py from
+-- the contracts before each run).
+create or replace function audit.personal_data_findings(p_schema text)
+returns table (table_name text, column_name text, kind text, masked_value text, occurrences bigint)
+language plpgsql stable as $$
+declare
+    col record;
+    has_names boolean := to_regclass('audit.natural_person_names') is not null;
+begin
+    for col in
+        select c.table_name::text as t, c.column_name::text as c
+        from information_schema.columns c
+        join information_schema.tables t using (table_schema, table_name)
+        where c.table_schema = p_schema and t.table_type = 'BASE TABLE'
+          and c.data_type in ('text', 'character varying', 'character')
+        order by 1, 2
+    loop
+        return query execute format(
+            $q$select %L::text, %L::text, 'id_number'::text, audit.mask_text(%I::text), count(*)
+               from %I.%I
+               where %I ~ '[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]'
+               group by 3, 4$q$,
+            col.t, col.c, col.c, p_schema, col.t, col.c);
+        if has_names then
+            return query execute format(
+                $q$select %L::text, %L::text, 'person_name'::text, audit.mask_text(v.%I::text), count(*)
+                   from %I.%I v join audit.natural_person_names n on btrim(v.%I) = n.person_name
+                   group by 3, 4$q$,
+                col.t, col.c, col.c, p_schema, col.t, col.c);
+        end if;
+    end loop;
+end
+$$;
+
+-- The tier mix of a candidate against the live publication, one row per tier.
+-- No rows when there is no live publication yet (nothing to compare with).
+create or replace function audit.tier_shift(p_candidate text, p_live text)
+returns table (tier text, candidate_entities bigint, live_entities bigint,
+               candidate_share numeric, live_share numeric, share_shift numeric)
+language plpgsql stable as $$
+begin
+    if to_regclass(format('%I.entity_credit_profile', p_live)) is null
+       or to_regclass(format('%I.entity_credit_profile', p_candidate)) is null then
+        return;
+    end if;
+    return query execute format(
+        $q$with c as (select tier, count(*) n from %I.entity_credit_profile group by tier),
+                l as (select tier, count(*) n from %I.entity_credit_profile group by tier),
+                j as (select coalesce(c.tier, l.tier) tier, coalesce(c.n, 0) cn, coalesce(l.n, 0) ln
+                      from c full join l on c.tier = l.tier)
+           select tier::text, cn, ln,
+                  round(cn::numeric / nullif(sum(cn) over (), 0), 4),
+                  round(ln::numeric / nullif(sum(ln) over (), 0), 4),
+                  round(coalesce(cn::numeric / nullif(sum(cn) over (), 0), 0)
+                        - coalesce(ln::numeric / nullif(sum(ln) over (), 0), 0), 4)
+           from j order by tier$q$, p_candidate, p_live);
+end
+$$;
+
+-- A penalty disclosed outside its window on the evaluation date. Recomputed independently
+-- of the model, from raw.penalty and raw.credit_repair: the window runs from the decision
+-- date to the first of decision date + the maximum months of its 失信程度 (the seed
+-- policy.publicity_periods; a level the seed does not know gets the seed's longest),
+-- 公示截止期 and the repair date.
+create or replace function audit.penalty_window_findings(p_schema text, p_evaluation_date date)
+returns table (decision_no text, authority_uscc text, decision_date date, window_end date,
+               evaluation_date date, problem text)
+language plpgsql stable as $$
+declare
+    level_expr text := 'r.dishonesty_level';
+begin
+    if p_evaluation_date is null then
+        raise exception 'audit.penalty_window_findings: the evaluation date is required';
+    end if;
+    if to_regclass(format('%I.penalty_disclosure', p_schema)) is null then
+        return;
+    end if;
+    if exists (select 1 from information_schema.columns c where c.table_schema = p_schema
+               and c.table_name = 'penalty_disclosure' and c.column_name = 'dishonesty_level') then
+        level_expr := 'coalesce(d.dishonesty_level, r.dishonesty_level)';
+    end if;
+    return query execute format(
+        $q$with raw_latest as (
+               select distinct on (decision_no, authority_uscc) *
+               from raw.penalty order by decision_no, authority_uscc, _as_of desc, _file_id desc
+           ),
+           repairs as (
+               select decision_no, authority_uscc, min(repaired_on) as repaired_on
+               from raw.credit_repair where repaired_on <= $1 group by 1, 2
+           ),
+           judged as (
+               select d.decision_no::text, d.authority_uscc::text, r.decision_date,
+                      least((r.decision_date + make_interval(months => coalesce(
+                                 (select p.max_months from policy.publicity_periods p
+                                  where p.dishonesty_level = %s),
+                                 (select max(p.max_months) from policy.publicity_periods p))::int))::date,
+                            r.publicity_until, rp.repaired_on) as window_end
+               from %I.penalty_disclosure d
+               left join raw_latest r using (decision_no, authority_uscc)
+               left join repairs rp using (decision_no, authority_uscc)
+           )
+           select decision_no, authority_uscc, decision_date, window_end, $1,
+                  case when decision_date is null then 'not in raw.penalty'
+                       when $1 < decision_date then 'decision after the evaluation date'
+                       else 'window ended' end
+           from judged
+           where decision_date is null or $1 < decision_date or $1 >= window_end$q$,
+        level_expr, p_schema) using p_evaluation_date;
+end
+$$;
+
+-- The latest loaded file of each feed against the feed's previous loaded file. Small
+-- previous files (corrections, a day with little traffic) are too noisy for a volume ratio:
+-- only previous files of at least p_min_previous_rows are compared.
+create or replace function audit.feed_file_volumes(p_min_previous_rows bigint)
+returns table (feed text, latest_file text, latest_rows bigint, previous_file text,
+               previous_rows bigint, volume_ratio numeric)
+language sql stable as $$
+    with ranked as (
+        select f.feed, f.file_name, f.rows_loaded,
+               row_number() over (partition by f.feed order by f.as_of desc, f.file_id desc) as recency
+        from audit.feed_files f
+        where f.status in ('loaded', 'loaded_with_rejects')
+          -- corrections are compared with nothing: their size says nothing about a delivery
+          and not coalesce(f.rows_updating_known >= 0.9 * f.rows_loaded, false)
+    )
+    select latest.feed, latest.file_name, latest.rows_loaded,
+           previous.file_name, previous.rows_loaded,
+           round(latest.rows_loaded::numeric / nullif(previous.rows_loaded, 0), 4)
+    from ranked latest
+    join ranked previous on previous.feed = latest.feed and previous.recency = 2
+    where latest.recency = 1
+      and previous.rows_loaded >= p_min_previous_rows
+$$;
