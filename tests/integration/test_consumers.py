@@ -229,6 +229,12 @@ def test_no_role_reads_a_published_table_the_declaration_does_not_name(published
         cur.execute("grant select on publish.rural_credit_household to loan_platform")
         assert roles.undeclared_readers(cur) == [("loan_platform", "rural_credit_household"),
                                                  ("stray_reader", "red_list")]
+        cur.execute("grant select on publish.parking_credit to public")
+        assert {("loan_platform", "parking_credit"), ("public_website", "parking_credit")} <= \
+            set(roles.undeclared_readers(cur))
+        # re-applying the declaration takes every undeclared privilege away again
+        roles.apply(cur, "publish")
+        assert roles.undeclared_readers(cur) == []
         conn.rollback()
 
 

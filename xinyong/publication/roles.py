@@ -51,7 +51,8 @@ def _columns(cur, schema: str, table: str) -> list[str]:
 
 
 def holders(cur, schema: str) -> list[str]:
-    """Every role that holds a privilege on the schema or on a table or column in it (owner aside)."""
+    """Every role that holds a privilege on the schema or on a table or column in it (owner
+    aside; `PUBLIC` for a grant to everyone)."""
     cur.execute("""
         with acl as (
             select (aclexplode(nspacl)).grantee, nspowner as owner from pg_namespace where nspname = %(s)s
@@ -63,7 +64,7 @@ def holders(cur, schema: str) -> list[str]:
             join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
             where n.nspname = %(s)s and a.attacl is not null
         )
-        select distinct r.rolname from acl join pg_roles r on r.oid = acl.grantee
+        select distinct coalesce(r.rolname, 'PUBLIC') from acl left join pg_roles r on r.oid = acl.grantee
         where acl.grantee <> acl.owner order by 1""", {"s": schema})
     return [r for (r,) in cur.fetchall()]
 
@@ -71,8 +72,9 @@ def holders(cur, schema: str) -> list[str]:
 def _strip(cur, schema: str) -> None:
     """Take every privilege and policy off the schema's tables (the owner keeps its own)."""
     for role in holders(cur, schema):
-        cur.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(_ident(schema), _ident(role)))
-        cur.execute(sql.SQL("revoke all on schema {} from {}").format(_ident(schema), _ident(role)))
+        grantee = sql.SQL("public") if role == "PUBLIC" else _ident(role)
+        cur.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(_ident(schema), grantee))
+        cur.execute(sql.SQL("revoke all on schema {} from {}").format(_ident(schema), grantee))
     cur.execute("""select tablename, policyname from pg_policies where schemaname = %s""", (schema,))
     for table, policy in cur.fetchall():
         cur.execute(sql.SQL("drop policy {} on {}").format(_ident(policy), _ident(schema, table)))
