@@ -56,40 +56,34 @@ def test_clean_run_records_everything_delivers_outbox_and_grants_roles(loaded, s
     assert {"candidate_entity_credit_profile", "candidate_schema", "candidate_tier_shift",
             "candidate_penalty_disclosure", "feed_file_volumes", "tax_credit_latest_file"} <= ran
     assert counts["entity_credit_profile"] == 30 and counts["penalty_disclosure"] > 0
-    for key in ("dbt_target", "report", "outbox"):
+    for key in ("dbt_target", "report"):
         assert Path(artifacts[key]).exists(), key
     assert artifacts["data_docs"].startswith((settings.home / "gx").as_uri())
     assert artifacts["gx_results"] == str(settings.home / "gx" / "validations")
     assert Path(artifacts["data_docs"][len("file://"):]).is_file()
 
-    # outbox: complete folder, manifest hashes match, organisation rows only
-    folder = Path(artifacts["outbox"])
+    # outbox: complete folder, manifest hashes match, every market entity (tests/integration/test_consumers.py)
+    folder = Path(artifacts["outbox"]["loan_platform"])
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["publication_id"] == pid and manifest["schema_version"]
     for f in manifest["files"]:
         assert hashlib.sha256((folder / f["file"]).read_bytes()).hexdigest() == f["sha256"]
-    organisations = query(loaded, "select count(*) from publish.entity_credit_profile "
-                                  "where entity_type <> '个体工商户'")[0][0]
-    assert manifest["row_counts"]["entity_credit_profile"] == organisations and organisations < 30
+    assert manifest["row_counts"]["entity_credit_profile"] == 30
     import pyarrow.parquet as pq
     extract = pq.read_table(folder / "entity_credit_profile.parquet").to_pydict()
-    assert "个体工商户" not in extract["entity_type"] and len(extract["uscc"]) == organisations
-    assert outbox.write(loaded, settings, pid) == folder          # idempotent
+    assert "个体工商户" in extract["entity_type"] and len(extract["uscc"]) == 30
+    assert outbox.write(loaded, settings, pid) == {"loan_platform": folder}          # idempotent
 
     # roles, connected for real
     loan = as_role(loaded, "loan_platform")
     assert denied(loan, "select * from raw.entity_register limit 1")
     assert denied(loan, "select * from audit.publications limit 1")
-    assert denied(loan, "select * from publish.credit_score_explanation limit 1")
+    assert denied(loan, "select * from publish.rural_credit_household limit 1")
     with loan.cursor() as cur:
         cur.execute("select entity_type, count(*) from publish.entity_credit_profile group by 1")
         seen = dict(cur.fetchall())
-        # a natural person's row (个体工商户) is invisible, even when asked for by its key
-        cur.execute("""select count(*) from publish.entity_credit_profile where entity_type = '个体工商户'""")
-        assert cur.fetchone()[0] == 0
-    assert "个体工商户" not in seen and sum(seen.values()) == organisations
-    assert query(loaded, "select count(*) from publish.entity_credit_profile where entity_type = '个体工商户'")[0][0] > 0
+    assert seen["个体工商户"] > 0 and sum(seen.values()) == 30
     bi = as_role(loaded, "bi_reader")
     with bi.cursor() as cur:
         cur.execute("select count(*) from publish.entity_credit_profile")

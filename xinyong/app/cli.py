@@ -261,7 +261,8 @@ def cmd_publish(args) -> int:
     artifacts = pipeline.deliver(url, args.approve)
     _say(f"publication {done['publication_id']} approved by {done['approved_by']} and live in schema `publish`")
     _say(f"  report: {artifacts['report']}")
-    _say(f"  outbox: {artifacts['outbox']}")
+    for consumer, folder in artifacts["outbox"].items():
+        _say(f"  outbox ({consumer}): {folder}")
     return 0
 
 

@@ -165,11 +165,11 @@ def publish_candidate(candidate: dict) -> dict:
 
 
 def deliver(url: str, publication_id: int) -> dict:
-    """After a publication went live: the loan-platform outbox and the publication report."""
+    """After a publication went live: the outbox of each consumer that receives one, and the report."""
     settings = config.load()
-    folder = outbox.write(url, settings, publication_id)
+    folders = outbox.write(url, settings, publication_id)
     report = publication_report.write(url, settings, publication_id,
                                       new_schema=publish.LIVE, old_schema=publish.PREVIOUS)
-    artifacts = {"outbox": str(folder), "report": str(report)}
+    artifacts = {"outbox": {consumer: str(folder) for consumer, folder in folders.items()}, "report": str(report)}
     publish.record(url, publication_id, artifacts)
     return artifacts

@@ -1,12 +1,14 @@
-"""The loan-platform outbox: one folder per publication with Parquet and CSV extracts.
+"""The outbox: for each consumer that receives `outbox` (see `consumers`), one folder per
+publication with Parquet and CSV extracts.
 
-`<outbox>/publication_<id>/` holds, for each table the `loan_platform` role may read, the
-rows it may read (organisation rows of entity_credit_profile; loan_candidates when the
-warehouse builds it) as `<table>.parquet` and `<table>.csv` (UTF-8), plus `manifest.json`
-(publication id, schema version, row counts, SHA-256 and size of every file). The folder
-is written under a hidden temporary name and renamed when complete, so a reader listing
-the outbox never sees a partial folder. The outbox is XINYONG_OUTBOX, else
-XINYONG_HOME/outbox.
+`<outbox>/<consumer>/publication_<id>/` holds, for each table the consumer is declared to
+read (and the warehouse builds), exactly the rows and columns its declaration grants (its
+row filter; every column but the hidden ones) as `<table>.parquet` and `<table>.csv`
+(UTF-8), plus `manifest.json` (publication id, consumer, schema version, row counts,
+SHA-256 and size of every file). The folder is written under a hidden temporary name and
+renamed when complete, so a reader listing the outbox never sees a partial folder. The
+outbox is XINYONG_OUTBOX, else XINYONG_HOME/outbox; each consumer's folder is its own, so
+a deployment can give each one access to its folder only.
 """
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xinyong.publication import roles
+from psycopg2 import sql
+
+from xinyong.publication import consumers
 from xinyong.runtime import config, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
 LIVE = "publish"
-EXTRACTS = {"entity_credit_profile": roles.LOAN_PLATFORM_ROW_FILTER, "loan_candidates": "true"}
 MANIFEST = "manifest.json"
 
 
@@ -34,8 +37,8 @@ def root(settings: config.Settings) -> Path:
     return Path(os.environ.get("XINYONG_OUTBOX") or settings.home / "outbox").resolve()
 
 
-def folder(settings: config.Settings, publication_id: int) -> Path:
-    return root(settings) / f"publication_{publication_id}"
+def folder(settings: config.Settings, consumer: str, publication_id: int) -> Path:
+    return root(settings) / consumers.OUTBOX_FOLDER.format(consumer=consumer, publication_id=publication_id)
 
 
 def _sha256(path: Path) -> str:
@@ -61,9 +64,27 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write(warehouse_url: str, settings: config.Settings, publication_id: int) -> Path:
-    """Write the publication's outbox folder once; a second call finds it and returns it."""
-    final = folder(settings, publication_id)
+def write(warehouse_url: str, settings: config.Settings, publication_id: int) -> dict[str, Path]:
+    """Write the publication's folder for every outbox consumer once; returns {consumer: folder}."""
+    return {consumer.name: _write_one(warehouse_url, settings, publication_id, consumer)
+            for consumer in consumers.load() if consumer.outbox}
+
+
+def _extract(cur, table: str, access: consumers.TableAccess) -> tuple[list[str], list[tuple]] | None:
+    """The rows and columns of a live table the declaration grants; None when the table is not built."""
+    cur.execute("""select column_name from information_schema.columns
+                   where table_schema = %s and table_name = %s order by ordinal_position""", (LIVE, table))
+    names = [c for (c,) in cur.fetchall() if c not in access.hidden_columns]
+    if not names:
+        return None
+    cur.execute(sql.SQL("select {} from {} where ({}) order by 1").format(
+        sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(LIVE, table), sql.SQL(access.rows)))
+    return names, cur.fetchall()
+
+
+def _write_one(warehouse_url: str, settings: config.Settings, publication_id: int,
+               consumer: consumers.Consumer) -> Path:
+    final = folder(settings, consumer.name, publication_id)
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -84,13 +105,11 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int) ->
             cur.execute("select evaluation_date from audit.publications where publication_id = %s",
                         (publication_id,))
             evaluation_date = cur.fetchone()[0]
-            for table, row_filter in EXTRACTS.items():
-                cur.execute("select to_regclass(%s) is not null", (f"{LIVE}.{table}",))
-                if not cur.fetchone()[0]:
+            for table, access in consumer.tables.items():
+                extract = _extract(cur, table, access)
+                if extract is None:
                     continue
-                cur.execute(f'select * from {LIVE}."{table}" where {row_filter} order by 1')
-                names = [d.name for d in cur.description]
-                data = cur.fetchall()
+                names, data = extract
                 arrow = pa.table({n: pa.array([r[i] for r in data]) for i, n in enumerate(names)}) if data \
                     else pa.table({n: pa.array([], pa.string()) for n in names})
                 pq.write_table(arrow, staging / f"{table}.parquet")
@@ -110,6 +129,7 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int) ->
     fingerprint = hashlib.sha256(json.dumps(columns, sort_keys=True).encode()).hexdigest()[:12]
     manifest = {
         "publication_id": publication_id,
+        "consumer": consumer.name,
         "schema_version": f"{_project_version()}+{fingerprint}",
         "evaluation_date": str(evaluation_date),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -1,41 +1,87 @@
-"""Who reads what: the downstream roles and their grants on the live publication.
+"""Who reads what, derived from the consumer declaration (`consumers`): roles, grants,
+column privileges and row-level security on the live publication.
 
-- `bi_reader`: read-only on every table of `publish`.
-- `loan_platform`: `loan_candidates` (when the warehouse builds it) and the organisation
-  rows of `entity_credit_profile` (row-level security), nothing else; no `raw`, no `audit`.
+For every consumer that receives `grants`: its role, `USAGE` on `publish`, and `SELECT` on
+exactly the tables it declares: on the whole table, or on its visible columns only when it
+has hidden columns (so `select *` is refused and a hidden column is unreadable). A table
+that some consumer reads with a row filter gets row-level security with one policy per
+reading role (`using (<filter>)`, `true` for those without one); the owner (the platform)
+is not subject to it. Nothing else: a role reads no other table, no `raw`, `audit`,
+`staging`, `intermediate`, `policy`, and no schema that is not live.
 
 Grants sit on schema and table objects, which move with a schema rename, and the candidate
 is built fresh each time; so `apply()` runs inside the swap transaction, on the schema that
-has just become `publish`, and takes the grants off the schemas that stopped being live.
-Roles are created with LOGIN and no password: a deployment sets passwords or
-certificates; the embedded server trusts 127.0.0.1.
+has just become `publish`, first taking away whatever any role held there, and `revoke()`
+takes the grants off the schemas that stopped being live. Roles are created with LOGIN and
+no password: a deployment sets passwords or certificates; the embedded server trusts
+127.0.0.1.
 """
 from __future__ import annotations
 
-BI_READER, LOAN_PLATFORM = "bi_reader", "loan_platform"
-ROLES = (BI_READER, LOAN_PLATFORM)
+from psycopg2 import sql
 
-# Organisations only: an 个体工商户 is a natural person trading under a name, which a
-# loan platform must not read from the published profile.
-LOAN_PLATFORM_ROW_FILTER = "entity_type is distinct from '个体工商户'"
-LOAN_PLATFORM_TABLES = ("entity_credit_profile", "loan_candidates")
+from xinyong.publication import consumers as declaration
 
 
-def ensure_roles(cur) -> None:
-    """Create the roles once per server (roles are server-wide; concurrent creators tolerated)."""
-    for role in ROLES:
-        cur.execute(f"""do $$ begin
-            if not exists (select 1 from pg_roles where rolname = '{role}') then
+def _ident(*names: str) -> sql.Composable:
+    return sql.Identifier(*names)
+
+
+def ensure_roles(cur, roles: list[str] | None = None) -> None:
+    """Create the declared roles once per server (roles are server-wide; concurrent creators tolerated)."""
+    for role in declaration.roles(declaration.load()) if roles is None else roles:
+        cur.execute(sql.SQL("""do $$ begin
+            if not exists (select 1 from pg_roles where rolname = {name}) then
                 create role {role} login;
             end if;
         exception when duplicate_object or unique_violation then null;
-        end $$""")
+        end $$""").format(name=sql.Literal(role), role=_ident(role)))
 
 
 def _tables(cur, schema: str) -> list[str]:
-    cur.execute("""select table_name from information_schema.tables
-                   where table_schema = %s order by 1""", (schema,))
+    cur.execute("""select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') order by 1""", (schema,))
     return [t for (t,) in cur.fetchall()]
+
+
+def _columns(cur, schema: str, table: str) -> list[str]:
+    cur.execute("""select column_name from information_schema.columns
+                   where table_schema = %s and table_name = %s order by ordinal_position""", (schema, table))
+    return [c for (c,) in cur.fetchall()]
+
+
+def holders(cur, schema: str) -> list[str]:
+    """Every role that holds a privilege on the schema or on a table or column in it (owner
+    aside; `PUBLIC` for a grant to everyone)."""
+    cur.execute("""
+        with acl as (
+            select (aclexplode(nspacl)).grantee, nspowner as owner from pg_namespace where nspname = %(s)s
+            union all
+            select (aclexplode(c.relacl)).grantee, c.relowner from pg_class c
+            join pg_namespace n on n.oid = c.relnamespace where n.nspname = %(s)s
+            union all
+            select (aclexplode(a.attacl)).grantee, c.relowner from pg_attribute a
+            join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = %(s)s and a.attacl is not null
+        )
+        select distinct coalesce(r.rolname, 'PUBLIC') from acl left join pg_roles r on r.oid = acl.grantee
+        where acl.grantee <> acl.owner order by 1""", {"s": schema})
+    return [r for (r,) in cur.fetchall()]
+
+
+def _strip(cur, schema: str) -> None:
+    """Take every privilege and policy off the schema's tables (the owner keeps its own)."""
+    for role in holders(cur, schema):
+        grantee = sql.SQL("public") if role == "PUBLIC" else _ident(role)
+        cur.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(_ident(schema), grantee))
+        cur.execute(sql.SQL("revoke all on schema {} from {}").format(_ident(schema), grantee))
+    cur.execute("""select tablename, policyname from pg_policies where schemaname = %s""", (schema,))
+    for table, policy in cur.fetchall():
+        cur.execute(sql.SQL("drop policy {} on {}").format(_ident(policy), _ident(schema, table)))
+    cur.execute("""select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = %s and c.relrowsecurity""", (schema,))
+    for (table,) in cur.fetchall():
+        cur.execute(sql.SQL("alter table {} disable row level security").format(_ident(schema, table)))
 
 
 def revoke(cur, schema: str) -> None:
@@ -43,34 +89,51 @@ def revoke(cur, schema: str) -> None:
     cur.execute("select 1 from pg_namespace where nspname = %s", (schema,))
     if cur.fetchone() is None:
         return
-    ensure_roles(cur)  # a first-ever attempt may be held before any publication created them
-    for role in ROLES:
-        cur.execute(f'revoke all on all tables in schema "{schema}" from {role}')
-        cur.execute(f'revoke all on schema "{schema}" from {role}')
+    _strip(cur, schema)
 
 
 def apply(cur, schema: str = "publish") -> dict[str, list[str]]:
-    """Grant the roles their share of the live schema; returns what each role may read."""
-    ensure_roles(cur)
-    tables = _tables(cur, schema)
-    granted = {BI_READER: list(tables), LOAN_PLATFORM: []}
-    for role in ROLES:
-        cur.execute(f'revoke all on all tables in schema "{schema}" from {role}')
-        cur.execute(f'grant usage on schema "{schema}" to {role}')
-    if tables:
-        cur.execute(f'grant select on all tables in schema "{schema}" to {BI_READER}')
-    for table in LOAN_PLATFORM_TABLES:
-        if table in tables:
-            cur.execute(f'grant select on "{schema}"."{table}" to {LOAN_PLATFORM}')
-            granted[LOAN_PLATFORM].append(table)
-    if "entity_credit_profile" in tables:
-        profile = f'"{schema}".entity_credit_profile'
-        # Row-level security: the table owner (the platform) and bi_reader see every row,
-        # loan_platform the organisations only.
-        cur.execute(f"alter table {profile} enable row level security")
-        cur.execute(f"drop policy if exists all_rows_bi_reader on {profile}")
-        cur.execute(f"create policy all_rows_bi_reader on {profile} for select to {BI_READER} using (true)")
-        cur.execute(f"drop policy if exists organisations_loan_platform on {profile}")
-        cur.execute(f"create policy organisations_loan_platform on {profile} for select to {LOAN_PLATFORM} "
-                    f"using ({LOAN_PLATFORM_ROW_FILTER})")
+    """Grant every declared role its share of the live schema; returns what each role may read."""
+    readers = [c for c in declaration.load() if c.grants]
+    ensure_roles(cur, [c.role for c in readers])
+    _strip(cur, schema)
+    present = set(_tables(cur, schema))
+    granted: dict[str, list[str]] = {}
+    for consumer in readers:
+        cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(schema), _ident(consumer.role)))
+        granted[consumer.role] = []
+        for table, access in consumer.tables.items():
+            if table not in present:   # a model the warehouse does not build (yet)
+                continue
+            target = _ident(schema, table)
+            if access.hidden_columns:
+                visible = [c for c in _columns(cur, schema, table) if c not in access.hidden_columns]
+                cur.execute(sql.SQL("grant select ({}) on {} to {}").format(
+                    sql.SQL(", ").join(map(_ident, visible)), target, _ident(consumer.role)))
+            else:
+                cur.execute(sql.SQL("grant select on {} to {}").format(target, _ident(consumer.role)))
+            granted[consumer.role].append(table)
+    filtered = {t for c in readers for t, a in c.tables.items() if a.rows != declaration.ALL_ROWS} & present
+    for table in sorted(filtered):
+        target = _ident(schema, table)
+        cur.execute(sql.SQL("alter table {} enable row level security").format(target))
+        for consumer in readers:
+            if table in consumer.tables:
+                cur.execute(sql.SQL("create policy {} on {} for select to {} using ({})").format(
+                    _ident(f"{consumer.name}_reads"), target, _ident(consumer.role),
+                    sql.SQL(consumer.tables[table].rows)))
     return granted
+
+
+def undeclared_readers(cur, schema: str = "publish") -> list[tuple[str, str]]:
+    """(role, table) for every role that can read some column of a table of the schema although
+    no consumer declares that it reads the table (superusers, the owner and pg_* roles aside)."""
+    declared = {(c.role, t) for c in declaration.load() if c.grants for t in c.tables}
+    cur.execute("""select r.rolname, c.relname from pg_class c
+                   join pg_namespace n on n.oid = c.relnamespace
+                   cross join pg_roles r
+                   where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')
+                     and not r.rolsuper and r.oid <> c.relowner and r.rolname not like 'pg\\_%%'
+                     and has_any_column_privilege(r.oid, c.oid, 'select')
+                   order by 1, 2""", (schema,))
+    return [(role, table) for role, table in cur.fetchall() if (role, table) not in declared]
