@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg2 import sql
 
-from tests.conftest import drop_samples, new_database, query
+from tests.conftest import EVALUATION_DATE, drop_samples, new_database, query
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
@@ -256,4 +256,4 @@ def test_loan_platform_outbox_holds_exactly_its_declared_tables_rows_and_columns
         with (folder / f"{table}.csv").open(encoding="utf-8", newline="") as fh:
             rows = list(csv.reader(fh))
         assert rows[0] == list(view[table][0]) and len(rows) - 1 == len(view[table]), table
-    assert outbox.write(url, settings, pid) == {"loan_platform": folder}    # once per publication
+    assert outbox.write(url, settings, pid, EVALUATION_DATE) == {"loan_platform": folder}    # once per publication

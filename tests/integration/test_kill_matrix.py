@@ -73,7 +73,8 @@ def district(published_district, tmp_path):
 
 
 @pytest.mark.parametrize("point", ["ingest:before_audit", "build:after_dbt", "gate:after_checkpoint",
-                                   "swap:between_renames", "publish:before_outbox"])
+                                   "swap:between_renames", "publish:before_outbox", "outbox:writing",
+                                   "report:writing"])
 def test_a_kill_at_any_step_is_completed_by_the_next_run(district, point):
     env, base = district
     url = env["XINYONG_WAREHOUSE_URL"]
@@ -99,9 +100,10 @@ def test_a_kill_at_any_step_is_completed_by_the_next_run(district, point):
     assert query(url, "select count(*) from raw.parking where _source_file = %s", (HELD_BACK,))[0][0] > 0
     # the live publication's outbox and report exist, whole
     artifacts = query(url, "select artifacts from audit.publications where publication_id = %s", (live,))[0][0]
-    assert (base / "home" / "outbox").joinpath(f"publication_{live}", "manifest.json").exists() \
-        or os.path.exists(os.path.join(artifacts["outbox"], "manifest.json"))
+    assert artifacts["outbox"] and all(os.path.exists(os.path.join(folder, "manifest.json"))
+                                       for folder in artifacts["outbox"].values())
     assert os.path.exists(artifacts["report"])
+    assert not list((base / "home").rglob(".*.tmp-*"))        # no half-written folder or page left
     # and a third run finds nothing to do
     again = daily_run(env)
     assert again.returncode == 0

@@ -73,7 +73,7 @@ def test_clean_run_records_everything_delivers_outbox_and_grants_roles(loaded, s
     import pyarrow.parquet as pq
     extract = pq.read_table(folder / "entity_credit_profile.parquet").to_pydict()
     assert "个体工商户" in extract["entity_type"] and len(extract["uscc"]) == 30
-    assert outbox.write(loaded, settings, pid) == {"loan_platform": folder}          # idempotent
+    assert outbox.write(loaded, settings, pid, EVALUATION_DATE) == {"loan_platform": folder}          # idempotent
 
     # roles, connected for real
     loan = as_role(loaded, "loan_platform")
@@ -125,7 +125,7 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
     with pytest.raises(publish.PublishError):
         publish.approve(loaded, pid, "  ")
     approved = publish.approve(loaded, pid, "new tier thresholds from the 2026 policy", by="chen.li")
-    pipeline.deliver(loaded, pid)
+    pipeline.deliver(loaded, pid, EVALUATION_DATE)
     assert approved["approved_by"] == "chen.li"
     assert live_id(loaded) == f"xinyong publication {pid}"
     assert query(loaded, "select count(*) from publish.entity_credit_profile where tier in ('A', 'B')")[0][0] == 0

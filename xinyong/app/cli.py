@@ -258,7 +258,7 @@ def cmd_publish(args) -> int:
         done = publish.approve(url, args.approve, args.reason, by=args.by)
     except publish.PublishError as exc:
         raise UserError(str(exc)) from None
-    artifacts = pipeline.deliver(url, args.approve)
+    artifacts = pipeline.deliver(url, args.approve, done["evaluation_date"])
     _say(f"publication {done['publication_id']} approved by {done['approved_by']} and live in schema `publish`")
     _say(f"  report: {artifacts['report']}")
     for consumer, folder in artifacts["outbox"].items():

@@ -112,7 +112,7 @@ def complete_delivery() -> dict | None:
         return None
     artifacts = live.get("artifacts") or {}
     if not (artifacts.get("outbox") and artifacts.get("report")):
-        live["artifacts"] = {**artifacts, **deliver(url, live["publication_id"])}
+        live["artifacts"] = {**artifacts, **deliver(url, live["publication_id"], live["evaluation_date"])}
     return live
 
 
@@ -160,14 +160,14 @@ def publish_candidate(candidate: dict) -> dict:
                           candidate["gate_results"], candidate["artifacts"])
     log.info("publication %s is live: %s", candidate["publication_id"], counts)
     faults.inject("publish:before_outbox")
-    artifacts = deliver(url, candidate["publication_id"])
+    artifacts = deliver(url, candidate["publication_id"], candidate["evaluation_date"])
     return {"publication_id": candidate["publication_id"], "row_counts": counts, "artifacts": artifacts}
 
 
-def deliver(url: str, publication_id: int) -> dict:
+def deliver(url: str, publication_id: int, evaluation_date) -> dict:
     """After a publication went live: the outbox of each consumer that receives one, and the report."""
     settings = config.load()
-    folders = outbox.write(url, settings, publication_id)
+    folders = outbox.write(url, settings, publication_id, evaluation_date)
     report = publication_report.write(url, settings, publication_id,
                                       new_schema=publish.LIVE, old_schema=publish.PREVIOUS)
     artifacts = {"outbox": {consumer: str(folder) for consumer, folder in folders.items()}, "report": str(report)}

@@ -22,14 +22,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from psycopg2 import sql
 
 from xinyong.publication import consumers
-from xinyong.runtime import config, warehouse
+from xinyong.publication.schemas import LIVE
+from xinyong.runtime import config, faults, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
-LIVE = "publish"
 MANIFEST = "manifest.json"
 
 
@@ -64,9 +63,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write(warehouse_url: str, settings: config.Settings, publication_id: int) -> dict[str, Path]:
+def write(warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date) -> dict[str, Path]:
     """Write the publication's folder for every outbox consumer once; returns {consumer: folder}."""
-    return {consumer.name: _write_one(warehouse_url, settings, publication_id, consumer)
+    return {consumer.name: _write_one(warehouse_url, settings, publication_id, evaluation_date, consumer)
             for consumer in consumers.load() if consumer.outbox}
 
 
@@ -82,7 +81,7 @@ def _extract(cur, table: str, access: consumers.TableAccess) -> tuple[list[str],
     return names, cur.fetchall()
 
 
-def _write_one(warehouse_url: str, settings: config.Settings, publication_id: int,
+def _write_one(warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date,
                consumer: consumers.Consumer) -> Path:
     final = folder(settings, consumer.name, publication_id)
     if final.is_dir():
@@ -102,9 +101,6 @@ def _write_one(warehouse_url: str, settings: config.Settings, publication_id: in
             row = cur.fetchone()
             if not row or row[0] != f"xinyong publication {publication_id}":
                 raise RuntimeError(f"publication {publication_id} is not the live one ({row and row[0]})")
-            cur.execute("select evaluation_date from audit.publications where publication_id = %s",
-                        (publication_id,))
-            evaluation_date = cur.fetchone()[0]
             for table, access in consumer.tables.items():
                 extract = _extract(cur, table, access)
                 if extract is None:
@@ -142,6 +138,7 @@ def _write_one(warehouse_url: str, settings: config.Settings, publication_id: in
         with path.open("rb") as fh:
             os.fsync(fh.fileno())
     _fsync_dir(staging)
+    faults.inject("outbox:writing")
     os.rename(staging, final)   # atomic on one file system: readers see no folder or a whole one
     _fsync_dir(final.parent)
     return final

@@ -168,12 +168,12 @@ def approve(warehouse_url: str, publication_id: int, reason: str, by: str | None
         raise PublishError("an approval needs a reason (--reason \"...\")")
     by = by or os.environ.get("XINYONG_APPROVER") or getpass.getuser()
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute("""select status, held_schema, gate_results from audit.publications
+        cur.execute("""select status, held_schema, gate_results, evaluation_date from audit.publications
                        where publication_id = %s""", (publication_id,))
         row = cur.fetchone()
         if row is None:
             raise PublishError(f"there is no publication attempt {publication_id}")
-        status, held, gate_results = row
+        status, held, gate_results, evaluation_date = row
         if status != "failed":
             raise PublishError(f"attempt {publication_id} is {status}; only a failed attempt can be approved")
         failures = ((gate_results or {}).get("gx") or {}).get("failures") or []
@@ -188,7 +188,8 @@ def approve(warehouse_url: str, publication_id: int, reason: str, by: str | None
         gate_results = {**gate_results, "approval": {"by": by, "reason": reason,
                                                      "released": [f["expectation"] for f in failures]}}
     counts = swap(warehouse_url, publication_id, held, gate_results, {}, approval={"by": by, "reason": reason})
-    return {"publication_id": publication_id, "approved_by": by, "row_counts": counts}
+    return {"publication_id": publication_id, "approved_by": by, "row_counts": counts,
+            "evaluation_date": evaluation_date}
 
 
 def rollback(warehouse_url: str, by: str | None = None) -> dict:

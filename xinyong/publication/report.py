@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import os
 from pathlib import Path
 
 from xinyong.ingest import contracts
 from xinyong.publication import publish
-from xinyong.runtime import config, warehouse
+from xinyong.runtime import config, faults, warehouse
 
 TIERS = ("A", "B", "C", "D")
 TIER_NAMES = {"A": "诚信", "B": "良好", "C": "警示", "D": "失信"}
@@ -188,7 +189,9 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int, ne
     page = path(settings, publication_id)
     page.parent.mkdir(parents=True, exist_ok=True)
     artifacts = artifacts or {}
-    page.write_text(f"""<!doctype html>
+    # Written beside and renamed over: a reader (or a killed writer) never leaves half a page.
+    partial = page.with_name(f".{page.name}.tmp-{os.getpid()}")
+    partial.write_text(f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>发布报告 publication {publication_id}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:72em;color:#222}}
 table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
@@ -226,4 +229,6 @@ document.querySelectorAll("svg.chart").forEach(function (svg) {{
 </script>
 </body></html>
 """, encoding="utf-8")
+    faults.inject("report:writing")
+    os.replace(partial, page)
     return page
