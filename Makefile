@@ -54,4 +54,4 @@ stop:
 	-$(BIN)/xinyong db stop
 
 clean: stop
-	rm -rf .xinyong $(LANDING) dbt_project/target dbt_project/logs expectations/gx/uncommitted
+	rm -rf .xinyong $(LANDING) dbt_project/target dbt_project/logs dbt_project/models/staging/_contracts__sources.yml

@@ -8,7 +8,7 @@ a verdict (new files, a new evaluation date) and skips the run otherwise. The pa
 `evaluation_date` (YYYY-MM-DD) rebuilds a given day; left empty, the run speaks for the
 date, in Asia/Shanghai, of its `run_after`. It is resolved once, in `build_candidate`, and
 passed on to dbt, the gate and the outbox.
-1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into `publish_candidate`.
+1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into the candidate schema.
 2. `audit_candidate`: the Great Expectations gate on the candidate and the feeds
    (expectations/gx/, bounds in expectations/gate_policy.yml); Data Docs rebuilt.
 3. `publish_candidate`: one transaction swaps the candidate into `publish` and

@@ -3,7 +3,7 @@
 # the warehouse database `xinyong` (owner xinyong, from POSTGRES_DB/POSTGRES_USER) plus
 # Airflow's metadata and Metabase's application databases, each with its own owner, and
 # the read-only role bi_reader. Xinyong grants bi_reader `publish` at every publication
-# (xinyong/roles.py); here it only gets its password.
+# (xinyong/publication/roles.py); here it only gets its password.
 set -euo pipefail
 : "${AIRFLOW_DB_PASSWORD:?}" "${METABASE_DB_PASSWORD:?}" "${BI_READER_PASSWORD:?}"
 

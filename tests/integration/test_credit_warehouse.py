@@ -10,7 +10,7 @@ from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, new_database,
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
-from xinyong.publication import build
+from xinyong.publication import build, schemas
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +140,7 @@ def test_rural_credit_rolls_up_yunji_town(published):
 
 def run_dbt_build(url, settings, day, label, *extra):
     result = build.run_dbt(["build", *extra, "--vars", json.dumps({"evaluation_date": day,
-                                                                    "publish_schema": build.CANDIDATE_SCHEMA})],
+                                                                    "publish_schema": schemas.CANDIDATE})],
                            url, settings, settings.home / "dbt" / label)
     assert result.success, [str(r.message) for r in result.result or [] if str(r.status) in ("error", "fail")]
     return result

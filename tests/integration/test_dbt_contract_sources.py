@@ -1,9 +1,9 @@
 """dbt reads every feed fact from the contracts' generated sources; its two vars are required."""
 import json
 
-from xinyong.publication import build
+from xinyong.publication import build, schemas
 
-VARS = json.dumps({"evaluation_date": "2026-11-22", "publish_schema": build.CANDIDATE_SCHEMA})
+VARS = json.dumps({"evaluation_date": "2026-11-22", "publish_schema": schemas.CANDIDATE})
 
 
 def compiled(target, name):
@@ -31,7 +31,7 @@ def test_staging_compiles_with_the_keys_and_personal_ids_of_the_contracts(wareho
 
 def test_dbt_without_the_evaluation_date_or_the_candidate_schema_says_how_to_pass_them(
         warehouse_url, settings, tmp_path):
-    for given, missing in (({"publish_schema": build.CANDIDATE_SCHEMA}, "evaluation_date"),
+    for given, missing in (({"publish_schema": schemas.CANDIDATE}, "evaluation_date"),
                            ({"evaluation_date": "2026-11-22"}, "publish_schema")):
         result = build.run_dbt(["parse", "--vars", json.dumps(given)], warehouse_url, settings,
                                tmp_path / missing)

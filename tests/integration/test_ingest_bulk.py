@@ -1,4 +1,4 @@
-"""The bulk path (xinyong/bulk.py) judges every row exactly as the general, row-by-row SQL path does."""
+"""The bulk path (xinyong/ingest/bulk.py) judges every row exactly as the general, row-by-row SQL path does."""
 import logging
 import re
 

@@ -19,7 +19,7 @@ class Settings:
     warehouse_url: str | None  # None means "use the embedded PostgreSQL"
     embedded_port: int
     evaluation_date: str | None  # YYYY-MM-DD; None means today in Asia/Shanghai
-    bulk_ingest: bool = True     # plain CSV rows by the bulk path (xinyong/bulk.py); off: all row by row in SQL
+    bulk_ingest: bool = True     # plain CSV rows by the bulk path (xinyong/ingest/bulk.py); off: all row by row in SQL
 
     @property
     def embedded(self) -> bool:
