@@ -36,8 +36,8 @@ def published(pg_server, tmp_path_factory):
         drop_samples(settings.landing)
         for contract in contracts.load_all().values():
             ingest.ingest_feed(contract, settings, url)
-        first = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
-        second = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
+        first = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
+        second = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
         assert query(url, "select count(*) from pg_namespace where nspname = 'publish_prev'") == [(1,)]
         yield {"url": url, "settings": settings, "first": first, "second": second}
 
