@@ -152,7 +152,7 @@ def _dbt_session(url: str, settings, target_dir: Path):
     """current_user, database and SSL of dbt's own connection, through build.run_dbt as a build uses it."""
     result = build.run_dbt(["show", "--inline", "select current_user as who, current_database() as db, ssl "
                                                 "from pg_stat_ssl where pid = pg_backend_pid()",
-                            "--vars", "{evaluation_date: '2026-11-22'}"], url, settings, target_dir)
+                            "--vars", "{evaluation_date: '2026-11-22', publish_schema: publish_candidate}"], url, settings, target_dir)
     if not result.success:
         return None
     return tuple(result.result.results[0].agate_table.rows[0])

@@ -164,7 +164,7 @@ def test_across_files_the_newer_as_of_still_wins(settings, warehouse_url, tmp_pa
     outcomes = ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)
     assert [(o.status, o.rows_loaded) for o in outcomes] == [("loaded", 20), ("loaded", 1)]
     result = build.run_dbt(["run", "--select", "stg_tax_credit__ratings",
-                            "--vars", f"{{evaluation_date: '{EVALUATION_DATE}'}}"],
+                            "--vars", f"{{evaluation_date: '{EVALUATION_DATE}', publish_schema: publish_candidate}}"],
                            warehouse_url, settings, tmp_path / "dbt")
     assert result.success
     assert query(warehouse_url, "select tax_grade, source_file from staging.stg_tax_credit__ratings where uscc = %s",
