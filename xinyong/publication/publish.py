@@ -61,6 +61,18 @@ def start(warehouse_url: str, evaluation_date: str) -> int:
         return cur.fetchone()[0]
 
 
+def _last_decision(cur) -> tuple[int, tuple | None]:
+    """The newest loaded file id, and the last attempt that came to a verdict (id, status,
+    evaluation date, newest file it read), or None."""
+    cur.execute(LOADED_HIGH_WATER_MARK)
+    newest_file = cur.fetchone()[0]
+    cur.execute("""select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
+                   from audit.publications
+                   where status <> 'running' and coalesce(reason, '') not like %s
+                   order by publication_id desc limit 1""", (UNDECIDED,))
+    return newest_file, cur.fetchone()
+
+
 def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
     """Why the warehouse must be built for `evaluation_date`, or None when the last attempt
     that came to a verdict (published, or stopped by a gate or dbt) already read every loaded
@@ -68,13 +80,7 @@ def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
     rows loaded before a kill are built by the next run, and a failed gate is not retried
     until new data or a new day arrives."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute(LOADED_HIGH_WATER_MARK)
-        newest_file = cur.fetchone()[0]
-        cur.execute("""select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
-                       from audit.publications
-                       where status <> 'running' and coalesce(reason, '') not like %s
-                       order by publication_id desc limit 1""", (UNDECIDED,))
-        last = cur.fetchone()
+        newest_file, last = _last_decision(cur)
     if last is None:
         return "no publication yet" if newest_file else None
     publication_id, status, day, read_up_to = last
@@ -83,6 +89,14 @@ def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
     if day != evaluation_date:
         return f"the evaluation date moved from {day} to {evaluation_date} (attempt {publication_id})"
     return None
+
+
+def files_awaiting_build(warehouse_url: str) -> bool:
+    """Whether a loaded file has not been read by an attempt that came to a verdict (loaded
+    by this run, or by one killed before it could announce it)."""
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        newest_file, last = _last_decision(cur)
+    return newest_file > (last[3] if last else 0)
 
 
 def record(warehouse_url: str, publication_id: int, artifacts: dict | None = None,
