@@ -10,7 +10,8 @@ it waits) on `<landing>/<feed>/` that succeeds as soon as a complete file is the
 `ingest_landing_folder` validates every row against the contract, loads the good rows
 into `raw.<feed>`, keeps the bad ones in `audit.rejected_rows` with a reason, writes the
 department's report and moves the file out of the landing folder. A run that loaded new
-rows emits the feed's Asset, on which the warehouse build is scheduled.
+rows, or finds loaded files no warehouse attempt has read (a worker killed after a file's
+commit), emits the feed's Asset, on which the warehouse build is scheduled.
 
 `check_freshness` fails, and records a row in `audit.freshness_alerts`, when the feed has
 had no file loaded within its contract's `cadence_days`.
@@ -34,7 +35,9 @@ def ingest_dag(contract):
         start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
         catchup=False,
         max_active_runs=1,
-        default_args={"owner": "xinyong", "retries": 1},
+        # A retry (a dead worker, the warehouse away a moment) takes what is still in landing;
+        # Airflow's default 5 minutes between tries only delays it.
+        default_args={"owner": "xinyong", "retries": 1, "retry_delay": pendulum.duration(seconds=30)},
         tags=["xinyong", "ingest"],
         doc_md=__doc__,
     )
@@ -47,7 +50,7 @@ def ingest_dag(contract):
         @task(outlets=[Asset(pipeline.feed_asset_uri(contract.feed))])
         def ingest_landing_folder() -> dict:
             summary = pipeline.ingest_feed(contract.feed)
-            if summary["rows_loaded"] == 0:
+            if summary["rows_loaded"] == 0 and not pipeline.files_awaiting_build():
                 raise AirflowSkipException(f"no new rows for {contract.feed}")
             return summary
 

@@ -104,6 +104,13 @@ def build_reason(evaluation_date: str) -> str | None:
     return publish.build_reason(warehouse_url(), evaluation_date)
 
 
+def files_awaiting_build() -> bool:
+    """Whether loaded files wait for a warehouse build: an ingest run announces its feed's
+    Asset then even when it loaded nothing itself (a worker killed after a file's commit
+    left the announcement to the retry)."""
+    return publish.files_awaiting_build(warehouse_url())
+
+
 def complete_delivery() -> dict | None:
     """The live publication's outbox and report, when a run was stopped before writing them."""
     url = warehouse_url()

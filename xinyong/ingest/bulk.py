@@ -33,7 +33,7 @@ from queue import Empty, Queue
 from xinyong.ingest import validation
 from xinyong.ingest.contracts import Column, Contract
 from xinyong.ingest.readers import CopyStream, HeaderMap
-from xinyong.runtime import secrets
+from xinyong.runtime import faults, secrets
 
 ARROW_BLOCK = 1 << 23  # bytes of CSV per Arrow block: about 60,000 parking rows
 
@@ -313,7 +313,8 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
             except pa.ArrowInvalid as exc:
                 raise NotBulk(str(exc).splitlines()[0]) from None
             cur.copy_expert(f"copy {contract.raw_table} ({', '.join(plain.copy_columns())}) from stdin "
-                            "with (format csv)", CopyStream(_ahead(plain.chunks())), size=1 << 20)
+                            "with (format csv)", faults.during_copy(CopyStream(_ahead(plain.chunks()))),
+                            size=1 << 20)
             if plain.error is not None:
                 raise NotBulk(str(plain.error).splitlines()[0])
             copied = cur.rowcount

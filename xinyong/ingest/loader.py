@@ -430,7 +430,7 @@ def _copy_file(cur, path: Path, encoding: str, width: int) -> int:
     columns = ", ".join(validation.landing_columns(width))
     with path.open("rb") as fh:
         cur.copy_expert(f"copy _landing ({columns}) from stdin with (format csv, header true, "
-                        f"encoding '{COPY_ENCODINGS[encoding]}')", fh, size=1 << 20)
+                        f"encoding '{COPY_ENCODINGS[encoding]}')", faults.during_copy(fh), size=1 << 20)
     return cur.rowcount
 
 
@@ -439,7 +439,7 @@ def _copy_rows(cur, rows: Iterator, header_map, width: int) -> int:
     counter = [0]
     columns = ", ".join(validation.landing_columns(width))
     cur.copy_expert(f"copy _landing (_row, _reader_errors, {columns}) from stdin with (format csv)",
-                    CopyStream(_copy_lines(rows, header_map, width, counter)), size=1 << 16)
+                    faults.during_copy(CopyStream(_copy_lines(rows, header_map, width, counter))), size=1 << 16)
     return counter[0]
 
 

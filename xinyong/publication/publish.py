@@ -2,7 +2,15 @@
 
 PostgreSQL DDL is transactional, so readers see either the previous publication or the
 new one, never a mix; a process killed inside the swap leaves the old one (the server
-rolls the transaction back). Grants are re-applied in the same transaction. The previous
+rolls the transaction back). A reader's transaction sees one publication from its first
+read of a `publish` table to its end: the swap first takes every live table ACCESS
+EXCLUSIVE (`_lock_out_readers`), so it waits for the transactions reading them, and those
+that start meanwhile wait for it, then read the new publication. Each try is bounded below
+the server's `deadlock_timeout`, so a reader waiting on the swap never gets a deadlock
+error (a swap that took the tables one at a time, mid-transaction, did); the swap gives
+way and tries again, for at most `READER_WAIT_SECONDS`, then names the readers and leaves
+the old publication (`tests/integration/test_readers_during_swaps.py`).
+Grants are re-applied in the same transaction. The previous
 publication is kept as `publish_prev` for `rollback()`. A candidate whose only gate
 failures are approvable is kept as `publish_held_<id>` (renamed, so the next build cannot
 drop it) until a person approves it with `approve()` or a newer publication goes live.
@@ -13,6 +21,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import time
+
+import psycopg2
+from psycopg2 import sql
 
 from xinyong.ingest import schema
 from xinyong.publication import roles
@@ -29,6 +41,10 @@ def _json(value) -> str:
 
 
 INTERRUPTED = "interrupted: the run stopped before it finished (the live publication was not changed)"
+# An attempt whose reason starts so came to no verdict: the next run builds again.
+UNDECIDED = "interrupted:%"
+# How long, in all, a swap waits for readers' open transactions on the live publication.
+READER_WAIT_SECONDS = 300
 LOADED_HIGH_WATER_MARK = """select coalesce(max(file_id), 0) from audit.feed_files
                             where status in ('loaded', 'loaded_with_rejects')"""
 
@@ -45,6 +61,18 @@ def start(warehouse_url: str, evaluation_date: str) -> int:
         return cur.fetchone()[0]
 
 
+def _last_decision(cur) -> tuple[int, tuple | None]:
+    """The newest loaded file id, and the last attempt that came to a verdict (id, status,
+    evaluation date, newest file it read), or None."""
+    cur.execute(LOADED_HIGH_WATER_MARK)
+    newest_file = cur.fetchone()[0]
+    cur.execute("""select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
+                   from audit.publications
+                   where status <> 'running' and coalesce(reason, '') not like %s
+                   order by publication_id desc limit 1""", (UNDECIDED,))
+    return newest_file, cur.fetchone()
+
+
 def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
     """Why the warehouse must be built for `evaluation_date`, or None when the last attempt
     that came to a verdict (published, or stopped by a gate or dbt) already read every loaded
@@ -52,13 +80,7 @@ def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
     rows loaded before a kill are built by the next run, and a failed gate is not retried
     until new data or a new day arrives."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute(LOADED_HIGH_WATER_MARK)
-        newest_file = cur.fetchone()[0]
-        cur.execute("""select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
-                       from audit.publications
-                       where status <> 'running' and reason is distinct from %s
-                       order by publication_id desc limit 1""", (INTERRUPTED,))
-        last = cur.fetchone()
+        newest_file, last = _last_decision(cur)
     if last is None:
         return "no publication yet" if newest_file else None
     publication_id, status, day, read_up_to = last
@@ -67,6 +89,14 @@ def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
     if day != evaluation_date:
         return f"the evaluation date moved from {day} to {evaluation_date} (attempt {publication_id})"
     return None
+
+
+def files_awaiting_build(warehouse_url: str) -> bool:
+    """Whether a loaded file has not been read by an attempt that came to a verdict (loaded
+    by this run, or by one killed before it could announce it)."""
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        newest_file, last = _last_decision(cur)
+    return newest_file > (last[3] if last else 0)
 
 
 def record(warehouse_url: str, publication_id: int, artifacts: dict | None = None,
@@ -130,15 +160,87 @@ def _publication_of(cur, schema: str) -> int | None:
     return None
 
 
+class ReadersHoldPublication(PublishError):
+    """Readers kept transactions open on the live publication for longer than the swap waits."""
+
+
+def _readers_holding(cur, schemas: tuple[str, ...]) -> str:
+    cur.execute("""select distinct l.pid, a.usename, a.application_name, a.state,
+                          to_char(a.xact_start, 'HH24:MI:SS')
+                   from pg_locks l join pg_class c on c.oid = l.relation
+                   join pg_namespace n on n.oid = c.relnamespace
+                   join pg_stat_activity a on a.pid = l.pid
+                   where n.nspname = any(%s) and l.granted and l.pid <> pg_backend_pid()
+                   order by 1 limit 10""", (list(schemas),))
+    return "; ".join(f"pid {pid} {user} ({app or 'no application name'}, {state}, in a transaction since {since})"
+                     for pid, user, app, state, since in cur.fetchall()) or "none left"
+
+
+def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None = None) -> int:
+    """Take every table of `schemas` ACCESS EXCLUSIVE before the swap changes anything.
+
+    Readers' open transactions finish first; new ones queue behind the swap and, once it
+    commits, read the new publication. Each try lasts at most half the server's
+    `deadlock_timeout`: a reader holding one table and waiting for another the swap has
+    taken is let through (the swap gives way, then tries again) before the server's
+    deadlock check would cancel either side. After `wait_seconds` in all, give up.
+    Returns the number of tries."""
+    cur.execute("""select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm') order by 1, 2""", (list(schemas),))
+    tables = [sql.Identifier(*name) for name in cur.fetchall()]
+    if not tables:
+        return 0
+    cur.execute("select setting::int from pg_settings where name = 'deadlock_timeout'")
+    try_ms = max(20, cur.fetchone()[0] // 2)
+    cur.execute("show statement_timeout")
+    statement_timeout = cur.fetchone()[0]
+    deadline = time.monotonic() + (READER_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+    tries = 0
+    while True:
+        tries += 1
+        cur.execute("savepoint lock_out_readers")
+        cur.execute("select set_config('statement_timeout', %s, true)", (f"{try_ms}ms",))
+        try:
+            cur.execute(sql.SQL("lock table {} in access exclusive mode").format(
+                sql.SQL(", ").join(tables)))
+        except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable):
+            cur.execute("rollback to savepoint lock_out_readers")
+            if time.monotonic() >= deadline:
+                raise ReadersHoldPublication(
+                    f"readers kept transactions open on {', '.join(schemas)} for longer than the swap waits "
+                    f"({tries} tries): {_readers_holding(cur, schemas)}; the live publication was not changed"
+                ) from None
+            time.sleep(min(1.0, 0.02 * tries))   # the readers queued behind this try go first
+            continue
+        cur.execute("select set_config('statement_timeout', %s, true)", (statement_timeout,))
+        cur.execute("release savepoint lock_out_readers")
+        return tries
+
+
 def swap(warehouse_url: str, publication_id: int, candidate: str, gate_results: dict,
-         artifacts: dict, approval: dict | None = None) -> dict[str, int]:
+         artifacts: dict, approval: dict | None = None, reader_wait_seconds: float | None = None) -> dict[str, int]:
     """Make the candidate live, atomically, with grants; the old live schema becomes the previous one."""
+    try:
+        return _swap(warehouse_url, publication_id, candidate, gate_results, artifacts, approval,
+                     reader_wait_seconds)
+    except ReadersHoldPublication as exc:
+        # No verdict on the candidate: the next run builds and tries again.
+        with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+            cur.execute("""update audit.publications set status = 'failed', finished_at = now(), reason = %s
+                           where publication_id = %s and status = 'running'""",
+                        (f"interrupted: {exc}", publication_id))
+        raise
+
+
+def _swap(warehouse_url: str, publication_id: int, candidate: str, gate_results: dict,
+          artifacts: dict, approval: dict | None, reader_wait_seconds: float | None) -> dict[str, int]:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         # Serialise publishers; a second one waits and then swaps its own candidate.
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.publish'))")
         if not _schema_exists(cur, candidate):
             raise PublishError(f"candidate schema {candidate} does not exist")
-        counts = row_counts(cur, candidate)
+        counts = row_counts(cur, candidate)   # before readers are kept waiting
+        _lock_out_readers(cur, (LIVE, PREVIOUS), reader_wait_seconds)
         cur.execute(f"drop schema if exists {PREVIOUS} cascade")
         if _schema_exists(cur, LIVE):
             cur.execute(f"alter schema {LIVE} rename to {PREVIOUS}")
@@ -200,6 +302,7 @@ def rollback(warehouse_url: str, by: str | None = None) -> dict:
         if not _schema_exists(cur, PREVIOUS):
             raise PublishError("there is no previous publication to roll back to")
         live_id, previous_id = _publication_of(cur, LIVE), _publication_of(cur, PREVIOUS)
+        _lock_out_readers(cur, (LIVE, PREVIOUS, ROLLED_BACK))
         cur.execute(f"drop schema if exists {ROLLED_BACK} cascade")
         if _schema_exists(cur, LIVE):
             cur.execute(f"alter schema {LIVE} rename to {ROLLED_BACK}")

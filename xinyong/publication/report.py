@@ -190,6 +190,8 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int, ne
     page.parent.mkdir(parents=True, exist_ok=True)
     artifacts = artifacts or {}
     # Written beside and renamed over: a reader (or a killed writer) never leaves half a page.
+    for stale in page.parent.glob(f".{page.name}.tmp-*"):   # left by a killed writer
+        stale.unlink(missing_ok=True)
     partial = page.with_name(f".{page.name}.tmp-{os.getpid()}")
     partial.write_text(f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>发布报告 publication {publication_id}</title>
