@@ -308,11 +308,12 @@ def test_a_district_s_parking_file_loads_within_2_gib_of_address_space(settings,
 
 
 def test_a_200_mb_line_is_refused_within_512_mib_of_address_space(settings, warehouse_url):
-    """Holding the line would take more than the limit (200 MB of bytes, as much again decoded)."""
-    path = settings.landing / "tax_credit" / "tax_credit_20261101.csv"
+    """Holding the line would take more than the limit (200 MB of bytes, as much again decoded).
+    Parking's file-size limit (1 GB) lets the file be opened: the line bound refuses it."""
+    path = settings.landing / "parking" / "parking_20261101.csv"
     path.parent.mkdir(parents=True)
     with path.open("wb") as fh:
-        fh.write("统一社会信用代码,".encode())
+        fh.write("停车记录编号,".encode())
         for _ in range(200):
             fh.write(b"9" * (1 << 20))
 
