@@ -273,7 +273,10 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
 
 def _size_problem(path: Path, limits: Limits) -> str | None:
     """A file bigger than the feed allows is refused on its size alone, before it is opened."""
-    size = os.lstat(path).st_size
+    try:
+        size = os.lstat(path).st_size
+    except FileNotFoundError:
+        return "文件在读取前已被移走"
     if size > limits.max_file_bytes:
         return (f"文件大小 {size / 2**20:,.1f} MB，超过本数据类别 {limits.max_file_mb:g} MB 的上限，未读取；"
                 "请拆分后重新上传")
