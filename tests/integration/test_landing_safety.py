@@ -58,9 +58,11 @@ def test_a_linked_feed_folder_is_not_followed(settings, warehouse_url, tmp_path)
     os.symlink(outside, settings.landing / "tax_credit")
 
     outcomes = ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)
+    found = ingest.unknown_landing_entries(settings)
 
-    assert [o.status for o in outcomes] == ["unreadable"]
-    assert "接收目录之内" in outcomes[0].message
+    # Nothing in the linked folder is read, recorded or moved; the link itself is reported.
+    assert outcomes == [] and (outside / "tax_credit_20261108.csv").exists()
+    assert [entry for entry, _ in found] == ["tax_credit"] and "符号链接" in found[0][1]
     assert SECRET not in _everything_said(warehouse_url, settings)
 
 

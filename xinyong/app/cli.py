@@ -155,6 +155,10 @@ def _show(event: dict, totals: dict, outcome: dict) -> None:
                 _say(f"                report: {f['report_path']}")
         if event.get("publication"):
             outcome["publication"] = event["publication"]
+    elif kind == "landing":
+        outcome["landing"] = event["findings"]
+        for finding in event["findings"]:
+            _say(f"  LANDING: {finding['reason']}")
     elif kind == "stale":
         outcome.setdefault("stale", []).append(event["message"])
         _say(f"    FRESHNESS ALERT: {event['message']}")
@@ -171,6 +175,9 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
     _say("")
     _say(f"files processed: {totals['files']}   rows read: {totals['read']:,}   "
          f"loaded: {totals['loaded']:,}   rejected: {totals['rejected']:,}")
+    if outcome.get("landing"):
+        _say(f"landing: {len(outcome['landing'])} entr{'y' if len(outcome['landing']) == 1 else 'ies'} "
+             "no feed takes up, not read (see audit.landing_findings)")
     if outcome.get("stale"):
         _say(f"freshness alerts: {len(outcome['stale'])} feed(s) late (see audit.freshness_alerts)")
     if "unchanged" in outcome:
@@ -233,12 +240,20 @@ def cmd_status(args) -> int:
         _say(f"{'feed':<18} {'latest as-of':<12} {'received':<17} {'files':>5} {'rejected rows':>13}  freshness")
         cur.execute("""select feed, count(*), coalesce(sum(rows_rejected), 0) from audit.feed_files group by feed""")
         files_by_feed = {feed: (n, rejected) for feed, n, rejected in cur.fetchall()}
+        cur.execute("""select reason, first_seen from audit.landing_findings where resolved_at is null
+                       order by entry""")
+        findings = cur.fetchall()
     for fresh in freshness.status(url):
         files, rejected = files_by_feed.get(fresh.feed, (0, 0))
         verdict = "ok" if not fresh.stale else ("NO DATA" if fresh.last_received is None else
                                                 f"STALE ({fresh.age_days:.0f} days, cadence {fresh.cadence_days})")
         received = _local(fresh.last_received).strftime("%Y-%m-%d %H:%M") if fresh.last_received else "-"
         _say(f"{fresh.feed:<18} {str(fresh.last_as_of or '-'):<12} {received:<17} {files:>5} {rejected:>13,}  {verdict}")
+    if findings:
+        _say("")
+        _say("in the landing folder, taken up by no feed (not read):")
+        for reason, first_seen in findings:
+            _say(f"  {reason} (since {_local(first_seen):%Y-%m-%d %H:%M})")
     return 0
 
 
@@ -321,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
+        print(f"xinyong: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # the warehouse went away mid-command: one sentence, no traceback
+        from xinyong.runtime.warehouse import WarehouseError
+        if not isinstance(exc, WarehouseError):
+            raise
         print(f"xinyong: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

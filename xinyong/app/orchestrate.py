@@ -125,6 +125,9 @@ def run_child() -> int:
         _progress({"event": "error", "message": f"DAG import errors: {bag.import_errors}"})
         return 2
     feed_dags = sorted(d for d in bag.dag_ids if d.startswith("ingest_"))
+    findings = pipeline.check_landing()
+    if findings:
+        _progress({"event": "landing", "findings": findings})
     for dag_id in feed_dags:
         _progress({"event": "dag_start", "dag_id": dag_id})
         t0 = time.time()

@@ -87,8 +87,20 @@ def warehouse_url() -> str:
                                     dbname=conn.schema, query=conn.extra_dejson)
 
 
+def check_landing() -> list[dict]:
+    """Entries of the landing folder no feed takes up (a folder that is no feed's, a file in
+    the root): logged and kept in audit.landing_findings, so they are reported, not ignored."""
+    url = warehouse_url()
+    findings = ingest.unknown_landing_entries(config.load())
+    ingest.record_landing_findings(url, findings)
+    for _, reason in findings:
+        log.warning("landing: %s", reason)
+    return [{"entry": entry, "reason": reason} for entry, reason in findings]
+
+
 def ingest_feed(feed: str) -> dict:
     """Ingest every file waiting in the feed's landing folder; returns a summary."""
+    check_landing()
     outcomes = ingest.ingest_feed(contracts.load(feed), config.load(), warehouse_url(), progress=log.info)
     return {
         "feed": feed,

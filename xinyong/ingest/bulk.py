@@ -32,7 +32,7 @@ from queue import Empty, Queue
 
 from xinyong.ingest import validation
 from xinyong.ingest.contracts import Column, Contract
-from xinyong.ingest.readers import CopyStream, HeaderMap
+from xinyong.ingest.readers import CopyStream, HeaderMap, cell_too_long
 from xinyong.runtime import faults, secrets
 
 ARROW_BLOCK = 1 << 23  # bytes of CSV per Arrow block: about 60,000 parking rows
@@ -112,7 +112,7 @@ class _PlainRows:
     """Arrow blocks of the file in, CSV for COPY out (plain rows); the others to the spill file."""
 
     def __init__(self, path: Path, encoding: str, width: int, contract: Contract, header_map: HeaderMap,
-                 lineage: tuple[int, str, str], side: "_SideWork", spill):
+                 lineage: tuple[int, str, str], side: "_SideWork", spill, max_cell_chars: int):
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
@@ -129,6 +129,8 @@ class _PlainRows:
         self.next_row = 2  # the header is row 1
         self.set_aside = 0
         self.error: Exception | None = None
+        self.max_cell_chars = max_cell_chars
+        self.too_long: int | None = None  # the first row with a cell past the feed's limit
 
     def copy_columns(self) -> list[str]:
         return (["_source_row"] + [col.name for _, col in self.mapped]
@@ -149,7 +151,22 @@ class _PlainRows:
             except pa.ArrowInvalid as exc:  # a ragged row, say: the general reader copes with it
                 self.error = exc
                 return
+            self.too_long = self._first_too_long(batch)
+            if self.too_long is not None:  # the file is refused: stop reading it
+                return
             yield self._plain_csv(batch)
+
+    def _first_too_long(self, batch) -> int | None:
+        """The file row of the block's first cell longer than the feed allows, if any."""
+        import pyarrow.compute as pc
+
+        over = None
+        for column in batch.columns:
+            longer = pc.greater(pc.utf8_length(column), self.max_cell_chars)
+            over = longer if over is None else pc.or_kleene(over, longer)
+        if over is None or not pc.any(over).as_py():
+            return None
+        return self.next_row + pc.index(pc.fill_null(over, False), True).as_py()
 
     def _plain_csv(self, batch) -> bytes:
         import numpy as np
@@ -300,7 +317,7 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
     """Plain rows into raw, the rest into `_landing` (which the caller has created), and the
     keyed hashes (under `key`) of the plain rows' personal IDs into `_bulk_digests`. Raises
     NotBulk when Arrow cannot read the file as a table; the caller's savepoint then undoes
-    what was written."""
+    what was written; raises UnreadableFile for a cell longer than the contract's `limits.max_cell_chars`."""
     import pyarrow as pa
 
     cur.execute("set local datestyle = 'ISO, YMD'")  # dates back to text as they were sent
@@ -309,12 +326,14 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
         with tempfile.TemporaryFile() as spill:
             try:  # Arrow reads the first block on opening
                 plain = _PlainRows(path, encoding, width, contract, header_map,
-                                   (file_id, file_name, as_of.isoformat()), side, spill)
+                                   (file_id, file_name, as_of.isoformat()), side, spill, contract.limits.max_cell_chars)
             except pa.ArrowInvalid as exc:
                 raise NotBulk(str(exc).splitlines()[0]) from None
             cur.copy_expert(f"copy {contract.raw_table} ({', '.join(plain.copy_columns())}) from stdin "
                             "with (format csv)", faults.during_copy(CopyStream(_ahead(plain.chunks()))),
                             size=1 << 20)
+            if plain.too_long is not None:
+                raise cell_too_long(contract.limits, plain.too_long)
             if plain.error is not None:
                 raise NotBulk(str(plain.error).splitlines()[0])
             copied = cur.rowcount

@@ -110,6 +110,30 @@ class Check(_Strict):
     reason: str = Field(min_length=1)
 
 
+class Limits(_Strict):
+    """How much one file of the feed may make the platform read. Past any of them the file is
+    refused with a reason, before or while it is read, never after reading it whole."""
+    max_file_mb: float = Field(200, gt=0)           # checked on the file's size, before it is opened
+    max_xlsx_expanded_mb: float = Field(256, gt=0)  # an XLSX's parts, uncompressed, before parsing
+    max_columns: int = Field(300, gt=0)             # on the header, before a landing table is made
+    max_rows: int = Field(1_000_000, gt=0)          # data lines (CSV) or rows (XLSX) after the header
+    max_cell_chars: int = Field(4000, gt=0)         # characters in one cell
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
+
+    @property
+    def max_xlsx_expanded_bytes(self) -> int:
+        return int(self.max_xlsx_expanded_mb * 2**20)
+
+    @property
+    def max_line_bytes(self) -> int:
+        """The longest line a CSV within the other limits can have: every cell at its longest
+        (4 bytes a character in UTF-8 and GB18030, quotes doubled) with its separator."""
+        return self.max_columns * (4 * self.max_cell_chars + 3)
+
+
 class Contract(_Strict):
     feed: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)
@@ -118,6 +142,7 @@ class Contract(_Strict):
     key: tuple[str, ...] = Field(min_length=1)
     columns: tuple[Column, ...] = Field(min_length=1)
     checks: tuple[Check, ...] = ()
+    limits: Limits = Limits()
 
     @model_validator(mode="after")
     def _references_are_columns(self) -> Contract:
@@ -185,6 +210,8 @@ _MODEL_AT = {0: Contract, 2: Column}  # depth of a mapping's loc -> its model (c
 def _model_at(loc: tuple) -> type[BaseModel]:
     if len(loc) == 2 and loc[0] == "checks":
         return Check
+    if loc == ("limits",):
+        return Limits
     return _MODEL_AT.get(len(loc), Contract)
 
 

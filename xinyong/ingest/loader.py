@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import stat
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,8 @@ import psycopg2
 import psycopg2.errors
 
 from xinyong.ingest import bulk, reports, schema, validation
-from xinyong.ingest.contracts import Contract
-from xinyong.ingest.readers import (MAX_COLUMNS, CopyStream, Row, TableFile, UnreadableFile, copy_safe,
+from xinyong.ingest.contracts import Contract, Limits, load_all
+from xinyong.ingest.readers import (CopyStream, Row, TableFile, UnreadableFile, cell_too_long, copy_safe,
                                     map_header)
 from xinyong.runtime import config, faults, secrets, warehouse
 
@@ -92,8 +93,8 @@ class FileOutcome:
 def pending_files(landing: Path, feed: str) -> list[Path]:
     """Files ready to ingest: final names only (no `.part`/`.tmp`, no hidden files)."""
     folder = landing / feed
-    if not folder.is_dir():
-        return []
+    if folder.is_symlink() or not folder.is_dir():
+        return []  # a linked feed folder is not followed (unknown_landing_entries reports it)
     # Links are listed too (is_file() would follow them): they are refused with a reason,
     # never read, rather than silently skipped.
     return sorted(p for p in folder.iterdir()
@@ -101,9 +102,81 @@ def pending_files(landing: Path, feed: str) -> list[Path]:
                   and not p.name.lower().endswith(IN_FLIGHT_SUFFIXES))
 
 
+def _look(path: Path) -> tuple[int, int] | None:
+    """Size and modification time of the entry itself (a link is not followed), None if gone."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
+def _quiet(look: tuple[int, int] | None, seconds: float) -> bool:
+    """Not modified for `seconds`: as good as a second look that long after the last write."""
+    return look is None or time.time_ns() - look[1] >= seconds * 1e9
+
+
+def settled_files(paths: list[Path], seconds: float) -> tuple[list[Path], list[Path]]:
+    """The files whose size and modification time stay the same across two looks `seconds`
+    apart, and those still being written (left in landing for a later run, neither recorded
+    nor refused). A file nobody has modified for `seconds` needs no second look; a file that
+    vanished is kept: its reason is given when it is taken up."""
+    first = {path: _look(path) for path in paths}
+    recent = [path for path, look in first.items() if not _quiet(look, seconds)]
+    if recent:
+        time.sleep(seconds)
+    growing = [path for path in recent if _look(path) != first[path]]
+    return [path for path in paths if path not in growing], growing
+
+
 def ready_files(feed: str, settings: config.Settings | None = None) -> list[str]:
-    """Names of the files the feed's sensor waits for (what `pending_files` would ingest)."""
-    return [p.name for p in pending_files((settings or config.load()).landing, feed)]
+    """Names of the files the feed's sensor waits for: what `pending_files` would ingest,
+    once nobody has written to it for the settle time (a poke does not wait)."""
+    settings = settings or config.load()
+    return [p.name for p in pending_files(settings.landing, feed)
+            if _quiet(_look(p), settings.landing_settle_seconds)]
+
+
+def unknown_landing_entries(settings: config.Settings, feeds=None) -> list[tuple[str, str]]:
+    """Entries of the landing folder no feed will ever take up, each with why: a folder (or
+    link) in the root that is no feed's, a file directly in the root, and inside a feed's
+    folder anything that is neither a file nor a link (a subfolder, a pipe). Hidden entries
+    are left alone, as inside a feed's folder. Reported, never read, never moved."""
+    feeds = set(feeds if feeds is not None else load_all())
+    landing = settings.landing
+    if not landing.is_dir():
+        return []
+    found = []
+    for entry in sorted(landing.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        name = quote(entry.name)
+        if entry.is_symlink():
+            found.append((entry.name, f"{name} 是符号链接，不是数据类别目录：其中的文件不会被读取"))
+        elif entry.is_dir() and entry.name not in feeds:
+            found.append((entry.name, f"目录 {name} 不是任何数据类别（无对应约定 connectors/{name}.yml）：其中的文件不会被读取"))
+        elif entry.is_dir():
+            for inner in sorted(entry.iterdir()):
+                if not inner.name.startswith(".") and not inner.is_symlink() and not inner.is_file():
+                    found.append((f"{entry.name}/{inner.name}",
+                                  f"{entry.name}/{quote(inner.name)} 不是文件（目录或特殊文件）：不会被读取"))
+        elif not entry.is_dir():
+            found.append((entry.name, f"文件 {name} 直接放在接收根目录，不属于任何数据类别：请放入对应类别的目录"))
+    return found
+
+
+def record_landing_findings(warehouse_url: str, findings: list[tuple[str, str]]) -> None:
+    """Keep the landing folder's unknown entries in `audit.landing_findings`: one row per entry,
+    seen again -> last_seen moves, gone -> resolved_at is set (see bootstrap.sql)."""
+    entries = [entry for entry, _ in findings]
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.landing_findings'))")
+        for entry, reason in findings:
+            cur.execute("""insert into audit.landing_findings (entry, reason) values (%s, %s)
+                           on conflict (entry) where resolved_at is null
+                           do update set reason = excluded.reason, last_seen = now()""", (entry, reason))
+        cur.execute("""update audit.landing_findings set resolved_at = now()
+                       where resolved_at is null and not (entry = any(%s))""", (entries,))
 
 
 def sha256_of(path: Path) -> str:
@@ -120,7 +193,12 @@ def ingest_feed(contract: Contract, settings: config.Settings | None = None,
     settings = settings or config.load()
     warehouse_url = warehouse_url or warehouse.url(settings)
     outcomes = []
-    waiting = pending_files(settings.landing, contract.feed)
+    waiting, growing = settled_files(pending_files(settings.landing, contract.feed), settings.landing_settle_seconds)
+    for path in growing:
+        log.info("%s/%s: still being written; left for a later run", contract.feed, path.name)
+        if progress:
+            progress(f"{contract.feed}/{path.name}: still being written (size or time changed "
+                     f"within {settings.landing_settle_seconds:g}s); left in landing for the next run")
     if waiting:
         with warehouse.transaction(warehouse_url) as conn:
             schema.ensure(conn)
@@ -137,13 +215,18 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
                 warehouse_url: str) -> FileOutcome:
     """Ingest one file into a bootstrapped warehouse (ingest_feed prepares it once per run)."""
     started = dt.datetime.now(dt.timezone.utc)
-    problem = landing_file_problem(path, settings.landing)
+    limits = contract.limits
+    problem = landing_file_problem(path, settings.landing) or _size_problem(path, limits)
     if problem:
         return _refuse(path, contract, settings, warehouse_url, started, problem)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib lets go of the GIL: both reads at once
-        sha_future = pool.submit(sha256_of, path)
-        probe = _probe(path)
-        sha = sha_future.result()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib lets go of the GIL: both reads at once
+            sha_future = pool.submit(sha256_of, path)
+            probe = _probe(path, limits)
+            sha = sha_future.result()
+    except OSError as exc:  # taken away (or made unreadable) after the check above
+        return _refuse(path, contract, settings, warehouse_url, started,
+                       f"文件在读取时已被移走或无法打开（{exc.strerror or type(exc).__name__}），未加载")
     conn = warehouse.connect(warehouse_url)
     try:
         with conn:
@@ -170,6 +253,15 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return _refuse(path, contract, settings, warehouse_url, started,
                        f"数据库拒绝了文件内容，未加载任何行：{quote(first, 120)}", sha=sha)
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        # The warehouse went away (stopped, unreachable) or ran out of disk mid-file: its
+        # transaction is gone whole, so nothing of the file is kept; the file stays in
+        # landing, unrecorded, and the next run takes it again.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        what = "ran out of disk space" if isinstance(exc, psycopg2.errors.DiskFull) else "failed"
+        raise warehouse.WarehouseError(
+            f"The warehouse {what} while loading {contract.feed}/{path.name} ({first}); nothing of the file "
+            "was kept and it stays in landing for the next run.") from None
     finally:
         conn.close()
     _move(path, settings, outcome)
@@ -177,6 +269,20 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings,
         reports.write_department_report(warehouse_url, outcome.file_id, settings)
     log.info("%s/%s: %s", contract.feed, path.name, outcome.status)
     return outcome
+
+
+def _size_problem(path: Path, limits: Limits) -> str | None:
+    """A file bigger than the feed allows is refused on its size alone, before it is opened."""
+    try:
+        size = os.lstat(path).st_size
+    except FileNotFoundError:
+        return "文件在读取前已被移走"
+    if size > limits.max_file_bytes:
+        return (f"文件大小 {size / 2**20:,.1f} MB，超过本数据类别 {limits.max_file_mb:g} MB 的上限，未读取；"
+                "请拆分后重新上传")
+    if size == 0:
+        return "文件为空（0 字节），未读取"
+    return None
 
 
 def _refuse(path: Path, contract: Contract, settings: config.Settings, warehouse_url: str, started,
@@ -189,11 +295,18 @@ def _refuse(path: Path, contract: Contract, settings: config.Settings, warehouse
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         outcome = _record(cur, contract, path.name, marker, None, started, FileOutcome(
             contract.feed, path.name, "unreadable", message=f"{quote(path.name)}：{problem}"))
-    if os.path.lexists(path):
+    if os.path.lexists(path) and _in_feed_folder(path, settings.landing, contract.feed):
         _move(path, settings, outcome)
     reports.write_department_report(warehouse_url, outcome.file_id, settings)
     log.warning("%s/%s: refused: %s", contract.feed, path.name, problem)
     return outcome
+
+
+def _in_feed_folder(path: Path, landing: Path, feed: str) -> bool:
+    """Whether the entry really sits in the feed's folder: only then may the platform move it
+    (never a file a `..` or a linked folder leads outside the landing root)."""
+    return os.path.realpath(path.parent) == os.path.join(os.path.realpath(landing), feed) \
+        and not path.parent.is_symlink()
 
 
 def _record(cur, contract: Contract, file_name: str, sha: str, as_of, started,
@@ -218,9 +331,9 @@ class _Probe:
     copy_safe: bool
 
 
-def _probe(path: Path) -> _Probe:
+def _probe(path: Path, limits: Limits) -> _Probe:
     try:
-        table = TableFile(path)
+        table = TableFile(path, limits)
     except UnreadableFile as exc:
         return _Probe(None, exc, False)
     return _Probe(table, None, table.kind == "csv" and copy_safe(path, table.encoding))
@@ -248,8 +361,9 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
         table = probe.table
         rows = table.rows(code_positions=set())
         header = next(rows)
-        if len(header) > MAX_COLUMNS:
-            raise UnreadableFile(f"表头有 {len(header):,} 列，超过 {MAX_COLUMNS} 列的上限，未读取")
+        max_columns = contract.limits.max_columns
+        if len(header) > max_columns:
+            raise UnreadableFile(f"表头有 {len(header):,} 列，超过 {max_columns} 列的上限，未读取")
         header_map = map_header(contract, header)
         if header_map.missing_required:
             # The header alone refuses the file: no data row is read (an XLSX may be huge).
@@ -264,7 +378,7 @@ def _load(cur, contract: Contract, path: Path, sha: str, started, settings, prob
         if rows_read is None and csv_for_copy:
             cur.execute("savepoint copy_file")
             try:
-                rows_read = _copy_file(cur, path, table.encoding, len(header))
+                rows_read = _copy_file(cur, path, table.encoding, len(header), contract.limits)
                 cur.execute("release savepoint copy_file")
             except psycopg2.DataError as exc:  # e.g. a ragged row: Python's reader copes, row by row
                 log.info("%s: COPY of the file refused (%s); reading it row by row", path.name,
@@ -393,6 +507,9 @@ def _bulk_load(cur, contract: Contract, header_map, path: Path, encoding: str, w
         log.info("%s: not for the bulk path (%s); reading it whole", path.name, str(exc).strip().splitlines()[0])
         cur.execute("rollback to savepoint bulk")
         return None
+    except UnreadableFile:  # past the feed's limits: the file is refused, nothing of it stays
+        cur.execute("rollback to savepoint bulk")
+        raise
     cur.execute("release savepoint bulk")
     log.info("%s: %d rows, %d plain ones loaded by the bulk path, %d set aside for the general one",
              path.name, plain.rows_read, plain.rows_loaded, plain.rows_set_aside)
@@ -422,24 +539,48 @@ def _digest_personal_ids(cur, contract: Contract, file_id: int, settings, plain)
                                 secrets.id_digests(secrets.person_key(settings), numbers))
 
 
-def _copy_file(cur, path: Path, encoding: str, width: int) -> int:
+def _copy_file(cur, path: Path, encoding: str, width: int, limits: Limits) -> int:
     """The file's bytes straight into COPY: PostgreSQL parses the CSV and converts the encoding.
 
     Used when `copy_safe` found nothing PostgreSQL's CSV parser reads differently from
-    Python's (blank lines, stray quotes); the header line (with any BOM) is skipped by COPY."""
-    columns = ", ".join(validation.landing_columns(width))
+    Python's (blank lines, stray quotes); the header line (with any BOM) is skipped by COPY.
+    A cell past the feed's limit refuses the file, as the Python and Arrow readers do."""
+    columns = validation.landing_columns(width)
     with path.open("rb") as fh:
-        cur.copy_expert(f"copy _landing ({columns}) from stdin with (format csv, header true, "
+        cur.copy_expert(f"copy _landing ({', '.join(columns)}) from stdin with (format csv, header true, "
                         f"encoding '{COPY_ENCODINGS[encoding]}')", faults.during_copy(fh), size=1 << 20)
-    return cur.rowcount
+    rows = cur.rowcount
+    longest = ", ".join(f"length({c})" for c in columns)
+    cur.execute(f"select min(_row) from _landing where greatest({longest}) > %s", (limits.max_cell_chars,))
+    too_long = cur.fetchone()[0]
+    if too_long is not None:
+        raise cell_too_long(limits, too_long)
+    return rows
 
 
 def _copy_rows(cur, rows: Iterator, header_map, width: int) -> int:
     """Rows the Python reader produced (XLSX, or CSV PostgreSQL would read otherwise) into COPY."""
     counter = [0]
     columns = ", ".join(validation.landing_columns(width))
-    cur.copy_expert(f"copy _landing (_row, _reader_errors, {columns}) from stdin with (format csv)",
-                    faults.during_copy(CopyStream(_copy_lines(rows, header_map, width, counter))), size=1 << 16)
+    refused: list[UnreadableFile] = []
+
+    def lines():
+        try:
+            yield from _copy_lines(rows, header_map, width, counter)
+        except UnreadableFile as exc:  # psycopg2 turns it into "COPY failed": keep it to raise
+            refused.append(exc)
+            raise
+
+    cur.execute("savepoint copy_rows")
+    try:
+        cur.copy_expert(f"copy _landing (_row, _reader_errors, {columns}) from stdin with (format csv)",
+                        faults.during_copy(CopyStream(lines())), size=1 << 16)
+    except psycopg2.Error:
+        if not refused:
+            raise
+        cur.execute("rollback to savepoint copy_rows")  # the reader refused the file mid-way
+        raise refused[0] from None
+    cur.execute("release savepoint copy_rows")
     return counter[0]
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from xinyong.ingest.contracts import Contract, normalise_header
+from xinyong.ingest.contracts import Contract, Limits, normalise_header
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes read at a time; Limits.max_line_bytes is never less (see detect_encoding)
+DEFAULT_LIMITS = Limits()
 
 
 class UnreadableFile(ValueError):
@@ -32,20 +33,36 @@ class HeaderMap:
     extra: dict[str, int] = field(default_factory=dict)         # unknown header -> position
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 with BOM, UTF-8, else GB18030; a file with a NUL byte is no text file at all
-    (and PostgreSQL would refuse it mid-COPY)."""
+def detect_encoding(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """UTF-8 with BOM, UTF-8, else GB18030, told in one pass over the bytes (1 MiB at a time,
+    so memory stays bounded for any file) that also refuses what no reader should take on:
+    a NUL byte (binary content, and PostgreSQL would refuse it mid-COPY), a line longer than
+    any row within the feed's limits could be (a 100 MB file without a line break), and more
+    lines than `max_rows` (counted as line breaks: a bound, not a tally of records)."""
+    longest, max_lines = max(limits.max_line_bytes, CHUNK), limits.max_rows + 1
     with path.open("rb") as fh:
         head = fh.read(3)
         encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
-        offset = 0
+        offset, lines, line_start = 0, 0, 0  # line_start: offset of the current line's first byte
         while chunk := fh.read(CHUNK):
             nul = chunk.find(b"\0")
             if nul >= 0:
-                raise UnreadableFile(f"文件第 {offset + nul + 1} 个字节是 NUL（二进制内容），不是文本 CSV；"
+                raise UnreadableFile(f"文件第 {offset + nul + 1:,} 个字节是 NUL（二进制内容），不是文本 CSV；"
                                      "请从 Excel 另存为 CSV 后重新上传")
+            # A line longer than a chunk spans chunks: only the distance from the last line
+            # break before this chunk to the first one in it (or to its end) can exceed the
+            # bound, which is never less than a chunk.
+            first = chunk.find(b"\n")
+            if (offset + (first if first >= 0 else len(chunk))) - line_start > longest:
+                raise UnreadableFile(f"第 {lines + 1:,} 行超过 {longest / 2**20:,.1f} MB 仍未换行，"
+                                     f"超出本数据类别的上限（{limits.max_columns} 列、每格 {limits.max_cell_chars} 字），未读取")
+            if first >= 0:
+                lines += chunk.count(b"\n")
+                line_start = offset + chunk.rfind(b"\n") + 1
+                if lines > max_lines:
+                    raise UnreadableFile(f"文件超过 {limits.max_rows:,} 行的上限，未读取；请拆分后重新上传")
             offset += len(chunk)
             if encoding == "utf-8":
                 try:
@@ -60,14 +77,14 @@ def detect_encoding(path: Path) -> str:
         return encoding
 
 
-# Bounds on what a department file may make the platform read (an XLSX is a zip archive:
-# 2.6 MB can expand to a gigabyte of sheet XML).
-MAX_XLSX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
-MAX_COLUMNS = 300
+def cell_too_long(limits: Limits, row_number: int) -> UnreadableFile:
+    """The refusal of a file with a cell past the feed's limit (every reader gives the same)."""
+    return UnreadableFile(f"第 {row_number:,} 行有单元格超过 {limits.max_cell_chars:,} 字的上限，文件未加载")
 
 
-def check_xlsx_size(path: Path, limit: int = MAX_XLSX_UNCOMPRESSED_BYTES) -> None:
-    """Refuse an XLSX whose parts expand past `limit` before anything parses it."""
+def check_xlsx_size(path: Path, limit: int = DEFAULT_LIMITS.max_xlsx_expanded_bytes) -> None:
+    """Refuse an XLSX whose parts expand past `limit` bytes before anything parses it (an
+    XLSX is a zip archive: 2.6 MB can expand to a gigabyte of sheet XML)."""
     import zipfile
 
     try:
@@ -110,16 +127,17 @@ class Row:
 
 
 class TableFile:
-    """A department file opened for reading: header first, then rows."""
+    """A department file opened for reading: header first, then rows, within the feed's limits."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, limits: Limits = DEFAULT_LIMITS):
         self.path = path
+        self.limits = limits
         self.kind = path.suffix.lower().lstrip(".")
         if self.kind not in ("csv", "xlsx"):
             raise UnreadableFile(f"不支持的文件类型 .{self.kind}（应为 .csv 或 .xlsx）")
         if self.kind == "xlsx":
-            check_xlsx_size(path)
-        self.encoding = detect_encoding(path) if self.kind == "csv" else "xlsx"
+            check_xlsx_size(path, limits.max_xlsx_expanded_bytes)
+        self.encoding = detect_encoding(path, limits) if self.kind == "csv" else "xlsx"
 
     def rows(self, code_positions: set[int]) -> Iterator[list | Row]:
         """First yields the header (a list), then Row objects."""
@@ -129,6 +147,9 @@ class TableFile:
             yield from self._xlsx_rows(code_positions)
 
     def _csv_rows(self):
+        # The csv module's field limit is the whole process's: set for this file, put back after.
+        previous = csv.field_size_limit(self.limits.max_cell_chars)
+        reader = None
         try:
             with self.path.open("r", encoding=self.encoding, newline="") as fh:
                 reader = csv.reader(fh)
@@ -143,13 +164,18 @@ class TableFile:
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"无法识别的文字编码（应为 UTF-8 或 GB18030）：{exc.reason}") from None
         except csv.Error as exc:
+            if "field limit" in str(exc):
+                raise cell_too_long(self.limits, reader.line_num if reader else 1) from None
             raise UnreadableFile(f"CSV 格式错误：{exc}") from None
+        finally:
+            csv.field_size_limit(previous)
 
     def _xlsx_rows(self, code_positions: set[int]):
         from zipfile import BadZipFile
 
         import openpyxl
 
+        limit, last_row = self.limits.max_cell_chars, self.limits.max_rows + 1
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except (BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -160,15 +186,23 @@ class TableFile:
             header = next(rows, None)
             if header is None:
                 raise UnreadableFile("工作表为空")
-            yield [("" if h is None else str(h)) for h in header]
+            header = [("" if h is None else str(h)) for h in header]
+            if any(len(h) > limit for h in header):
+                raise cell_too_long(self.limits, 1)
+            yield header
             for number, values in enumerate(rows, start=2):
+                if number > last_row:  # counted as the sheet is streamed: the rest is never parsed
+                    raise UnreadableFile(f"工作表超过 {self.limits.max_rows:,} 行的上限，文件未加载；请拆分后重新上传")
                 if all(v is None or str(v).strip() == "" for v in values):
                     continue
                 row = Row(number, [])
                 for pos, value in enumerate(values):
                     if pos in code_positions and isinstance(value, (int, float)) and not isinstance(value, bool):
                         row.numeric_code_cells.append(pos)
-                    row.cells.append(cell_text(value))
+                    text = cell_text(value)
+                    if len(text) > limit:
+                        raise cell_too_long(self.limits, number)
+                    row.cells.append(text)
                 yield row
         finally:
             book.close()

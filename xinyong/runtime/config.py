@@ -6,10 +6,17 @@ production overrides them through environment variables (see README, "Configurat
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# A landing file written to within this many seconds is looked at again after as long; if
+# its size or time changed it is still being written and waits for the next run.
+LANDING_SETTLE_SECONDS = 5.0
+
+
+def _landing_settle_seconds() -> float:
+    return float(os.environ.get("XINYONG_LANDING_SETTLE_SECONDS", LANDING_SETTLE_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,7 @@ class Settings:
     embedded_port: int
     evaluation_date: str | None  # YYYY-MM-DD; None means today in Asia/Shanghai
     bulk_ingest: bool = True     # plain CSV rows by the bulk path (xinyong/ingest/bulk.py); off: all row by row in SQL
+    landing_settle_seconds: float = field(default_factory=_landing_settle_seconds)
 
     @property
     def embedded(self) -> bool:

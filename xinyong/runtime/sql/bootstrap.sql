@@ -86,3 +86,18 @@ create table if not exists audit.freshness_alerts (
     detected_at    timestamptz not null default now(),
     message        text not null
 );
+
+-- Entries of the landing folder no feed takes up (xinyong/ingest/loader.py,
+-- unknown_landing_entries): a folder that is no feed's, a file directly in the root, a
+-- subfolder in a feed's folder. Reported, never read: one row per entry while it is there
+-- (last_seen moves on every check), resolved_at once a check no longer finds it.
+create table if not exists audit.landing_findings (
+    finding_id   bigserial primary key,
+    entry        text not null,             -- path below the landing root
+    reason       text not null,
+    first_seen   timestamptz not null default now(),
+    last_seen    timestamptz not null default now(),
+    resolved_at  timestamptz
+);
+create unique index if not exists landing_findings_open
+    on audit.landing_findings (entry) where resolved_at is null;
