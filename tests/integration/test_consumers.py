@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg2 import sql
 
-from tests.conftest import EVALUATION_DATE, drop_samples, new_database, query
+from tests.conftest import EVALUATION_DATE, drop_samples, new_database, query, role_url
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
@@ -43,7 +43,7 @@ def published(pg_server, tmp_path_factory):
 
 
 def as_role(url: str, role: str):
-    conn = psycopg2.connect(**{**psycopg2.extensions.parse_dsn(url), "user": role})
+    conn = psycopg2.connect(role_url(url, role))
     conn.autocommit = True
     return conn
 

@@ -43,7 +43,7 @@ def published_district(pg_server, tmp_path_factory):
     """A template database and home: the samples but one parking file, published once."""
     root = tmp_path_factory.mktemp("kill_template")
     name = f"tmpl_{uuid.uuid4().hex[:10]}"
-    pg_server.admin(f'create database "{name}"')
+    pg_server.create_database(name)
     env = {"XINYONG_WAREHOUSE_URL": pg_server.url(name), "XINYONG_HOME": str(root / "home"),
            "XINYONG_LANDING": str(root / "landing"),
            "XINYONG_OUTBOX": str(root / "home" / "outbox")}
@@ -61,7 +61,7 @@ def district(published_district, tmp_path):
     the held-back parking file waiting in landing."""
     server, template, root = published_district
     name = f"t_{uuid.uuid4().hex[:12]}"
-    server.admin(f'create database "{name}" template "{template}"')
+    server.create_database(name, template=template)
     shutil.copytree(root, tmp_path / "d", symlinks=True)
     base = tmp_path / "d"
     env = {"XINYONG_WAREHOUSE_URL": server.url(name), "XINYONG_HOME": str(base / "home"),
