@@ -13,6 +13,7 @@ from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
 from xinyong.publication import consumers, outbox, roles
+from xinyong.runtime import warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,8 @@ def published(pg_server, tmp_path_factory):
         drop_samples(settings.landing)
         for contract in contracts.load_all().values():
             ingest.ingest_feed(contract, settings, url)
-        first = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
-        second = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate()))
+        first = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
+        second = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
         assert query(url, "select count(*) from pg_namespace where nspname = 'publish_prev'") == [(1,)]
         yield {"url": url, "settings": settings, "first": first, "second": second}
 
@@ -80,6 +81,17 @@ def test_every_declared_role_exists_and_the_publication_has_its_grants(published
     granted = query(url, """select artifacts->'grants' from audit.publications where publication_id = %s""",
                     (published["second"]["publication_id"],))[0][0]
     assert granted == {c.role: [t for t in c.tables if t in tables(url, "publish")] for c in readers()}
+
+
+@pytest.mark.parametrize("role", ["bi_reader", "loan_platform", "public_website"])
+def test_role_logs_in_with_its_own_password_only(published, role):
+    """Every role asks for its password: none, a guess or the platform's are refused."""
+    params = warehouse.connection_parameters(role_url(published["url"], role))
+    psycopg2.connect(**params).close()
+    platform_password = warehouse.connection_parameters(published["url"])["password"]
+    for password in (None, "guess", platform_password):
+        with pytest.raises(psycopg2.OperationalError, match="no password supplied|password authentication failed"):
+            psycopg2.connect(**{**params, "password": password})
 
 
 @pytest.mark.parametrize("role", ["bi_reader", "loan_platform", "public_website"])
