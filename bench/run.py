@@ -74,7 +74,8 @@ def fresh_database(server, name: str) -> str:
     from xinyong.ingest import schema
     from xinyong.runtime import warehouse
 
-    server.admin(f'drop database if exists "{name}" with (force)', f'create database "{name}"')
+    server.admin(f'drop database if exists "{name}" with (force)')
+    server.create_database(name)
     url = server.url(name)
     with warehouse.transaction(url) as conn:
         schema.ensure(conn)

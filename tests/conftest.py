@@ -22,15 +22,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_SESSION: dict = {}
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    """One embedded PostgreSQL for the test session, in its own folder and port."""
-    from xinyong.runtime import embedded
+    """One embedded PostgreSQL for the test session, in its own folder and port.
+
+    The tests point the platform at it with XINYONG_WAREHOUSE_URL, as at a server of one's
+    own, where the platform creates roles without passwords; so the declared consumer roles
+    are made here first, with the passwords the embedded server keeps (`role_url`)."""
+    from xinyong.publication import roles
+    from xinyong.runtime import embedded, warehouse
 
     home = tmp_path_factory.mktemp("pg_home")
     server = embedded.ensure_running(home, free_port())
+    with warehouse.transaction(server.url("postgres")) as conn, conn.cursor() as cur:
+        roles.ensure_roles(cur, password=server.password)
+    _SESSION["server"] = server
     yield server
     embedded.stop(home)
+
+
+def role_url(url: str, role: str) -> str:
+    """`url` (a database of the session's server) as a consumer's role, with its password."""
+    from xinyong.publication import roles
+
+    return roles.reader_url(role, url, password=_SESSION["server"].password(role))
 
 
 @contextmanager
@@ -40,7 +58,7 @@ def new_database(server):
     from xinyong.runtime import warehouse
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    server.admin(f'create database "{name}"')
+    server.create_database(name)
     url = server.url(name)
     with warehouse.transaction(url) as conn:
         schema.ensure(conn)

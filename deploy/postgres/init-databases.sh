@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Runs once, when the PostgreSQL volume is first initialised (docker-entrypoint-initdb.d):
-# the warehouse database `xinyong` (owner xinyong, from POSTGRES_DB/POSTGRES_USER) plus
-# Airflow's metadata and Metabase's application databases, each with its own owner, and
-# the read-only role bi_reader. Xinyong grants bi_reader `publish` at every publication
-# (xinyong/publication/roles.py); here it only gets its password.
+# Runs once, as the superuser `postgres`, when the PostgreSQL volume is first initialised
+# (docker-entrypoint-initdb.d). The superuser only creates databases and roles here; nothing
+# of Xinyong's runs as it afterwards:
+#   xinyong    owns the warehouse database `xinyong`; no superuser. CREATEROLE lets it create
+#              the consumers' roles declared in dbt_project/models/exposures.yml (on PostgreSQL
+#              16 and later it can then manage only the roles it made); it sets no passwords
+#              for them: give each one with `alter role <role> password '...'` as `postgres`.
+#   airflow    owns Airflow's metadata database; metabase owns Metabase's.
+#   bi_reader  Metabase's login to the warehouse; Xinyong grants it `publish` at every
+#              publication (xinyong/publication/roles.py) and never changes its password.
 set -euo pipefail
-: "${AIRFLOW_DB_PASSWORD:?}" "${METABASE_DB_PASSWORD:?}" "${BI_READER_PASSWORD:?}"
+: "${XINYONG_DB_PASSWORD:?}" "${AIRFLOW_DB_PASSWORD:?}" "${METABASE_DB_PASSWORD:?}" "${BI_READER_PASSWORD:?}"
 
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
-     -v airflow_pw="$AIRFLOW_DB_PASSWORD" -v metabase_pw="$METABASE_DB_PASSWORD" \
-     -v bi_reader_pw="$BI_READER_PASSWORD" <<'SQL'
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+     -v xinyong_pw="$XINYONG_DB_PASSWORD" -v airflow_pw="$AIRFLOW_DB_PASSWORD" \
+     -v metabase_pw="$METABASE_DB_PASSWORD" -v bi_reader_pw="$BI_READER_PASSWORD" <<'SQL'
+create role xinyong login nosuperuser nocreatedb createrole password :'xinyong_pw';
+create database xinyong owner xinyong;
 create role airflow login password :'airflow_pw';
 create database airflow owner airflow;
 create role metabase login password :'metabase_pw';

@@ -104,6 +104,8 @@ def topology(tmp_path_factory):
         passwords_file.write_text(json.dumps({API_USER: password}))
         warehouse_url = server.url("xinyong")
         site = {
+            "AIRFLOW__CORE__AUTH_MANAGER":
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url("airflow").replace("postgresql://",
                                                                                  "postgresql+psycopg2://"),
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
@@ -113,7 +115,6 @@ def topology(tmp_path_factory):
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(root / "airflow-logs"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_a),
             "AIRFLOW_CONN_XINYONG_WAREHOUSE": warehouse_url,
@@ -123,7 +124,9 @@ def topology(tmp_path_factory):
             "XINYONG_PERSON_KEY": secrets.token_hex(32),
         }
         assert set(site) == set(spec["airflow_site_env"]), "deploy/topology.yml and this test disagree"
-        test_only = {"AIRFLOW_HOME": str(root / "airflow"), "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        test_only = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{API_USER}:admin",
+                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+                     "AIRFLOW_HOME": str(root / "airflow"), "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                      "XINYONG_EVALUATION_DATE": "2026-11-22", "PYTHONUNBUFFERED": "1"}
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "XINYONG"))}
         env = {**base, **spec["airflow_env"], **site, **test_only}

@@ -80,7 +80,7 @@ def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
     shutil.copy(ADDED / SHARED_SAMPLE, landing / "court_dishonest")
     second_court_file(landing)
     name = f"t_added_{os.getpid()}"
-    pg_server.admin(f'create database "{name}"')
+    pg_server.create_database(name)
     url = pg_server.url(name)
     env = {**os.environ, "PYTHONPATH": str(project), "XINYONG_WAREHOUSE_URL": url,
            "XINYONG_HOME": str(tmp_path / "home"), "XINYONG_LANDING": str(landing)}

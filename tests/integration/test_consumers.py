@@ -8,11 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg2 import sql
 
-from tests.conftest import EVALUATION_DATE, drop_samples, new_database, query
+from tests.conftest import EVALUATION_DATE, drop_samples, new_database, query, role_url
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
 from xinyong.publication import consumers, outbox, roles
+from xinyong.runtime import warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ def published(pg_server, tmp_path_factory):
 
 
 def as_role(url: str, role: str):
-    conn = psycopg2.connect(**{**psycopg2.extensions.parse_dsn(url), "user": role})
+    conn = psycopg2.connect(role_url(url, role))
     conn.autocommit = True
     return conn
 
@@ -80,6 +81,17 @@ def test_every_declared_role_exists_and_the_publication_has_its_grants(published
     granted = query(url, """select artifacts->'grants' from audit.publications where publication_id = %s""",
                     (published["second"]["publication_id"],))[0][0]
     assert granted == {c.role: [t for t in c.tables if t in tables(url, "publish")] for c in readers()}
+
+
+@pytest.mark.parametrize("role", ["bi_reader", "loan_platform", "public_website"])
+def test_role_logs_in_with_its_own_password_only(published, role):
+    """Every role asks for its password: none, a guess or the platform's are refused."""
+    params = warehouse.connection_parameters(role_url(published["url"], role))
+    psycopg2.connect(**params).close()
+    platform_password = warehouse.connection_parameters(published["url"])["password"]
+    for password in (None, "guess", platform_password):
+        with pytest.raises(psycopg2.OperationalError, match="no password supplied|password authentication failed"):
+            psycopg2.connect(**{**params, "password": password})
 
 
 @pytest.mark.parametrize("role", ["bi_reader", "loan_platform", "public_website"])

@@ -73,7 +73,7 @@ def live_publication(url: str) -> str | None:
 def district(pg_server, tmp_path):
     """The samples but the held-back files, published once; then the held-back files land."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    pg_server.admin(f'create database "{name}"')
+    pg_server.create_database(name)
     env = {"XINYONG_WAREHOUSE_URL": pg_server.url(name), "XINYONG_HOME": str(tmp_path / "home"),
            "XINYONG_LANDING": str(tmp_path / "landing"), "XINYONG_OUTBOX": str(tmp_path / "home" / "outbox")}
     (tmp_path / "landing").mkdir()

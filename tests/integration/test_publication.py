@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.conftest import EVALUATION_DATE, SAMPLES, query
+from tests.conftest import EVALUATION_DATE, SAMPLES, query, role_url
 from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
 from tests.integration.test_check_functions import uscc_check
 from xinyong import ingest
@@ -23,9 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def as_role(url: str, role: str) -> psycopg2.extensions.connection:
-    """A connection as a downstream role (the embedded server trusts 127.0.0.1)."""
-    dsn = psycopg2.extensions.parse_dsn(url)
-    conn = psycopg2.connect(**{**dsn, "user": role})
+    """A connection as a downstream role, with its password."""
+    conn = psycopg2.connect(role_url(url, role))
     conn.autocommit = True
     return conn
 

@@ -12,30 +12,65 @@ is not subject to it. Nothing else: a role reads no other table, no `raw`, `audi
 Grants sit on schema and table objects, which move with a schema rename, and the candidate
 is built fresh each time; so `apply()` runs inside the swap transaction, on the schema that
 has just become `publish`, first taking away whatever any role held there, and `revoke()`
-takes the grants off the schemas that stopped being live. Roles are created with LOGIN and
-no password: a deployment sets passwords or certificates; the embedded server trusts
-127.0.0.1.
+takes the grants off the schemas that stopped being live.
+
+Passwords: on the embedded server the platform creates each role WITH LOGIN and a password
+generated into `<home>/secrets/role_<role>` (sent to the server as a SCRAM verifier, so no
+log holds it); on a server of your own it creates roles WITH LOGIN and no password, and the
+operator sets one (`ALTER ROLE ... PASSWORD`, or a certificate). A role that exists already
+is never altered, so passwords set by an operator stay as they are.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 from psycopg2 import sql
 
 from xinyong.publication import consumers as declaration
+from xinyong.runtime import config, embedded, secrets, warehouse
 
 
 def _ident(*names: str) -> sql.Composable:
     return sql.Identifier(*names)
 
 
-def ensure_roles(cur, roles: list[str] | None = None) -> None:
-    """Create the declared roles once per server (roles are server-wide; concurrent creators tolerated)."""
+def managed_password(settings: config.Settings | None = None) -> Callable[[str], str] | None:
+    """A role's password when the platform keeps it (the embedded server), else None."""
+    settings = settings or config.load()
+    if not settings.embedded:
+        return None
+    return lambda role: embedded.role_password(settings.home, role)
+
+
+def ensure_roles(cur, roles: list[str] | None = None, password: Callable[[str], str] | None = None) -> None:
+    """Create the declared roles once per server (roles are server-wide; concurrent creators tolerated).
+    `password(role)` gives a new role its password; without it (a server of your own) the
+    operator sets one. The default is `managed_password()`."""
+    password = password or managed_password()
     for role in declaration.roles(declaration.load()) if roles is None else roles:
+        cur.execute("select 1 from pg_roles where rolname = %s", (role,))
+        if cur.fetchone() is not None:
+            continue
+        secret = sql.SQL(" password {}").format(sql.Literal(secrets.scram_verifier(password(role)))) \
+            if password else sql.SQL("")
         cur.execute(sql.SQL("""do $$ begin
-            if not exists (select 1 from pg_roles where rolname = {name}) then
-                create role {role} login;
-            end if;
+            create role {role} login{secret};
         exception when duplicate_object or unique_violation then null;
-        end $$""").format(name=sql.Literal(role), role=_ident(role)))
+        end $$""").format(role=_ident(role), secret=secret))
+
+
+def reader_url(role: str, warehouse_url: str | None = None, password: str | None = None,
+               settings: config.Settings | None = None) -> str:
+    """The warehouse URL as a consumer's role would use it: the platform's database, the role's
+    name and, on the embedded server, its password (elsewhere the operator's, given as `password`
+    or left to libpq: PGPASSWORD, ~/.pgpass)."""
+    settings = settings or config.load()
+    if password is None and (managed := managed_password(settings)):
+        password = managed(role)
+    params = warehouse.connection_parameters(warehouse_url or warehouse.url(settings))
+    query = {k: v for k, v in params.items() if k not in ("host", "port", "user", "password", "dbname")}
+    return warehouse.url_from_parts(host=params.get("host"), port=params.get("port"), user=role,
+                                    password=password, dbname=params.get("dbname"), query=query)
 
 
 def _tables(cur, schema: str) -> list[str]:
