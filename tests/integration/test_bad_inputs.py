@@ -402,7 +402,8 @@ def test_a_full_disk_during_copy_rolls_the_file_back_and_it_loads_once_there_is_
     try:
         user = pwd.getpwnam(embedded.SYSTEM_USER)
         os.chown(mount, user.pw_uid, user.pw_gid)
-        pg_server.admin(f"create tablespace {space} location '{mount}'")
+        pg_server.admin(f"create tablespace {space} location '{mount}'",
+                        f"grant create on tablespace {space} to {embedded.DB_USER}")
         with psycopg2.connect(warehouse_url) as conn, conn.cursor() as cur:
             cur.execute(f"alter table raw.parking set tablespace {space}")
         conn.close()
