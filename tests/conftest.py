@@ -68,6 +68,28 @@ def new_database(server):
         server.admin(f'drop database "{name}" with (force)')
 
 
+@contextmanager
+def ingested_samples(server, home: Path):
+    """A new database with the shared samples ingested, the environment pointing at it and
+    at `home` (landing, state) and the evaluation date fixed; yields (url, settings).
+    For module fixtures that then build and publish as their tests need."""
+    from xinyong import ingest
+    from xinyong.ingest import contracts
+    from xinyong.runtime import config
+
+    with new_database(server) as url, pytest.MonkeyPatch.context() as env:
+        env.setenv("XINYONG_HOME", str(home / "home"))
+        env.setenv("XINYONG_LANDING", str(home / "landing"))
+        env.setenv("XINYONG_WAREHOUSE_URL", url)
+        env.setenv("XINYONG_EVALUATION_DATE", EVALUATION_DATE)
+        (home / "landing").mkdir()
+        settings = config.load()
+        drop_samples(settings.landing)
+        for contract in contracts.load_all().values():
+            ingest.ingest_feed(contract, settings, url)
+        yield url, settings
+
+
 @pytest.fixture
 def warehouse_url(pg_server):
     """A new, empty database with the platform's schema, for one test."""

@@ -8,10 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg2 import sql
 
-from tests.conftest import EVALUATION_DATE, drop_samples, new_database, query, role_url
-from xinyong import ingest
+from tests.conftest import EVALUATION_DATE, ingested_samples, query, role_url
 from xinyong.app import pipeline
-from xinyong.ingest import contracts
 from xinyong.publication import consumers, outbox, roles
 from xinyong.runtime import warehouse
 
@@ -24,19 +22,7 @@ NOT_LIVE = ("raw", "audit", "staging", "intermediate", "policy", "publish_prev")
 @pytest.fixture(scope="module")
 def published(pg_server, tmp_path_factory):
     """The samples ingested and published twice (so `publish_prev` exists); built once per module."""
-    from xinyong.runtime import config
-
-    home = tmp_path_factory.mktemp("consumers")
-    with new_database(pg_server) as url, pytest.MonkeyPatch.context() as env:
-        env.setenv("XINYONG_HOME", str(home / "home"))
-        env.setenv("XINYONG_LANDING", str(home / "landing"))
-        env.setenv("XINYONG_WAREHOUSE_URL", url)
-        env.setenv("XINYONG_EVALUATION_DATE", "2026-11-22")
-        (home / "landing").mkdir()
-        settings = config.load()
-        drop_samples(settings.landing)
-        for contract in contracts.load_all().values():
-            ingest.ingest_feed(contract, settings, url)
+    with ingested_samples(pg_server, tmp_path_factory.mktemp("consumers")) as (url, settings):
         first = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
         second = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
         assert query(url, "select count(*) from pg_namespace where nspname = 'publish_prev'") == [(1,)]

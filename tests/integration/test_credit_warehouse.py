@@ -6,7 +6,7 @@ import re
 import openpyxl
 import pytest
 
-from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, new_database, query
+from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, ingested_samples, query
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
@@ -26,18 +26,7 @@ def ingest_all(settings, url):
 def published(pg_server, tmp_path_factory):
     """The shared samples ingested, built for 2026-11-22, through the gates and published;
     built once for the read-only tests of this module (a build takes a while)."""
-    from xinyong.runtime import config
-
-    home = tmp_path_factory.mktemp("credit_warehouse")
-    with new_database(pg_server) as url, pytest.MonkeyPatch.context() as env:
-        env.setenv("XINYONG_HOME", str(home / "home"))
-        env.setenv("XINYONG_LANDING", str(home / "landing"))
-        env.setenv("XINYONG_WAREHOUSE_URL", url)
-        env.setenv("XINYONG_EVALUATION_DATE", "2026-11-22")
-        (home / "landing").mkdir()
-        settings = config.load()
-        drop_samples(settings.landing)
-        ingest_all(settings, url)
+    with ingested_samples(pg_server, tmp_path_factory.mktemp("credit_warehouse")) as (url, _):
         pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE)))
         yield url
 
