@@ -6,6 +6,7 @@
 #              the consumers' roles declared in dbt_project/models/exposures.yml (on PostgreSQL
 #              16 and later it can then manage only the roles it made); it sets no passwords
 #              for them: give each one with `alter role <role> password '...'` as `postgres`.
+#              pg_read_all_stats lets it name the sessions that hold a publication it may not swap.
 #   airflow    owns Airflow's metadata database; metabase owns Metabase's.
 #   bi_reader  Metabase's login to the warehouse; Xinyong grants it `publish` at every
 #              publication (xinyong/publication/roles.py) and never changes its password.
@@ -16,6 +17,7 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
      -v xinyong_pw="$XINYONG_DB_PASSWORD" -v airflow_pw="$AIRFLOW_DB_PASSWORD" \
      -v metabase_pw="$METABASE_DB_PASSWORD" -v bi_reader_pw="$BI_READER_PASSWORD" <<'SQL'
 create role xinyong login nosuperuser nocreatedb createrole password :'xinyong_pw';
+grant pg_read_all_stats to xinyong;
 create database xinyong owner xinyong;
 create role airflow login password :'airflow_pw';
 create database airflow owner airflow;

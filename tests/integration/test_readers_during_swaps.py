@@ -13,7 +13,7 @@ from collections import Counter
 import psycopg2
 import pytest
 
-from tests.conftest import query
+from tests.conftest import query, role_url
 from tests.integration.publication_fixtures import dbt_project, loaded  # noqa: F401
 from xinyong.app import pipeline
 from xinyong.publication import publish, roles
@@ -36,8 +36,7 @@ LIVE_COMMENT = """(select obj_description(oid, 'pg_namespace') from pg_namespace
 
 def connect_as(url: str, role: str) -> psycopg2.extensions.connection:
     """A connection as a downstream role: the one place this test logs in as a consumer."""
-    return psycopg2.connect(**{**psycopg2.extensions.parse_dsn(url), "user": role,
-                               "application_name": f"xinyong-test-reader-{role}"})
+    return psycopg2.connect(role_url(url, role), application_name=f"xinyong-test-reader-{role}")
 
 
 def _table_summary(table: str) -> str:

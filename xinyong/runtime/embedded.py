@@ -393,6 +393,9 @@ def _ensure_accounts(server: EmbeddedServer) -> None:
                 cur.execute(sql.SQL("create role {} " + DB_USER_ATTRIBUTES).format(sql.Identifier(DB_USER)))
             elif row != (False, False, True):
                 cur.execute(sql.SQL("alter role {} " + DB_USER_ATTRIBUTES).format(sql.Identifier(DB_USER)))
+            # To name the sessions that hold a publication it may not swap (publish.py): without
+            # it pg_stat_activity hides other roles' state and transaction start.
+            cur.execute(sql.SQL("grant pg_read_all_stats to {}").format(sql.Identifier(DB_USER)))
             cur.execute("select rolname from pg_authid where rolcanlogin and (rolpassword is null or rolname = %s)",
                         (DB_USER if platform_secret_is_new else "",))
             for (role,) in cur.fetchall():
