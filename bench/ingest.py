@@ -5,6 +5,7 @@ import shutil
 import time
 
 from bench import Context, derived, measurement
+from synthetic.manifest import MANIFEST_NAME
 
 FEED = "parking"
 
@@ -13,7 +14,7 @@ def parking_file(ctx: Context):
     """The big parking file of the district (the one the manifest calls data, most rows)."""
     import json
 
-    manifest = json.loads((ctx.district / "generator_manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((ctx.district / MANIFEST_NAME).read_text(encoding="utf-8"))
     entry = max((f for f in manifest["files"] if f["feed"] == FEED and f["kind"] == "data"),
                 key=lambda f: f["rows"])
     return ctx.district / FEED / entry["file"], entry["rows"]

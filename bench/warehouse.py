@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench import Context, derived, measurement
+from synthetic.manifest import MANIFEST_NAME
 
 EVALUATION_DATE = "2026-11-22"
 
@@ -26,7 +27,7 @@ def _settings(ctx: Context):
 
 def _files(ctx: Context) -> tuple[list[dict], dict]:
     """The district's data files; the latest parking file is held back as the one-day delta."""
-    manifest = json.loads((ctx.district / "generator_manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((ctx.district / MANIFEST_NAME).read_text(encoding="utf-8"))
     data = [f for f in manifest["files"] if f["kind"] in ("data", "duplicate")]
     parking = sorted((f for f in data if f["feed"] == "parking"), key=lambda f: f["file"])
     return [f for f in data if f is not parking[-1]], parking[-1]

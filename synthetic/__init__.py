@@ -4,7 +4,7 @@ Not part of the platform: `xinyong generate`, the tests and the benchmark use it
 `synthetic.generate.generate` writes the department feeds under
 ``out/<feed>/<feed>_<YYYYMMDD>[_<seq>].<csv|xlsx>``, consistent across feeds (every code a
 feed points at exists where it should), with the deviations real department files show,
-and ``out/generator_manifest.json`` saying which rows are deliberately bad and which rows
+and ``out/.generator_manifest.json`` saying which rows are deliberately bad and which rows
 carry a quirk the platform must absorb.
 
 Headers come from the contracts. A feed's generator (`synthetic.feeds.<feed>`) builds

@@ -23,7 +23,7 @@ def generate(scale: str, seed: int, out: Path, as_of: datetime.date = datetime.d
              progress: ProgressCallback | None = None, broken_header: bool = False) -> dict:
     """Write feed files under out/<feed>/<feed>_<YYYYMMDD>[_<seq>].<csv|xlsx>; return a summary dict.
 
-    scale is a key of SCALES. The summary is also written to out/generator_manifest.json:
+    scale is a key of SCALES. The summary is also written to out/.generator_manifest.json:
     scale, seed, as_of, expected_entities (valid entity_register rows: the entities a
     warehouse should profile), entities_by_type (of those), a rural-credit summary, and
     per file: feed, file, kind (data / duplicate / partial / broken_header), encoding,

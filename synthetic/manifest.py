@@ -8,7 +8,9 @@ from xinyong.ingest import contracts
 
 from synthetic.world import World
 
-MANIFEST_NAME = "generator_manifest.json"
+# Hidden: the generator writes into a landing root, where anything visible that no feed
+# takes up is reported as a finding; hidden entries are not data.
+MANIFEST_NAME = ".generator_manifest.json"
 
 
 @dataclass

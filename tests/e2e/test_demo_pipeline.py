@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from synthetic.manifest import MANIFEST_NAME
 from tests.conftest import free_port, query
 
 pytestmark = pytest.mark.e2e
@@ -32,10 +33,11 @@ def run(env, *args):
 
 def test_run_publishes_one_profile_per_generated_entity_then_rerun_changes_nothing(district):
     root, env = district
-    manifest = json.loads((root / "landing" / "generator_manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((root / "landing" / MANIFEST_NAME).read_text(encoding="utf-8"))
     first = run(env, "run")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "publication 1 is live" in first.stdout
+    assert "no feed takes up" not in first.stdout     # the generator leaves nothing unknown in landing
     url = run(env, "db", "url").stdout.strip()
     profile = query(url, "select tier, count(*) from publish.entity_credit_profile group by tier")
     assert sum(n for _, n in profile) == manifest["expected_entities"]
@@ -45,7 +47,7 @@ def test_run_publishes_one_profile_per_generated_entity_then_rerun_changes_nothi
     unbalanced = query(url, "select count(*) from audit.feed_files where rows_read <> rows_loaded + rows_rejected")
     assert unbalanced == [(0,)]
     # only the half-written file is left in the landing folder
-    left = [p.name for p in (root / "landing").rglob("*") if p.is_file() and p.name != "generator_manifest.json"]
+    left = [p.name for p in (root / "landing").rglob("*") if p.is_file() and p.name != MANIFEST_NAME]
     assert all(name.endswith((".part", ".tmp")) for name in left), left
 
     second = run(env, "run")

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from synthetic import feeds
-from synthetic.generate import SCALES, generate
+from synthetic.generate import MANIFEST_NAME, SCALES, generate
 from xinyong.ingest import contracts
 
 AS_OF = datetime.date(2026, 11, 20)
@@ -142,7 +142,7 @@ def landing(tmp_path_factory) -> Landing:
 # --------------------------------------------------------------------------- files
 
 def test_every_feed_folder_holds_its_files(landing):
-    assert sorted(p.name for p in landing.out.iterdir()) == sorted([*FILES, "generator_manifest.json"])
+    assert sorted(p.name for p in landing.out.iterdir()) == sorted([*FILES, MANIFEST_NAME])
     for feed, names in FILES.items():
         assert {p.name for p in (landing.out / feed).iterdir()} == names, feed
 
@@ -379,7 +379,7 @@ def test_bad_rows_stay_well_under_the_quarantine_threshold(landing):
 # ------------------------------------------------------------------------- manifest
 
 def test_manifest_counts_match_the_files(landing):
-    on_disk = json.loads((landing.out / "generator_manifest.json").read_text(encoding="utf-8"))
+    on_disk = json.loads((landing.out / MANIFEST_NAME).read_text(encoding="utf-8"))
     assert on_disk == landing.summary
     assert (on_disk["scale"], on_disk["seed"], on_disk["as_of"]) == ("sample", SEED, "2026-11-20")
     for entry in on_disk["files"]:
@@ -474,7 +474,7 @@ def test_a_contract_without_a_generator_is_not_generated_and_changes_nothing(lan
     assert not (tmp_path / "out" / "ninth_feed").exists()
     assert {e["file"] for e in summary["files"]} == set(landing.entries)
     for name, content in all_bytes(landing.out).items():
-        if name != "generator_manifest.json":
+        if name != MANIFEST_NAME:
             assert (tmp_path / "out" / name).read_bytes() == content, name
 
 
