@@ -13,6 +13,7 @@ class Agency:
     name: str
     uscc: str
     doc_prefix: str  # 行政处罚决定书文号 prefix, e.g. 渝长市监罚 in 渝长市监罚〔2026〕12号
+    domains: tuple[str, ...] = ()  # the supervision domains its penalties and commitments belong to
 
 
 # Names and codes come from the departments seed (the platform's one declaration of who the
@@ -28,7 +29,12 @@ def _departments() -> dict[str, dict[str, str]]:
 
 def _agency(department_code: str, doc_prefix: str) -> Agency:
     row = _departments()[department_code]
-    return Agency(row["name"], row["uscc"], doc_prefix)
+    return Agency(row["name"], row["uscc"], doc_prefix, tuple(d for d in row["domains"].split("|") if d))
+
+
+def recipient(department_code: str) -> Agency:
+    """Any recipient of the seed (a department or an association), e.g. to accept commitments."""
+    return _agency(department_code, "")
 
 
 AGENCIES = {
