@@ -170,6 +170,22 @@ def test_the_gates_fail_on_a_broken_link_to_a_penalty_and_on_a_subject_on_both_l
     assert failures["candidate_commitment_lists"]["unexpected_count"] == 1
 
 
+def test_the_next_publication_lists_only_what_broke_since_the_last(published):
+    url, _, _ = published
+    result = pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate("2026-12-04")))
+    files = result["artifacts"]["commitment_lists"]
+
+    def entries(code):
+        with open(files[code], encoding="utf-8-sig", newline="") as fh:
+            return [(r["名单"], r["承诺编号"]) for r in csv.DictReader(fh)]
+
+    # CN-500115-000017 (容缺受理, due 2026-12-03, still 履约中) broke on 2026-12-04: overdue and new
+    assert entries("agriculture") == [("已逾期", "CN-500115-000017"), ("新增失信", "CN-500115-000017")]
+    # the market regulator's broken commitments were already on its last list: nothing new, nothing due
+    assert entries("market") == []
+    assert entries("housing") == [("已逾期", "CN-500115-000002")]
+
+
 def test_the_first_file_alone_gives_the_states_of_2026_11_20(pg_server, tmp_path, monkeypatch):
     with new_database(pg_server) as url:
         monkeypatch.setenv("XINYONG_HOME", str(tmp_path / "home"))
