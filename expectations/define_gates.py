@@ -55,7 +55,12 @@ TABLE_ASSETS = {
     "candidate_entity_credit_profile": (None, "entity_credit_profile"),
     "candidate_credit_score_explanation": (None, "credit_score_explanation"),
     "candidate_penalty_disclosure": (None, "penalty_disclosure"),
+    "candidate_commitment_status": (None, "commitment_status"),
+    "candidate_commitment_red_list": (None, "commitment_red_list"),
 }
+# Every penalty with its window (disclosed or not), as dbt builds it for the candidate: the
+# intermediate schema is not swapped, so it holds the candidate's build.
+WINDOWED_PENALTIES = "intermediate.int_penalties_windowed"
 QUERY_ASSETS = {
     # every table of the candidate schema, found at run time
     "candidate_schema": """select table_name::text from information_schema.tables
@@ -108,6 +113,15 @@ VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
         rows(f"""select f.* from audit.penalty_window_findings(current_schema(), {setting('evaluation_date', 'date')}) f""",
              "no penalty disclosed outside its window on the evaluation date "
              "(maximum months per 失信程度 from policy.publicity_periods, 公示截止期, repair)"),
+    ]),
+    "candidate_commitment_status": ("candidate_commitment_status", "publish_commitment_status", [
+        rows(f"""select f.* from audit.commitment_penalty_findings(current_schema(), '{WINDOWED_PENALTIES}') f""",
+             "a commitment judged broken by a penalty points to a penalty of the same subject among the "
+             "warehouse's windowed penalties (disclosed or not), decided after the 承诺日期"),
+    ]),
+    "candidate_commitment_lists": ("candidate_commitment_red_list", "publish_commitment_lists", [
+        rows("select f.* from audit.commitment_list_overlap(current_schema()) f",
+             "践诺红名单 and 践诺灰名单 are disjoint: no subject on both"),
     ]),
     "feed_file_volumes": ("feed_file_volumes", "feed_volume", [
         E("expect_column_values_to_be_between", approvable=True,

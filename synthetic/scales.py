@@ -9,6 +9,7 @@ SCALES: dict[str, dict[str, int]] = {
         "other_residents": 300, "car_owners": 250, "unit_vehicles": 40,
         "parking_records": 3_000, "parking_days": 30, "parking_berths": 1_000,
         "parking_updates": 3, "penalties": 80, "repairs": 10,
+        "commitments": 80, "commitment_updates": 5,
     },
     "district": {
         "enterprises": 24_000, "individual_businesses": 48_900, "cooperatives": 1_500,
@@ -17,5 +18,6 @@ SCALES: dict[str, dict[str, int]] = {
         "other_residents": 60_000, "car_owners": 50_000, "unit_vehicles": 6_000,
         "parking_records": 1_000_000, "parking_days": 180, "parking_berths": 9_000,
         "parking_updates": 200, "penalties": 20_000, "repairs": 500,
+        "commitments": 8_200, "commitment_updates": 300,   # 武隆 holds 8,200 commitments
     },
 }

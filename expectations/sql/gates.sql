@@ -156,3 +156,51 @@ language sql stable as $$
     where latest.recency = 1
       and previous.rows_loaded >= p_min_previous_rows
 $$;
+
+-- A commitment judged broken by a penalty must point to a penalty of the warehouse's
+-- windowed penalties (p_penalties: every penalty with its window, disclosed or not) of the
+-- same subject, decided after the 承诺日期. Recomputed from that table, not from the mart.
+create or replace function audit.commitment_penalty_findings(p_schema text, p_penalties text)
+returns table (commitment_no text, penalty_decision_no text, penalty_authority_uscc text, problem text)
+language plpgsql stable as $$
+begin
+    if to_regclass(format('%I.commitment_status', p_schema)) is null then
+        return;
+    end if;
+    if to_regclass(p_penalties) is null then
+        return query execute format(
+            $q$select s.commitment_no, s.penalty_decision_no, s.penalty_authority_uscc,
+                      'no windowed penalties in the warehouse'::text
+               from %I.commitment_status s where s.broken_reason_code = 'penalty'$q$, p_schema);
+        return;
+    end if;
+    return query execute format(
+        $q$select s.commitment_no, s.penalty_decision_no, s.penalty_authority_uscc,
+                  case when w.decision_no is null then 'not among the windowed penalties'
+                       when w.entity_key <> s.entity_key then 'a penalty of another subject'
+                       else 'decided on or before the 承诺日期' end
+           from %I.commitment_status s
+           left join %s w
+             on w.decision_no = s.penalty_decision_no and w.authority_uscc = s.penalty_authority_uscc
+           where s.broken_reason_code = 'penalty'
+             and (w.decision_no is null or w.entity_key <> s.entity_key
+                  or w.decision_date <= s.committed_on)$q$,
+        p_schema, p_penalties);
+end
+$$;
+
+-- 践诺红名单 and 践诺灰名单 are disjoint: a subject on both, with both reasons.
+create or replace function audit.commitment_list_overlap(p_schema text)
+returns table (entity_key text, uscc text, red_reason text, grey_reason text)
+language plpgsql stable as $$
+begin
+    if to_regclass(format('%I.commitment_red_list', p_schema)) is null
+       or to_regclass(format('%I.commitment_grey_list', p_schema)) is null then
+        return;
+    end if;
+    return query execute format(
+        $q$select r.entity_key, r.uscc, r.reason, g.reason
+           from %I.commitment_red_list r join %I.commitment_grey_list g using (entity_key)$q$,
+        p_schema, p_schema);
+end
+$$;

@@ -3,7 +3,8 @@ returns their manifest entries. Rows are dicts keyed by the column names of the 
 contract (`connectors/<feed>.yml`); the writers take the headers from the contract.
 
 ORDER is the order feeds are generated in, and so the order of the manifest's files:
-penalty comes before credit_repair, which repairs the penalties it published.
+penalty comes before credit_repair, which repairs the penalties it published, and before
+commitment, whose subjects it penalises.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import importlib
 from types import ModuleType
 
 ORDER = ("entity_register", "tax_credit", "penalty", "credit_repair", "parking", "rural_cooperative",
-         "credit_household")
+         "credit_household", "commitment")
 
 
 def generator(feed: str) -> ModuleType:

@@ -17,7 +17,7 @@ def ingest_all(settings, url):
 def test_samples_every_row_accounted_for_and_bad_rows_named(settings, warehouse_url):
     drop_samples(settings.landing)
     outcomes = ingest_all(settings, warehouse_url)
-    assert len(outcomes) == 8
+    assert len(outcomes) == 10
     files = query(warehouse_url, "select file_name, status, rows_read, rows_loaded, rows_rejected from audit.feed_files")
     for name, status, read, loaded, rejected in files:
         assert read == loaded + rejected, name
@@ -28,6 +28,7 @@ def test_samples_every_row_accounted_for_and_bad_rows_named(settings, warehouse_
     assert by_name["credit_household_20261120.xlsx"][1:] == ("loaded", 24, 24, 0)
     rejected = query(warehouse_url, "select file_name, row_number, column_name, value from audit.rejected_rows order by 1")
     assert rejected == [
+        ("commitment_20261120.csv", 15, "履约期限", "2026-10-10"),        # before its 承诺日期 2026-10-20
         ("penalty_20261120.csv", 13, "证件号码", "500115********2911"),   # masked: personal
         ("tax_credit_20261120.csv", 22, "统一社会信用代码", "915001152909934000"),
     ]

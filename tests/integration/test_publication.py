@@ -199,7 +199,10 @@ def test_feed_volume_gate_names_the_feed_and_file(loaded, settings, monkeypatch)
     assert {f["validation"] for f in gate.failures if not f["approvable"]} == {"candidate_schema"}
     [failure] = [f for f in gate.failures if f["validation"] == "feed_file_volumes"]
     assert failure["approvable"]
-    assert failure["examples"] == [
+    assert sorted(failure["examples"], key=lambda e: e["feed"]) == [
+        # the samples' second commitment file: 3 rows after 19, one of them a new commitment
+        {"feed": "commitment", "latest_file": "commitment_20261121.csv",
+         "previous_file": "commitment_20261120.csv", "volume_ratio": "0.1579"},
         {"feed": "entity_register", "latest_file": "entity_register_20261121.csv",
          "previous_file": "entity_register_20261120.csv", "volume_ratio": "0.1000"}]
     # the samples' one-row parking file only updates a known record: a correction, not compared

@@ -37,7 +37,7 @@ def test_every_feed_has_exactly_one_sender_and_reports_route_to_its_outbox():
 def test_the_credit_office_receives_reports_and_sends_what_passes_through_the_platform():
     office = next(d for d in departments.recipients() if d.department_code == "credit_office")
     assert office.uscc == CREDIT_OFFICE.uscc and office.name == CREDIT_OFFICE.name
-    assert set(office.feeds) == {"penalty", "credit_repair"}
+    assert set(office.feeds) == {"penalty", "credit_repair", "commitment"}
 
 
 def test_the_generators_agencies_are_the_seeds_departments():
@@ -71,8 +71,8 @@ def test_a_feed_without_a_contract_fails_loading(tmp_path):
 
 
 def test_a_wrong_check_character_fails_loading(tmp_path):
-    path, line = broken_seed(tmp_path, "11500115MB1931574B,", "11500115MB1931574C,")
-    assert load_error(path).startswith(f"{path}, line {line}: market: uscc: Value error, '11500115MB1931574C' "
+    path, line = broken_seed(tmp_path, "11500115820C05051L,", "11500115820C05051M,")
+    assert load_error(path).startswith(f"{path}, line {line}: market: uscc: Value error, '11500115820C05051M' "
                                        "is not a valid 统一社会信用代码")
 
 

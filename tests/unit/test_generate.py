@@ -19,7 +19,7 @@ import yaml
 
 from synthetic import feeds
 from synthetic.generate import MANIFEST_NAME, SCALES, generate
-from xinyong.ingest import contracts
+from xinyong.ingest import contracts, departments
 
 AS_OF = datetime.date(2026, 11, 20)
 SEED = 7
@@ -35,15 +35,17 @@ FILES = {
     "rural_cooperative": {"rural_cooperative_20261120.xlsx"},
     "credit_household": {"credit_household_20261120.xlsx"},
     "credit_repair": {"credit_repair_20261120.csv"},
+    "commitment": {"commitment_20261120.csv", "commitment_20261121.csv"},
 }
 MAIN_FILE = {
     "entity_register": "entity_register_20261120.csv", "tax_credit": "tax_credit_20261120.csv",
     "penalty": "penalty_20261120.csv", "parking": "parking_20261120.csv",
     "rural_cooperative": "rural_cooperative_20261120.xlsx",
     "credit_household": "credit_household_20261120.xlsx", "credit_repair": "credit_repair_20261120.csv",
+    "commitment": "commitment_20261120.csv",
 }
 ENCODING = {"entity_register": "utf-8-sig", "tax_credit": "gb18030", "penalty": "gb18030", "parking": "utf-8",
-            "credit_repair": "utf-8"}
+            "credit_repair": "utf-8", "commitment": "utf-8"}
 HEADERS = {feed: [column.header for column in contracts.load(feed).columns] for feed in FILES}
 
 
@@ -296,6 +298,35 @@ def test_repairs_repair_real_penalties_after_their_minimum_publicity(landing):
         assert add_months(decided, minimum_months) < repaired <= AS_OF
 
 
+def test_commitments_name_real_subjects_and_acceptors_and_the_next_day_updates_them(landing):
+    entities = landing.valid_entities()
+    acceptors = {d.uscc: d.name for d in departments.recipients()}
+    bad = landing.bad_rows(MAIN_FILE["commitment"])
+    assert bad
+    first = {}
+    for number, row in landing.records("commitment"):
+        committed = parse_date(row["承诺日期"])
+        due = parse_date(row["履约期限"]) if row["履约期限"] else None
+        assert (number in bad) == (due is not None and due < committed), number
+        assert (due is None) == (row["承诺类型"] in ("主动型", "行业自律型", "信用修复型")), number
+        if row["承诺主体类别"] == "自然人":
+            assert row["统一社会信用代码"] == ""
+            assert_person_id(row["证件号码"])
+        else:
+            entity = entities[row["统一社会信用代码"]]
+            assert trim(entity["主体名称"]) == trim(row["承诺主体名称"]) and row["证件号码"] == ""
+        assert acceptors[row["受理单位统一社会信用代码"]] == row["受理单位"]   # every list has a recipient
+        assert (row["核查日期"] == "") == (row["履约状态"] == "履约中"), number
+        first[row["承诺编号"]] = row
+    assert {row["承诺类型"] for row in first.values()} == {"审批替代型", "容缺受理型", "主动型", "行业自律型", "信用修复型"}
+    header, *rows = read_table(landing.out / "commitment" / "commitment_20261121.csv", "gb18030")
+    updates = [dict(zip(header, row)) for row in rows]
+    assert len(updates) == SCALES["sample"]["commitment_updates"]
+    for row in updates:
+        assert first[row["承诺编号"]]["履约状态"] == "履约中" and row["履约状态"] in ("已履约", "未履约")
+        assert row["核查日期"] == "2026-11-21"
+
+
 def test_next_parking_file_settles_arrears_of_the_first(landing):
     first = {row["停车记录编号"]: row for _, row in landing.records("parking")}
     second = [row for _, row in landing.records("parking", "parking_20261121.csv")]
@@ -385,7 +416,8 @@ def test_manifest_counts_match_the_files(landing):
     for entry in on_disk["files"]:
         if entry["kind"] == "partial":
             continue
-        rows = read_table(landing.out / entry["feed"] / entry["file"], ENCODING.get(entry["feed"]))
+        # each file in the encoding the manifest says it was written in (a feed's files may differ)
+        rows = read_table(landing.out / entry["feed"] / entry["file"], entry["encoding"])
         assert entry["rows"] == len(rows) - 1, entry["file"]
         assert entry["bad_rows"] == len(entry["bad_row_numbers"])
         assert all(2 <= n <= len(rows) for n in entry["bad_row_numbers"])

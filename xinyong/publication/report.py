@@ -14,8 +14,8 @@ import json
 import os
 from pathlib import Path
 
-from xinyong.ingest import contracts
-from xinyong.publication import publish
+from xinyong.ingest import contracts, departments
+from xinyong.publication import commitment_lists, publish
 from xinyong.runtime import config, faults, warehouse
 
 TIERS = ("A", "B", "C", "D")
@@ -74,6 +74,63 @@ def _feeds(cur) -> list[dict]:
                     "rejected": rejected, "refused": refused, "as_of": as_of, "fresh": fresh,
                     "stale": as_of is None or age > contract.cadence_days})
     return out
+
+
+def _commitments(cur, new: str | None, old: str | None) -> dict | None:
+    """The 践诺 picture of a publication: states, reasons, both lists, each 受理单位's list."""
+    if not commitment_lists.has_status(cur, new):
+        return None
+    cur.execute(f'select fulfilment_state, count(*) from "{new}".commitment_status group by 1')
+    states = dict(cur.fetchall())
+    cur.execute(f"""select broken_reason_code, count(*) from "{new}".commitment_status
+                    where broken_reason_code is not null group by 1""")
+    reasons = dict(cur.fetchall())
+    cur.execute(f'select count(*) filter (where is_due_soon) from "{new}".commitment_status')
+    due_soon = cur.fetchone()[0]
+    lists = {}
+    for kind in ("red", "grey"):
+        cur.execute(f"""select uscc, entity_name, reason, start_date, end_date
+                        from "{new}".commitment_{kind}_list order by start_date, uscc""")
+        lists[kind] = cur.fetchall()
+    recipients = {d.department_code: d for d in departments.recipients()}
+    per_department = [(recipients[code], {name: sum(1 for n, _ in entries if n == name)
+                                           for name in commitment_lists.LISTS})
+                      for code, entries in sorted(commitment_lists.listed(cur, new, old).items())]
+    return {"states": states, "reasons": reasons, "due_soon": due_soon, "lists": lists,
+            "departments": per_department}
+
+
+COMMITMENT_STATES = ("履约中", "已履约", "失信")
+BROKEN_REASONS = {"reported": "受理单位核查未履约", "deadline": "履约期限已过仍未履约",
+                  "penalty": "承诺后在其监管领域受到行政处罚"}
+
+
+def _commitment_section(commitments: dict | None) -> str:
+    if commitments is None:
+        return ""
+    states = "".join(f"<tr><td>{s}</td><td>{commitments['states'].get(s, 0):,}</td></tr>" for s in COMMITMENT_STATES)
+    reasons = "".join(f"<tr><td>{esc(text)}</td><td>{commitments['reasons'].get(code, 0):,}</td></tr>"
+                      for code, text in BROKEN_REASONS.items())
+    def entries(rows):
+        return "".join(f"<tr><td>{esc(u)}</td><td>{esc(n or '')}</td><td>{esc(r)}</td><td>{a}</td><td>{b}</td></tr>"
+                       for u, n, r, a, b in rows[:100])
+    head = "<tr><th>统一社会信用代码</th><th>主体名称</th><th>原因</th><th>列入日期</th><th>有效期至</th></tr>"
+    red, grey = commitments["lists"]["red"], commitments["lists"]["grey"]
+    departments = "".join(
+        f"<tr><td>{esc(d.name)}</td>{''.join(f'<td>{counts[name]:,}</td>' for name in commitment_lists.LISTS)}</tr>"
+        for d, counts in commitments["departments"])
+    return f"""<h2 id="commitments">信用承诺（践诺）</h2>
+<table id="commitment-states"><tr><th>履约判定</th><th>承诺数</th></tr>{states}
+<tr><td>即将到期（履约中）</td><td>{commitments['due_soon']:,}</td></tr></table>
+<table id="commitment-reasons"><tr><th>失信原因</th><th>承诺数</th></tr>{reasons}</table>
+<h3>践诺红名单：{len(red):,}</h3>
+<table id="commitment-red-list">{head}{entries(red)}</table>
+<h3>践诺灰名单：{len(grey):,}</h3>
+<table id="commitment-grey-list">{head}{entries(grey)}</table>
+<h3>各受理单位承诺名单</h3>
+<table id="commitment-departments"><tr><th>受理单位</th>{''.join(f'<th>{n}</th>' for n in commitment_lists.LISTS)}</tr>
+{departments}</table>
+"""
 
 
 def _tier_chart(new: dict, old: dict) -> str:
@@ -151,6 +208,7 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int, ne
         row = cur.fetchone()
         old_label = row[0] if row and row[0] else "无上期发布"
         feeds = _feeds(cur)
+        commitments = _commitments(cur, new_schema, old_schema)
     gx = (gate_results or {}).get("gx") or {}
     total_new, total_old = sum(new_tiers.values()) or 1, sum(old_tiers.values()) or 1
     tier_rows = "".join(
@@ -211,6 +269,7 @@ th{{background:#f3f3f3}}.ok{{color:#2e7d32}}.bad{{color:#c62828;font-weight:bold
 <table><tr><th>校验</th><th>规则集</th><th>期望数</th><th>结果</th><th>说明</th></tr>{validations}</table>
 {f"<h3>未通过的期望</h3><ul>{failures}</ul>" if failures else "<p class='ok'>全部通过。</p>"}
 <p>Data Docs：{_link(gx.get('data_docs'))}</p>
+{_commitment_section(commitments)}
 <h2>各数据源健康状况</h2>
 {_feed_chart(feeds)}
 <table><tr><th>数据源</th><th>名称</th><th>文件数</th><th>读取行</th><th>加载行</th><th>退回行</th><th>整体退回文件</th>

@@ -1,6 +1,7 @@
 -- Score and tier of every market entity: the score picks the tier by threshold
 -- (seed credit_tiers); a rule with forces_tier caps it (D for 吊销, 重大税收违法失信主体 or a
--- 严重 penalty inside its window; B, i.e. never A, for any penalty inside its window).
+-- 严重 penalty inside its window; B, i.e. never A, for any penalty inside its window or a
+-- 践诺灰名单 listing).
 
 with
 

@@ -45,6 +45,20 @@ cooperatives as (
     select latest_cooperatives.* from latest_cooperatives join entities using (uscc) where year_rank = 1
 ),
 
+commitments as (
+    select commitments.*
+    from {{ ref('int_commitments_judged') }} as commitments
+    join entities using (uscc)
+    where not commitments.is_natural_person
+),
+
+grey_listed as (
+    select listed.*
+    from {{ ref('int_commitment_subjects_listed') }} as listed
+    join entities using (uscc)
+    where listed.list_type = 'grey'
+),
+
 -- each hit: the entity, the rule, the source record, and a date ordering repeated hits
 -- (the newest count first when a rule caps its hits per entity)
 
@@ -142,6 +156,25 @@ cooperative_loan_overdue as (
     where loan_overdue_count > 0
 ),
 
+-- commitments: each kept or broken one points at the commitment's row; the grey-list cap at
+-- the newest broken commitment behind the listing
+commitment_kept as (
+    select uscc, 'COMMIT_KEPT', 'commitment', source_file, source_row, kept_on
+    from commitments
+    where is_recently_kept
+),
+
+commitment_broken as (
+    select uscc, 'COMMIT_BROKEN', 'commitment', source_file, source_row, broken_on
+    from commitments
+    where is_recently_broken
+),
+
+commitment_grey_list as (
+    select uscc, 'COMMIT_GREY_LIST', 'commitment', latest_source_file, latest_source_row, start_date
+    from grey_listed
+),
+
 hits as (
     select * from base
     union all select * from registration
@@ -156,6 +189,9 @@ hits as (
     union all select * from parking_on_time
     union all select * from cooperative_evaluation
     union all select * from cooperative_loan_overdue
+    union all select * from commitment_kept
+    union all select * from commitment_broken
+    union all select * from commitment_grey_list
 ),
 
 ranked_hits as (
