@@ -63,6 +63,13 @@ def _bare_dbt_build(ctx: Context, label: str) -> float:
     return time.perf_counter() - started
 
 
+def _model_seconds(ctx: Context, label: str, name_part: str) -> float:
+    """Own execution time of the models whose name holds `name_part`, from dbt's run_results.json."""
+    results = json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
+    return sum(r["execution_time"] for r in results["results"]
+               if r["unique_id"].startswith("model.") and name_part in r["unique_id"].rsplit(".", 1)[-1])
+
+
 def _airflow_build(ctx: Context) -> dict:
     """The credit_warehouse DAG through Airflow (dag.test, as `xinyong run` does)."""
     from xinyong.app import orchestrate
@@ -91,6 +98,7 @@ def warehouse_builds(ctx: Context) -> dict:
     base, delta = _files(ctx)
     loaded = _ingest(ctx, base)
     full = _bare_dbt_build(ctx, "full")
+    commitment_models = _model_seconds(ctx, "full", "commitment")
     # Same project, same data, same (warm, incremental) state for the two compared builds.
     airflow_run = _airflow_build(ctx)
     bare = _bare_dbt_build(ctx, "bare")
@@ -103,7 +111,8 @@ def warehouse_builds(ctx: Context) -> dict:
     return {"rows": loaded, "seconds": full, "full_build_s": full, "bare_rebuild_s": bare,
             "airflow_build_task_s": build_task, "airflow_dag_run_s": airflow_run["wall"],
             "airflow_tasks_s": airflow_run["tasks"], "delta_rows": delta_rows,
-            "incremental_build_s": incremental, "entities_profiled": entities}
+            "incremental_build_s": incremental, "entities_profiled": entities,
+            "commitment_models_s": commitment_models}
 
 
 @derived("airflow_build_to_bare_dbt", "Airflow build_candidate task ÷ bare `dbt build`, same data", "≤ 1.3")
@@ -118,3 +127,9 @@ def airflow_build_to_bare_dbt(results: dict[str, dict]) -> float | None:
 def incremental_to_full_build(results: dict[str, dict]) -> float | None:
     r = results.get("warehouse_builds")
     return r["incremental_build_s"] / r["full_build_s"] if r else None
+
+
+@derived("commitment_models_share", "commitment models' own time (run_results.json) ÷ full `dbt build`", "< 0.1")
+def commitment_models_share(results: dict[str, dict]) -> float | None:
+    r = results.get("warehouse_builds")
+    return r["commitment_models_s"] / r["full_build_s"] if r and r.get("commitment_models_s") is not None else None
