@@ -21,8 +21,9 @@ import os
 from pathlib import Path
 
 from xinyong.ingest import departments
+from xinyong.publication import publish
 from xinyong.publication.schemas import LIVE, PREVIOUS
-from xinyong.runtime import config, warehouse
+from xinyong.runtime import config
 
 FEED = "commitment"
 LISTS = ("即将到期", "已逾期", "新增失信")
@@ -87,18 +88,8 @@ def listed(cur, schema: str, previous: str | None) -> dict[str, list[tuple[str, 
 
 def write(warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date) -> dict[str, Path]:
     """Write every 受理单位's list for the live publication; returns {department_code: file}."""
-    conn = warehouse.connect(warehouse_url)
-    try:
-        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-        with conn.cursor() as cur:
-            cur.execute("select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (LIVE,))
-            row = cur.fetchone()
-            if not row or row[0] != f"xinyong publication {publication_id}":
-                raise RuntimeError(f"publication {publication_id} is not the live one ({row and row[0]})")
-            per_department = listed(cur, LIVE, PREVIOUS) if has_status(cur, LIVE) else {}
-        conn.rollback()
-    finally:
-        conn.close()
+    with publish.live_snapshot(warehouse_url, publication_id) as cur:
+        per_department = listed(cur, LIVE, PREVIOUS) if has_status(cur, LIVE) else {}
     codes = {d.department_code: d for d in departments.recipients()}
     return {code: _write_atomically(path(settings, codes[code], publication_id, evaluation_date), entries)
             for code, entries in per_department.items()}

@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg2 import sql
 
-from xinyong.publication import consumers
+from xinyong.publication import consumers, publish
 from xinyong.publication.schemas import LIVE
-from xinyong.runtime import config, faults, warehouse
+from xinyong.runtime import config, faults
 from xinyong.runtime.config import PROJECT_ROOT
 
 MANIFEST = "manifest.json"
@@ -92,36 +92,26 @@ def _write_one(warehouse_url: str, settings: config.Settings, publication_id: in
     staging = final.parent / f".{final.name}.tmp-{os.getpid()}"
     staging.mkdir()
     files, counts, columns = [], {}, {}
-    conn = warehouse.connect(warehouse_url)
-    try:
-        # One snapshot for every extract, and it must be the publication asked for.
-        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-        with conn.cursor() as cur:
-            cur.execute("select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (LIVE,))
-            row = cur.fetchone()
-            if not row or row[0] != f"xinyong publication {publication_id}":
-                raise RuntimeError(f"publication {publication_id} is not the live one ({row and row[0]})")
-            for table, access in consumer.tables.items():
-                extract = _extract(cur, table, access)
-                if extract is None:
-                    continue
-                names, data = extract
-                arrow = pa.table({n: pa.array([r[i] for r in data]) for i, n in enumerate(names)}) if data \
-                    else pa.table({n: pa.array([], pa.string()) for n in names})
-                pq.write_table(arrow, staging / f"{table}.parquet")
-                with (staging / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh:
-                    writer = csv.writer(fh)
-                    writer.writerow(names)
-                    writer.writerows(data)
-                counts[table] = len(data)
-                columns[table] = [f"{n}:{t}" for n, t in zip(arrow.schema.names, arrow.schema.types)]
-                for suffix in ("parquet", "csv"):
-                    path = staging / f"{table}.{suffix}"
-                    files.append({"table": table, "file": path.name, "format": suffix, "rows": len(data),
-                                  "bytes": path.stat().st_size, "sha256": _sha256(path)})
-        conn.rollback()
-    finally:
-        conn.close()
+    # One snapshot for every extract, and it must be the publication asked for.
+    with publish.live_snapshot(warehouse_url, publication_id) as cur:
+        for table, access in consumer.tables.items():
+            extract = _extract(cur, table, access)
+            if extract is None:
+                continue
+            names, data = extract
+            arrow = pa.table({n: pa.array([r[i] for r in data]) for i, n in enumerate(names)}) if data \
+                else pa.table({n: pa.array([], pa.string()) for n in names})
+            pq.write_table(arrow, staging / f"{table}.parquet")
+            with (staging / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(names)
+                writer.writerows(data)
+            counts[table] = len(data)
+            columns[table] = [f"{n}:{t}" for n, t in zip(arrow.schema.names, arrow.schema.types)]
+            for suffix in ("parquet", "csv"):
+                path = staging / f"{table}.{suffix}"
+                files.append({"table": table, "file": path.name, "format": suffix, "rows": len(data),
+                              "bytes": path.stat().st_size, "sha256": _sha256(path)})
     fingerprint = hashlib.sha256(json.dumps(columns, sort_keys=True).encode()).hexdigest()[:12]
     manifest = {
         "publication_id": publication_id,

@@ -22,6 +22,7 @@ import getpass
 import json
 import os
 import time
+from contextlib import contextmanager
 
 import psycopg2
 from psycopg2 import sql
@@ -158,6 +159,24 @@ def _publication_of(cur, schema: str) -> int | None:
     if row and row[0] and row[0].startswith("xinyong publication "):
         return int(row[0].rsplit(" ", 1)[1])
     return None
+
+
+@contextmanager
+def live_snapshot(warehouse_url: str, publication_id: int):
+    """A read-only cursor on one snapshot of `publish`, which must hold `publication_id`: what
+    is delivered of a publication (outbox, department lists) comes from it whole, even if a
+    swap commits meanwhile."""
+    conn = warehouse.connect(warehouse_url)
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with conn.cursor() as cur:
+            live = _publication_of(cur, LIVE)
+            if live != publication_id:
+                raise RuntimeError(f"publication {publication_id} is not the live one (live: {live})")
+            yield cur
+        conn.rollback()
+    finally:
+        conn.close()
 
 
 class ReadersHoldPublication(PublishError):
