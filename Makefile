@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 LANDING ?= landing
 export XINYONG_LANDING ?= $(abspath $(LANDING))
 
-.PHONY: install setup demo test test-fast bench clean stop
+.PHONY: install setup demo test test-fast lint bench clean stop
 
 install: $(INSTALLED)
 
@@ -36,6 +36,11 @@ demo: setup
 test: install
 	scripts/install_chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Python: ruff lint and format check (configured in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not e2e" -p no:cacheprovider

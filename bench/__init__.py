@@ -11,18 +11,19 @@ are registered with `@derived`.
 To add a measurement (e.g. the warehouse build), write a module `bench/<area>.py` with
 decorated functions and add it to `bench.run.MODULES`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass(frozen=True)
 class Context:
-    district: Path        # output of `xinyong generate` (with generator_manifest.json)
-    warehouse_url: str    # a fresh, bootstrapped database for this measurement alone
-    scratch: Path         # an empty folder for this measurement alone
+    district: Path  # output of `xinyong generate` (with generator_manifest.json)
+    warehouse_url: str  # a fresh, bootstrapped database for this measurement alone
+    scratch: Path  # an empty folder for this measurement alone
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Measurement:
 class Derived:
     name: str
     title: str
-    target: str                               # e.g. "≥ 0.5", for the table
+    target: str  # e.g. "≥ 0.5", for the table
     compute: Callable[[dict[str, dict]], float | None]
 
 
@@ -48,6 +49,7 @@ def measurement(name: str, title: str):
     def register(func: Callable[[Context], dict]) -> Callable[[Context], dict]:
         MEASUREMENTS[name] = Measurement(name, title, func)
         return func
+
     return register
 
 
@@ -55,4 +57,5 @@ def derived(name: str, title: str, target: str = ""):
     def register(func: Callable[[dict[str, dict]], float | None]):
         DERIVED[name] = Derived(name, title, target, func)
         return func
+
     return register

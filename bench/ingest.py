@@ -1,4 +1,5 @@
 """The parking feed at district scale: full ingest versus a plain COPY of the same rows."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +16,9 @@ def parking_file(ctx: Context):
     import json
 
     manifest = json.loads((ctx.district / MANIFEST_NAME).read_text(encoding="utf-8"))
-    entry = max((f for f in manifest["files"] if f["feed"] == FEED and f["kind"] == "data"),
-                key=lambda f: f["rows"])
+    entry = max(
+        (f for f in manifest["files"] if f["feed"] == FEED and f["kind"] == "data"), key=lambda f: f["rows"]
+    )
     return ctx.district / FEED / entry["file"], entry["rows"]
 
 
@@ -35,8 +37,11 @@ def parking_copy(ctx: Context) -> dict:
         with conn, conn.cursor() as cur, path.open("rb") as fh:
             started = time.perf_counter()
             # ON_ERROR ignore (PostgreSQL 17+): a row the types refuse is skipped, not fatal.
-            cur.copy_expert("copy public.parking_copy from stdin with (format csv, header true, on_error ignore)",
-                            fh, size=1 << 20)
+            cur.copy_expert(
+                "copy public.parking_copy from stdin with (format csv, header true, on_error ignore)",
+                fh,
+                size=1 << 20,
+            )
             rows = cur.rowcount
         seconds = time.perf_counter() - started
     finally:
@@ -51,17 +56,28 @@ def parking_ingest(ctx: Context) -> dict:
     from xinyong.runtime import config
 
     path, _ = parking_file(ctx)
-    settings = config.Settings(home=ctx.scratch / "home", landing=ctx.scratch / "landing",
-                               warehouse_url=ctx.warehouse_url, embedded_port=0, evaluation_date=None)
+    settings = config.Settings(
+        home=ctx.scratch / "home",
+        landing=ctx.scratch / "landing",
+        warehouse_url=ctx.warehouse_url,
+        embedded_port=0,
+        evaluation_date=None,
+    )
     landing_file = settings.landing / FEED / path.name
     landing_file.parent.mkdir(parents=True)
     shutil.copyfile(path, landing_file)  # the ingest moves its file to the archive
     import pyarrow.compute  # noqa: E401,F401  imported once per worker process, not per file
+
     started = time.perf_counter()
     outcome = ingest.ingest_file(landing_file, contracts.load(FEED), settings, ctx.warehouse_url)
     seconds = time.perf_counter() - started
-    return {"rows": outcome.rows_read, "seconds": seconds, "status": outcome.status,
-            "rows_loaded": outcome.rows_loaded, "rows_rejected": outcome.rows_rejected}
+    return {
+        "rows": outcome.rows_read,
+        "seconds": seconds,
+        "status": outcome.status,
+        "rows_loaded": outcome.rows_loaded,
+        "rows_rejected": outcome.rows_rejected,
+    }
 
 
 @derived("ingest_to_copy", "ingest rows/s ÷ plain COPY rows/s", "≥ 0.5")

@@ -8,6 +8,7 @@ child process (its peak RSS is the child's high-water mark, `ru_maxrss`). Result
 `bench/results/<timestamp>.json` and `.md`, and `bench/results/latest.md`. Nothing here
 asserts a time: benchmarks inform, tests decide.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,19 @@ def drop_database(server, name: str) -> None:
 
 def run_child(name: str, ctx: Context) -> dict:
     """One measurement in a child process; its result dict plus the child's peak RSS."""
-    cmd = [sys.executable, "-m", "bench.run", "--child", name, "--district", str(ctx.district),
-           "--url", ctx.warehouse_url, "--scratch", str(ctx.scratch)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "--child",
+        name,
+        "--district",
+        str(ctx.district),
+        "--url",
+        ctx.warehouse_url,
+        "--scratch",
+        str(ctx.scratch),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     if done.returncode != 0:
         raise RuntimeError(f"measurement {name} failed:\n{done.stderr[-3000:]}")
@@ -115,13 +127,23 @@ def environment(server_url: str, district_dir: Path, scale: str, seed: int) -> d
         cur.execute("show server_version")
         pg_version = cur.fetchone()[0]
     conn.close()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=PROJECT_ROOT).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                text=True, cwd=PROJECT_ROOT).stdout.strip())
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+        ).stdout.strip()
+    )
     return {
-        "scale": scale, "seed": seed, "district": str(district_dir),
-        "python": platform.python_version(), "postgresql": pg_version,
+        "scale": scale,
+        "seed": seed,
+        "district": str(district_dir),
+        "python": platform.python_version(),
+        "postgresql": pg_version,
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         "commit": commit + ("+changes" if dirty else ""),
         # other work on the machine slows the ingest more than COPY: read the ratio with it
@@ -131,14 +153,21 @@ def environment(server_url: str, district_dir: Path, scale: str, seed: int) -> d
 
 def render_markdown(report: dict) -> str:
     env = report["environment"]
-    lines = [f"# Xinyong benchmark, {report['started_at']}", "",
-             f"Generated district, scale `{env['scale']}`, seed {env['seed']}; PostgreSQL {env['postgresql']}, "
-             f"Python {env['python']}, {env['machine']} (load average {env['load_average']} at start), "
-             f"commit {env['commit']}.", "",
-             "| measurement | rows | seconds | rows/s | peak RSS (MiB) |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# Xinyong benchmark, {report['started_at']}",
+        "",
+        f"Generated district, scale `{env['scale']}`, seed {env['seed']}; PostgreSQL {env['postgresql']}, "
+        f"Python {env['python']}, {env['machine']} (load average {env['load_average']} at start), "
+        f"commit {env['commit']}.",
+        "",
+        "| measurement | rows | seconds | rows/s | peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, r in report["measurements"].items():
-        lines.append(f"| {name}: {r['title']} | {r['rows']:,} | {r['seconds']:.1f} | "
-                     f"{r['rows_per_second']:,.0f} | {r['peak_rss_mib']:,.0f} |")
+        lines.append(
+            f"| {name}: {r['title']} | {r['rows']:,} | {r['seconds']:.1f} | "
+            f"{r['rows_per_second']:,.0f} | {r['peak_rss_mib']:,.0f} |"
+        )
     lines += ["", "| figure | value | target |", "|---|---:|---|"]
     for name, d in report["derived"].items():
         value = "n/a" if d["value"] is None else f"{d['value']:,.2f}"
@@ -150,8 +179,10 @@ def print_table(report: dict) -> None:
     _say()
     _say(f"{'measurement':<18} {'rows':>11} {'seconds':>9} {'rows/s':>11} {'peak RSS':>10}")
     for name, r in report["measurements"].items():
-        _say(f"{name:<18} {r['rows']:>11,} {r['seconds']:>9.1f} {r['rows_per_second']:>11,.0f} "
-             f"{r['peak_rss_mib']:>7,.0f} MiB")
+        _say(
+            f"{name:<18} {r['rows']:>11,} {r['seconds']:>9.1f} {r['rows_per_second']:>11,.0f} "
+            f"{r['peak_rss_mib']:>7,.0f} MiB"
+        )
     _say()
     for name, d in report["derived"].items():
         value = "n/a" if d["value"] is None else f"{d['value']:,.2f}"
@@ -178,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(bench.MEASUREMENTS)
     unknown = set(names) - set(bench.MEASUREMENTS)
     if unknown:
-        parser.error(f"unknown measurement(s) {', '.join(sorted(unknown))}; known: {', '.join(bench.MEASUREMENTS)}")
+        parser.error(
+            f"unknown measurement(s) {', '.join(sorted(unknown))}; known: {', '.join(bench.MEASUREMENTS)}"
+        )
     started_at = dt.datetime.now().astimezone()
     home = config.load().home
     district_dir = district(home, args.scale, args.seed)
@@ -199,16 +232,23 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
                 try:
-                    runs.append(run_child(name, Context(district_dir, fresh_database(server, database), scratch)))
+                    runs.append(
+                        run_child(name, Context(district_dir, fresh_database(server, database), scratch))
+                    )
                 finally:
                     drop_database(server, database)
                     shutil.rmtree(scratch, ignore_errors=True)
-                _say(f"  {runs[-1]['rows']:,} rows in {runs[-1]['seconds']:.1f} s, "
-                     f"peak RSS {runs[-1]['peak_rss_mib']:,.0f} MiB")
+                _say(
+                    f"  {runs[-1]['rows']:,} rows in {runs[-1]['seconds']:.1f} s, "
+                    f"peak RSS {runs[-1]['peak_rss_mib']:,.0f} MiB"
+                )
             best = min(runs, key=lambda r: r["seconds"])
-            best.update(title=bench.MEASUREMENTS[name].title, runs_seconds=[round(r["seconds"], 2) for r in runs],
-                        rows_per_second=best["rows"] / best["seconds"] if best["seconds"] else 0.0,
-                        peak_rss_mib=max(r["peak_rss_mib"] for r in runs))
+            best.update(
+                title=bench.MEASUREMENTS[name].title,
+                runs_seconds=[round(r["seconds"], 2) for r in runs],
+                rows_per_second=best["rows"] / best["seconds"] if best["seconds"] else 0.0,
+                peak_rss_mib=max(r["peak_rss_mib"] for r in runs),
+            )
             results[name] = best
     finally:
         embedded.stop(server_home)
@@ -216,14 +256,17 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": started_at.isoformat(timespec="seconds"),
         "environment": env,
         "measurements": results,
-        "derived": {d.name: {"title": d.title, "target": d.target, "value": d.compute(results)}
-                    for d in bench.DERIVED.values()},
+        "derived": {
+            d.name: {"title": d.title, "target": d.target, "value": d.compute(results)}
+            for d in bench.DERIVED.values()
+        },
     }
     print_table(report)
     RESULTS.mkdir(exist_ok=True)
     stamp = started_at.strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n",
-                                           encoding="utf-8")
+    (RESULTS / f"{stamp}.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
     markdown = render_markdown(report)
     (RESULTS / f"{stamp}.md").write_text(markdown, encoding="utf-8")
     (RESULTS / "latest.md").write_text(markdown, encoding="utf-8")

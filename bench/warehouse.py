@@ -1,5 +1,6 @@
 """The warehouse at district scale: full build, one-day incremental build, and the build
 orchestrated by Airflow against a bare `dbt build` of the same project on the same data."""
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,13 @@ EVALUATION_DATE = "2026-11-22"
 def _settings(ctx: Context):
     from xinyong.runtime import config
 
-    return config.Settings(home=ctx.scratch / "home", landing=ctx.scratch / "landing",
-                           warehouse_url=ctx.warehouse_url, embedded_port=0,
-                           evaluation_date=EVALUATION_DATE)
+    return config.Settings(
+        home=ctx.scratch / "home",
+        landing=ctx.scratch / "landing",
+        warehouse_url=ctx.warehouse_url,
+        embedded_port=0,
+        evaluation_date=EVALUATION_DATE,
+    )
 
 
 def _files(ctx: Context) -> tuple[list[dict], dict]:
@@ -43,7 +48,9 @@ def _ingest(ctx: Context, entries: list[dict]) -> int:
         target = settings.landing / entry["feed"] / entry["file"]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ctx.district / entry["feed"] / entry["file"], target)
-        rows += ingest.ingest_file(target, contracts.load(entry["feed"]), settings, ctx.warehouse_url).rows_loaded
+        rows += ingest.ingest_file(
+            target, contracts.load(entry["feed"]), settings, ctx.warehouse_url
+        ).rows_loaded
     return rows
 
 
@@ -51,23 +58,40 @@ def _bare_dbt_build(ctx: Context, label: str) -> float:
     """`dbt build` as a person would type it, in its own process, timed end to end."""
     from xinyong.publication import build, dbt_sources, schemas
 
-    dbt_sources.write(build.DBT_PROJECT)   # what a person runs before a bare `dbt build` (README)
+    dbt_sources.write(build.DBT_PROJECT)  # what a person runs before a bare `dbt build` (README)
     env = {**os.environ, **build.dbt_env(ctx.warehouse_url)}
     target = ctx.scratch / f"dbt-{label}"
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(build.DBT_PROJECT),
-                    "--profiles-dir", str(build.DBT_PROJECT), "--target-path", str(target),
-                    "--log-path", str(target / "logs"), "--vars",
-                    f"{{evaluation_date: '{EVALUATION_DATE}', publish_schema: {schemas.CANDIDATE}}}"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--project-dir",
+            str(build.DBT_PROJECT),
+            "--profiles-dir",
+            str(build.DBT_PROJECT),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+            "--vars",
+            f"{{evaluation_date: '{EVALUATION_DATE}', publish_schema: {schemas.CANDIDATE}}}",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
 def _model_seconds(ctx: Context, label: str, name_part: str) -> float:
     """Own execution time of the models whose name holds `name_part`, from dbt's run_results.json."""
     results = json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
-    return sum(r["execution_time"] for r in results["results"]
-               if r["unique_id"].startswith("model.") and name_part in r["unique_id"].rsplit(".", 1)[-1])
+    return sum(
+        r["execution_time"]
+        for r in results["results"]
+        if r["unique_id"].startswith("model.") and name_part in r["unique_id"].rsplit(".", 1)[-1]
+    )
 
 
 def _airflow_build(ctx: Context) -> dict:
@@ -80,17 +104,26 @@ def _airflow_build(ctx: Context) -> dict:
     orchestrate.ensure_airflow_db(env, log)
     started = time.perf_counter()
     with log.open("a") as out:
-        subprocess.run([sys.executable, "-m", "xinyong.app.orchestrate"], env={**os.environ, **env},
-                       stdout=out, stderr=subprocess.STDOUT, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "xinyong.app.orchestrate"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     wall = time.perf_counter() - started
     meta = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
     with sqlite3.connect(meta) as db:
-        durations = dict(db.execute("""select task_id, duration from task_instance
-                                       where dag_id = 'credit_warehouse'""").fetchall())
+        durations = dict(
+            db.execute("""select task_id, duration from task_instance
+                                       where dag_id = 'credit_warehouse'""").fetchall()
+        )
     return {"wall": wall, "tasks": durations}
 
 
-@measurement("warehouse_builds", "dbt build at district scale: full, Airflow-orchestrated, bare, one-day delta")
+@measurement(
+    "warehouse_builds", "dbt build at district scale: full, Airflow-orchestrated, bare, one-day delta"
+)
 def warehouse_builds(ctx: Context) -> dict:
     from xinyong.publication import schemas
     from xinyong.runtime import warehouse
@@ -108,11 +141,19 @@ def warehouse_builds(ctx: Context) -> dict:
         cur.execute(f"select count(*) from {schemas.CANDIDATE}.entity_credit_profile")
         entities = cur.fetchone()[0]
     build_task = airflow_run["tasks"].get("build_candidate")
-    return {"rows": loaded, "seconds": full, "full_build_s": full, "bare_rebuild_s": bare,
-            "airflow_build_task_s": build_task, "airflow_dag_run_s": airflow_run["wall"],
-            "airflow_tasks_s": airflow_run["tasks"], "delta_rows": delta_rows,
-            "incremental_build_s": incremental, "entities_profiled": entities,
-            "commitment_models_s": commitment_models}
+    return {
+        "rows": loaded,
+        "seconds": full,
+        "full_build_s": full,
+        "bare_rebuild_s": bare,
+        "airflow_build_task_s": build_task,
+        "airflow_dag_run_s": airflow_run["wall"],
+        "airflow_tasks_s": airflow_run["tasks"],
+        "delta_rows": delta_rows,
+        "incremental_build_s": incremental,
+        "entities_profiled": entities,
+        "commitment_models_s": commitment_models,
+    }
 
 
 @derived("airflow_build_to_bare_dbt", "Airflow build_candidate task ÷ bare `dbt build`, same data", "≤ 1.3")
@@ -129,7 +170,13 @@ def incremental_to_full_build(results: dict[str, dict]) -> float | None:
     return r["incremental_build_s"] / r["full_build_s"] if r else None
 
 
-@derived("commitment_models_share", "commitment models' own time (run_results.json) ÷ full `dbt build`", "< 0.1")
+@derived(
+    "commitment_models_share", "commitment models' own time (run_results.json) ÷ full `dbt build`", "< 0.1"
+)
 def commitment_models_share(results: dict[str, dict]) -> float | None:
     r = results.get("warehouse_builds")
-    return r["commitment_models_s"] / r["full_build_s"] if r and r.get("commitment_models_s") is not None else None
+    return (
+        r["commitment_models_s"] / r["full_build_s"]
+        if r and r.get("commitment_models_s") is not None
+        else None
+    )

@@ -18,6 +18,7 @@ A failure at any step leaves the last good publication in place; the reason (fai
 expectation, masked rows, Data Docs page) is in `audit.publications` and this task's log.
 A candidate failing only approvable gates is kept for `xinyong publish --approve`.
 """
+
 from __future__ import annotations
 
 import pendulum
@@ -31,16 +32,23 @@ FEED_ASSETS = [Asset(pipeline.feed_asset_uri(contract.feed)) for contract in pip
 
 @dag(
     dag_id="credit_warehouse",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 6 * * *", timezone="Asia/Shanghai"),
-                                 assets=AssetAny(*FEED_ASSETS)),
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 6 * * *", timezone="Asia/Shanghai"), assets=AssetAny(*FEED_ASSETS)
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "xinyong", "retries": 0},
     tags=["xinyong", "warehouse", "publish"],
     doc_md=__doc__,
-    params={"evaluation_date": Param(None, type=["null", "string"], format="date",
-                                     description="the day to evaluate; empty: the run's date in Asia/Shanghai")},
+    params={
+        "evaluation_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="the day to evaluate; empty: the run's date in Asia/Shanghai",
+        )
+    },
 )
 def credit_warehouse():
     @task
@@ -48,7 +56,9 @@ def credit_warehouse():
         day = pipeline.resolve_evaluation_date(params.get("evaluation_date"), dag_run.run_after)
         if pipeline.build_reason(day) is None:
             pipeline.complete_delivery()
-            raise AirflowSkipException(f"nothing new for {day} since the last attempt; the live publication stays")
+            raise AirflowSkipException(
+                f"nothing new for {day} since the last attempt; the live publication stays"
+            )
         return pipeline.build_candidate(day)
 
     @task

@@ -16,6 +16,7 @@ commit), emits the feed's Asset, on which the warehouse build is scheduled.
 `check_freshness` fails, and records a row in `audit.freshness_alerts`, when the feed has
 had no file loaded within its contract's `cadence_days`.
 """
+
 from __future__ import annotations
 
 import pendulum
@@ -45,7 +46,9 @@ def ingest_dag(contract):
         @task.sensor(poke_interval=300, timeout=WAIT_SECONDS, mode="reschedule", soft_fail=True, retries=0)
         def wait_for_files(dag_run=None) -> PokeReturnValue:
             waiting = pipeline.ready_files(contract.feed)
-            return PokeReturnValue(is_done=bool(waiting) or dag_run.run_type != "scheduled", xcom_value=waiting)
+            return PokeReturnValue(
+                is_done=bool(waiting) or dag_run.run_type != "scheduled", xcom_value=waiting
+            )
 
         @task(outlets=[Asset(pipeline.feed_asset_uri(contract.feed))])
         def ingest_landing_folder() -> dict:

@@ -24,6 +24,7 @@ Unexpected-rows queries name their tables instead of GX's `{batch}`: GX substitu
 `{batch}` with and without an alias depending on the metric, which no single query form
 accepts on PostgreSQL before 16 (the batch is the whole table anyway).
 """
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,7 @@ QUERY_ASSETS = {
         where table_schema = current_schema()""",
     "candidate_tier_shift": f"select * from audit.tier_shift(current_schema(), '{schemas.LIVE}')",
     "feed_file_volumes": f"""select * from audit.feed_file_volumes(
-        {setting('feed_volume_min_previous_rows', 'bigint')})""",
+        {setting("feed_volume_min_previous_rows", "bigint")})""",
     "tax_credit_latest_file": """select t._source_file as file_name, count(*) as rows_loaded,
         round(count(*) filter (where t.tax_grade = 'D')::numeric / count(*), 4) as grade_d_share
         from raw.tax_credit t
@@ -78,8 +79,12 @@ QUERY_ASSETS = {
 
 
 def E(type_: str, approvable: bool = False, note: str = "", **kwargs) -> dict:
-    return {"type": type_, "kwargs": kwargs, "meta": {"approvable": approvable, "note": note},
-            "severity": "critical"}
+    return {
+        "type": type_,
+        "kwargs": kwargs,
+        "meta": {"approvable": approvable, "note": note},
+        "severity": "critical",
+    }
 
 
 def P(name: str) -> dict:
@@ -92,53 +97,120 @@ def rows(query: str, note: str, approvable: bool = False) -> dict:
 
 # ------------------------------------------------------------------ suites: (asset, suite) -> expectations
 VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
-    "candidate_entity_credit_profile": ("candidate_entity_credit_profile", "publish_entity_credit_profile", [
-        E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
-    ]),
-    "candidate_credit_score_explanation": ("candidate_credit_score_explanation", "publish_credit_score_explanation", [
-        E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
-    ]),
-    "candidate_schema": ("candidate_schema", "publish_personal_data", [
-        E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows"),
-          note="the candidate has tables"),
-        rows("select f.* from audit.personal_data_findings(current_schema()) f",
-             "no unmasked 身份证 number or natural person's full name in any text column of any table"),
-    ]),
-    "candidate_tier_shift": ("candidate_tier_shift", "publish_tier_shift", [
-        E("expect_column_values_to_be_between", approvable=True,
-          note="each tier's share moves by at most the bound in gate_policy.yml against the live publication",
-          column="share_shift", min_value=P("min_tier_share_shift"), max_value=P("max_tier_share_shift")),
-    ]),
-    "candidate_penalty_disclosure": ("candidate_penalty_disclosure", "publish_penalty_disclosure", [
-        rows(f"""select f.* from audit.penalty_window_findings(current_schema(), {setting('evaluation_date', 'date')}) f""",
-             "no penalty disclosed outside its window on the evaluation date "
-             "(maximum months per 失信程度 from policy.publicity_periods, 公示截止期, repair)"),
-    ]),
-    "candidate_commitment_status": ("candidate_commitment_status", "publish_commitment_status", [
-        rows(f"""select f.* from audit.commitment_penalty_findings(current_schema(), '{WINDOWED_PENALTIES}') f""",
-             "a commitment judged broken by a penalty points to a penalty of the same subject among the "
-             "warehouse's windowed penalties (disclosed or not), decided after the 承诺日期"),
-    ]),
-    "candidate_commitment_lists": ("candidate_commitment_red_list", "publish_commitment_lists", [
-        rows("select f.* from audit.commitment_list_overlap(current_schema()) f",
-             "践诺红名单 and 践诺灰名单 are disjoint: no subject on both"),
-    ]),
-    "feed_file_volumes": ("feed_file_volumes", "feed_volume", [
-        E("expect_column_values_to_be_between", approvable=True,
-          note="rows in each feed's latest file against its previous file",
-          column="volume_ratio", min_value=P("min_feed_volume_ratio"), max_value=P("max_feed_volume_ratio")),
-    ]),
-    "tax_credit_latest_file": ("tax_credit_latest_file", "feed_tax_credit", [
-        E("expect_column_values_to_be_between", approvable=True,
-          note="share of tax grade D in the latest tax_credit file",
-          column="grade_d_share", max_value=P("max_tax_grade_d_share")),
-    ]),
+    "candidate_entity_credit_profile": (
+        "candidate_entity_credit_profile",
+        "publish_entity_credit_profile",
+        [
+            E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
+        ],
+    ),
+    "candidate_credit_score_explanation": (
+        "candidate_credit_score_explanation",
+        "publish_credit_score_explanation",
+        [
+            E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
+        ],
+    ),
+    "candidate_schema": (
+        "candidate_schema",
+        "publish_personal_data",
+        [
+            E(
+                "expect_table_row_count_to_be_between",
+                min_value=P("min_candidate_rows"),
+                note="the candidate has tables",
+            ),
+            rows(
+                "select f.* from audit.personal_data_findings(current_schema()) f",
+                "no unmasked 身份证 number or natural person's full name in any text column of any table",
+            ),
+        ],
+    ),
+    "candidate_tier_shift": (
+        "candidate_tier_shift",
+        "publish_tier_shift",
+        [
+            E(
+                "expect_column_values_to_be_between",
+                approvable=True,
+                note="each tier's share moves by at most the bound in gate_policy.yml against the live publication",
+                column="share_shift",
+                min_value=P("min_tier_share_shift"),
+                max_value=P("max_tier_share_shift"),
+            ),
+        ],
+    ),
+    "candidate_penalty_disclosure": (
+        "candidate_penalty_disclosure",
+        "publish_penalty_disclosure",
+        [
+            rows(
+                f"""select f.* from audit.penalty_window_findings(current_schema(), {setting("evaluation_date", "date")}) f""",
+                "no penalty disclosed outside its window on the evaluation date "
+                "(maximum months per 失信程度 from policy.publicity_periods, 公示截止期, repair)",
+            ),
+        ],
+    ),
+    "candidate_commitment_status": (
+        "candidate_commitment_status",
+        "publish_commitment_status",
+        [
+            rows(
+                f"""select f.* from audit.commitment_penalty_findings(current_schema(), '{WINDOWED_PENALTIES}') f""",
+                "a commitment judged broken by a penalty points to a penalty of the same subject among the "
+                "warehouse's windowed penalties (disclosed or not), decided after the 承诺日期",
+            ),
+        ],
+    ),
+    "candidate_commitment_lists": (
+        "candidate_commitment_red_list",
+        "publish_commitment_lists",
+        [
+            rows(
+                "select f.* from audit.commitment_list_overlap(current_schema()) f",
+                "践诺红名单 and 践诺灰名单 are disjoint: no subject on both",
+            ),
+        ],
+    ),
+    "feed_file_volumes": (
+        "feed_file_volumes",
+        "feed_volume",
+        [
+            E(
+                "expect_column_values_to_be_between",
+                approvable=True,
+                note="rows in each feed's latest file against its previous file",
+                column="volume_ratio",
+                min_value=P("min_feed_volume_ratio"),
+                max_value=P("max_feed_volume_ratio"),
+            ),
+        ],
+    ),
+    "tax_credit_latest_file": (
+        "tax_credit_latest_file",
+        "feed_tax_credit",
+        [
+            E(
+                "expect_column_values_to_be_between",
+                approvable=True,
+                note="share of tax grade D in the latest tax_credit file",
+                column="grade_d_share",
+                max_value=P("max_tax_grade_d_share"),
+            ),
+        ],
+    ),
 }
 
 
 def _store(class_name: str, base_directory: str, **extra) -> dict:
-    return {"class_name": class_name,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", **extra, "base_directory": base_directory}}
+    return {
+        "class_name": class_name,
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            **extra,
+            "base_directory": base_directory,
+        },
+    }
 
 
 def project_config(data_context_id: str | None) -> dict:
@@ -156,11 +228,17 @@ def project_config(data_context_id: str | None) -> dict:
         "expectations_store_name": "expectations_store",
         "validation_results_store_name": "validation_results_store",
         "checkpoint_store_name": "checkpoint_store",
-        "data_docs_sites": {"local_site": {
-            "class_name": "SiteBuilder", "show_how_to_buttons": True,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": f"{STATE}/data_docs/local_site/"},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}},
+        "data_docs_sites": {
+            "local_site": {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": True,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": f"{STATE}/data_docs/local_site/",
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
         "analytics_enabled": None,
         "data_context_id": data_context_id or _id("data_context"),
     }
@@ -172,19 +250,36 @@ def write() -> None:
     config = project_config((existing or {}).get("data_context_id"))
     assets = {}
     for name, (schema, table) in TABLE_ASSETS.items():
-        assets[name] = {"type": "table", "id": _id("asset", name), "batch_metadata": {},
-                        "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
-                        "table_name": table, **({"schema_name": schema} if schema else {})}
+        assets[name] = {
+            "type": "table",
+            "id": _id("asset", name),
+            "batch_metadata": {},
+            "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
+            "table_name": table,
+            **({"schema_name": schema} if schema else {}),
+        }
     for name, query in QUERY_ASSETS.items():
-        assets[name] = {"type": "query", "id": _id("asset", name), "batch_metadata": {},
-                        "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
-                        "query": " ".join(query.split())}
-    config["fluent_datasources"] = {"warehouse": {
-        "type": "postgres", "id": _id("datasource", "warehouse"), "assets": assets,
-        "connection_string": "${" + gates.WAREHOUSE_URL_ENV + "}"}}
-    config_path.write_text("# Great Expectations file context of Xinyong's gates; the assets, suites, validation\n"
-                           "# definitions and checkpoint are written by expectations/define_gates.py.\n"
-                           + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        assets[name] = {
+            "type": "query",
+            "id": _id("asset", name),
+            "batch_metadata": {},
+            "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
+            "query": " ".join(query.split()),
+        }
+    config["fluent_datasources"] = {
+        "warehouse": {
+            "type": "postgres",
+            "id": _id("datasource", "warehouse"),
+            "assets": assets,
+            "connection_string": "${" + gates.WAREHOUSE_URL_ENV + "}",
+        }
+    }
+    config_path.write_text(
+        "# Great Expectations file context of Xinyong's gates; the assets, suites, validation\n"
+        "# definitions and checkpoint are written by expectations/define_gates.py.\n"
+        + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
 
     for folder in ("expectations", "validation_definitions", "checkpoints"):
         for old in (GX / folder).glob("*.json"):
@@ -192,23 +287,38 @@ def write() -> None:
     vd_refs = []
     for vd_name, (asset, suite, expectations) in VALIDATIONS.items():
         suite_doc = {
-            "name": suite, "id": _id("suite", suite), "notes": None,
+            "name": suite,
+            "id": _id("suite", suite),
+            "notes": None,
             "meta": {"great_expectations_version": "1.24.1"},
-            "expectations": [{**e, "id": _id("expectation", suite, str(i))} for i, e in enumerate(expectations)],
+            "expectations": [
+                {**e, "id": _id("expectation", suite, str(i))} for i, e in enumerate(expectations)
+            ],
         }
-        (GX / "expectations" / f"{suite}.json").write_text(json.dumps(suite_doc, ensure_ascii=False, indent=2),
-                                                          encoding="utf-8")
-        vd = {"name": vd_name, "id": _id("vd", vd_name),
-              "data": {"datasource": {"name": "warehouse", "id": _id("datasource", "warehouse")},
-                       "asset": {"name": asset, "id": _id("asset", asset)},
-                       "batch_definition": {"name": "whole_table", "id": _id("batch", asset)}},
-              "suite": {"name": suite, "id": _id("suite", suite)}}
-        (GX / "validation_definitions" / f"{vd_name}.json").write_text(json.dumps(vd, ensure_ascii=False, indent=2),
-                                                                       encoding="utf-8")
+        (GX / "expectations" / f"{suite}.json").write_text(
+            json.dumps(suite_doc, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        vd = {
+            "name": vd_name,
+            "id": _id("vd", vd_name),
+            "data": {
+                "datasource": {"name": "warehouse", "id": _id("datasource", "warehouse")},
+                "asset": {"name": asset, "id": _id("asset", asset)},
+                "batch_definition": {"name": "whole_table", "id": _id("batch", asset)},
+            },
+            "suite": {"name": suite, "id": _id("suite", suite)},
+        }
+        (GX / "validation_definitions" / f"{vd_name}.json").write_text(
+            json.dumps(vd, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         vd_refs.append({"name": vd_name, "id": vd["id"]})
-    checkpoint = {"name": CHECKPOINT, "id": _id("checkpoint", CHECKPOINT),
-                  "actions": [{"name": "update_data_docs", "site_names": [], "type": "update_data_docs"}],
-                  "result_format": {"result_format": "COMPLETE"}, "validation_definitions": vd_refs}
+    checkpoint = {
+        "name": CHECKPOINT,
+        "id": _id("checkpoint", CHECKPOINT),
+        "actions": [{"name": "update_data_docs", "site_names": [], "type": "update_data_docs"}],
+        "result_format": {"result_format": "COMPLETE"},
+        "validation_definitions": vd_refs,
+    }
     (GX / "checkpoints" / f"{CHECKPOINT}.json").write_text(json.dumps(checkpoint, indent=2), encoding="utf-8")
 
 

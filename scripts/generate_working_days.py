@@ -12,6 +12,7 @@ upgrading the library:
 
 tests/unit/test_working_days.py fails while the committed seed differs from what this writes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,24 @@ def day_row(day: dt.date) -> dict[str, str]:
         # (True, name) on a holiday, (False, name) on a working day moved for one, else (weekend, None).
         is_off, holiday = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:  # the library has no announcement for this year yet
-        return {"day": day.isoformat(), "is_working_day": str(not weekend).lower(),
-                "day_kind": "weekend" if weekend else "workday", "holiday_name": "", "source": "weekday_rule"}
+        return {
+            "day": day.isoformat(),
+            "is_working_day": str(not weekend).lower(),
+            "day_kind": "weekend" if weekend else "workday",
+            "holiday_name": "",
+            "source": "weekday_rule",
+        }
     if holiday is None:
         kind = "weekend" if is_off else "workday"
     else:
         kind = "holiday" if is_off else "adjusted_workday"
-    return {"day": day.isoformat(), "is_working_day": str(not is_off).lower(), "day_kind": kind,
-            "holiday_name": chinese_calendar.Holiday(holiday).chinese if holiday else "",
-            "source": "state_council"}
+    return {
+        "day": day.isoformat(),
+        "is_working_day": str(not is_off).lower(),
+        "day_kind": kind,
+        "holiday_name": chinese_calendar.Holiday(holiday).chinese if holiday else "",
+        "source": "state_council",
+    }
 
 
 def seed_text(first_year: int = FIRST_YEAR, last_year: int = LAST_YEAR) -> str:
@@ -65,9 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     text = seed_text(args.first_year, args.last_year)
     args.output.write_text(text, encoding="utf-8")
     guessed = sorted({line[:4] for line in text.splitlines() if line.endswith(",weekday_rule")})
-    print(f"wrote {args.output} ({text.count(chr(10)) - 1} days, chinese-calendar "
-          f"{chinese_calendar.__version__})"
-          + (f"; by the weekday rule until announced: {', '.join(guessed)}" if guessed else ""))
+    print(
+        f"wrote {args.output} ({text.count(chr(10)) - 1} days, chinese-calendar "
+        f"{chinese_calendar.__version__})"
+        + (f"; by the weekday rule until announced: {', '.join(guessed)}" if guessed else "")
+    )
     return 0
 
 

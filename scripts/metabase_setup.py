@@ -5,6 +5,7 @@ warehouse connection in one call; on a set-up one, it logs in and adds the conne
 it is missing. The connection uses the read-only role `bi_reader` and shows only schema
 `publish`. Standard library only, so it runs from the project image unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,11 @@ DATABASE_NAME = "Xinyong 公共信用 (publish)"
 
 def _call(method: str, path: str, body: dict | None = None, session: str | None = None) -> dict:
     request = urllib.request.Request(
-        os.environ["MB_URL"].rstrip("/") + path, method=method,
+        os.environ["MB_URL"].rstrip("/") + path,
+        method=method,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json", **({"X-Metabase-Session": session} if session else {})})
+        headers={"Content-Type": "application/json", **({"X-Metabase-Session": session} if session else {})},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         text = response.read().decode()
     return json.loads(text) if text else {}
@@ -59,12 +62,16 @@ def main() -> int:
     database = {"engine": "postgres", "name": DATABASE_NAME, "details": warehouse_details()}
     token = _call("GET", "/api/session/properties").get("setup-token")
     if token:
-        _call("POST", "/api/setup", {
-            "token": token,
-            "user": {**admin, "first_name": "Xinyong", "last_name": "Admin", "site_name": "Xinyong"},
-            "prefs": {"site_name": "Xinyong 信用", "site_locale": "zh", "allow_tracking": False},
-            "database": database,
-        })
+        _call(
+            "POST",
+            "/api/setup",
+            {
+                "token": token,
+                "user": {**admin, "first_name": "Xinyong", "last_name": "Admin", "site_name": "Xinyong"},
+                "prefs": {"site_name": "Xinyong 信用", "site_locale": "zh", "allow_tracking": False},
+                "database": database,
+            },
+        )
         print(f"metabase-setup: Metabase set up with {DATABASE_NAME} (bi_reader, schema publish)")
         return 0
     session = _call("POST", "/api/session", {"username": admin["email"], "password": admin["password"]})["id"]

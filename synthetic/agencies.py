@@ -1,11 +1,11 @@
 """The district's administrative agencies: who decides penalties, who publishes and repairs."""
+
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Identifiers: 统一社会信用代码 (USCC) and 居民身份证号码, with their check characters."""
+
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from operator import mul
-from typing import Callable
 
 from synthetic.dates import Date
 
@@ -28,7 +29,9 @@ def ric_check_char(body: str) -> str:
 
 
 def draw_ric(rng: random.Random, region: str, first_year: int, last_year: int) -> str:
-    birth = Date.fromordinal(rng.randint(Date(first_year, 1, 1).toordinal(), Date(last_year, 12, 31).toordinal()))
+    birth = Date.fromordinal(
+        rng.randint(Date(first_year, 1, 1).toordinal(), Date(last_year, 12, 31).toordinal())
+    )
     body = f"{region}{birth.year}{birth.month:02d}{birth.day:02d}{rng.randint(1, 999):03d}"
     return body + ric_check_char(body)
 
@@ -42,7 +45,9 @@ def draw_uscc(rng: random.Random, prefix: str, established: Date) -> str:
     which is what lets Excel turn them into numbers.
     """
     if established >= MODERN_CODES_FROM:
-        tail = "".join(rng.choice(DIGITS) if rng.random() < 0.6 else rng.choice(USCC_LETTERS) for _ in range(7))
+        tail = "".join(
+            rng.choice(DIGITS) if rng.random() < 0.6 else rng.choice(USCC_LETTERS) for _ in range(7)
+        )
         body = prefix + "MA" + tail
     else:
         body = prefix + "".join(rng.choices(DIGITS, k=8)) + rng.choice(DIGITS * 3 + "X")

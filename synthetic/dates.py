@@ -1,4 +1,5 @@
 """Date arithmetic the feeds share."""
+
 from __future__ import annotations
 
 import datetime

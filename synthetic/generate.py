@@ -1,5 +1,6 @@
 """`generate`: write a synthetic district's department files, every feed that has both a
 contract and a generator module (see the package docstring)."""
+
 from __future__ import annotations
 
 import datetime
@@ -7,20 +8,25 @@ import json
 import random
 from pathlib import Path
 
-from xinyong.ingest import contracts
-
 from synthetic import feeds
 from synthetic.manifest import MANIFEST_NAME, entities_by_type, rural_summary
 from synthetic.run import Run
 from synthetic.scales import SCALES
 from synthetic.world import build_world
 from synthetic.writers import Progress, ProgressCallback
+from xinyong.ingest import contracts
 
 __all__ = ["MANIFEST_NAME", "SCALES", "generate"]
 
 
-def generate(scale: str, seed: int, out: Path, as_of: datetime.date = datetime.date(2026, 11, 20),
-             progress: ProgressCallback | None = None, broken_header: bool = False) -> dict:
+def generate(
+    scale: str,
+    seed: int,
+    out: Path,
+    as_of: datetime.date = datetime.date(2026, 11, 20),
+    progress: ProgressCallback | None = None,
+    broken_header: bool = False,
+) -> dict:
     """Write feed files under out/<feed>/<feed>_<YYYYMMDD>[_<seq>].<csv|xlsx>; return a summary dict.
 
     scale is a key of SCALES. The summary is also written to out/.generator_manifest.json:
@@ -39,7 +45,9 @@ def generate(scale: str, seed: int, out: Path, as_of: datetime.date = datetime.d
     contracted = contracts.load_all()
     orphans = [feed for feed in feeds.ORDER if feed not in contracted]
     if orphans:
-        raise ValueError(f"generator modules without a contract in {contracts.CONTRACTS_DIR}: {', '.join(orphans)}")
+        raise ValueError(
+            f"generator modules without a contract in {contracts.CONTRACTS_DIR}: {', '.join(orphans)}"
+        )
     generated = [feed for feed in feeds.ORDER if feed in contracted]
     cfg = SCALES[scale]
     out = Path(out)
@@ -65,5 +73,7 @@ def generate(scale: str, seed: int, out: Path, as_of: datetime.date = datetime.d
     not_generated = sorted(set(contracted) - set(generated))
     if not_generated:
         summary["feeds_not_generated"] = not_generated
-    (out / MANIFEST_NAME).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / MANIFEST_NAME).write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return summary

@@ -1,12 +1,12 @@
 """The generator's manifest: per written file, which rows are deliberately bad and which
 carry a quirk the platform must absorb; and what the world holds."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xinyong.ingest import contracts
-
 from synthetic.world import World
+from xinyong.ingest import contracts
 
 # Hidden: the generator writes into a landing root, where anything visible that no feed
 # takes up is reported as a finding; hidden entries are not data.
@@ -19,11 +19,11 @@ class FileReport:
 
     feed: str
     file: str
-    kind: str       # data | duplicate | partial | broken_header
+    kind: str  # data | duplicate | partial | broken_header
     encoding: str
     line_end: str
     rows: int = 0
-    bad: dict[int, str] = field(default_factory=dict)           # file row -> reason
+    bad: dict[int, str] = field(default_factory=dict)  # file row -> reason
     quirks: dict[str, list[int]] = field(default_factory=dict)  # quirk -> file rows
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -38,15 +38,22 @@ class FileReport:
         for reason in self.bad.values():
             reasons[reason] = reasons.get(reason, 0) + 1
         entry: dict[str, object] = {
-            "feed": self.feed, "file": self.file, "kind": self.kind, "encoding": self.encoding,
-            "line_end": self.line_end, "rows": self.rows, "bad_rows": len(self.bad),
+            "feed": self.feed,
+            "file": self.file,
+            "kind": self.kind,
+            "encoding": self.encoding,
+            "line_end": self.line_end,
+            "rows": self.rows,
+            "bad_rows": len(self.bad),
             "bad_reasons": dict(sorted(reasons.items())),
             "quirks": {name: len(rows) for name, rows in sorted(self.quirks.items())},
         }
         if with_row_numbers:
             entry["bad_row_numbers"] = sorted(self.bad)
-            entry["bad_rows_by_reason"] = {reason: sorted(r for r, why in self.bad.items() if why == reason)
-                                           for reason in sorted(reasons)}
+            entry["bad_rows_by_reason"] = {
+                reason: sorted(r for r, why in self.bad.items() if why == reason)
+                for reason in sorted(reasons)
+            }
             entry["quirk_row_numbers"] = {name: sorted(rows) for name, rows in sorted(self.quirks.items())}
         entry.update(self.extra)
         return entry
@@ -70,13 +77,17 @@ def rural_summary(world: World) -> dict[str, object]:
         tally[1] += h.good
     credit_villages = {key for key, (total, good) in villages.items() if good >= 0.7 * total}
     towns = sorted({town for town, _ in villages})
-    credit_towns = [t for t in towns
-                    if 2 * sum(1 for (town, _) in credit_villages if town == t)
-                    >= sum(1 for (town, _) in villages if town == t)]
+    credit_towns = [
+        t
+        for t in towns
+        if 2 * sum(1 for (town, _) in credit_villages if town == t)
+        >= sum(1 for (town, _) in villages if town == t)
+    ]
     return {
         "good_household_rule": f"{household.column('village_rating').header} 优 or 良 and "
-                               f"{household.column('loan_overdue_count').header} = 0",
-        "towns": len(towns), "villages": len(villages),
+        f"{household.column('loan_overdue_count').header} = 0",
+        "towns": len(towns),
+        "villages": len(villages),
         "villages_with_70pct_good_households": len(credit_villages),
         "towns_with_half_such_villages": len(credit_towns),
     }

@@ -2,14 +2,15 @@
 
 Shares are of a file's rows; every quirk a file carries appears at least once.
 """
+
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from synthetic.codes import DIGITS
 
-PADDED_SHARE = 0.01             # names and codes with ASCII or full-width spaces around
+PADDED_SHARE = 0.01  # names and codes with ASCII or full-width spaces around
 THOUSANDS_SHARE = 0.02
 FULLWIDTH_SHARE = 0.01
 

@@ -1,5 +1,6 @@
 """What every feed generator receives: the run's settings, the shared world, and what one
 feed hands another (the published penalties, which credit_repair repairs)."""
+
 from __future__ import annotations
 
 import random

@@ -4,19 +4,20 @@ A feed module builds each row as a dict keyed by the contract's column names; `L
 puts the values in contract order under the contract's headers, and refuses a row whose
 columns are not exactly the contract's, so the generator cannot drift from the contracts.
 """
+
 from __future__ import annotations
 
 import csv
 import zipfile
+from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 from xml.sax.saxutils import escape as xml_escape
 
 from openpyxl.utils import get_column_letter
-from xinyong.ingest import contracts
 
 from synthetic.dates import Date
+from xinyong.ingest import contracts
 
 ProgressCallback = Callable[[str, int, int], None]
 PROGRESS_EVERY = 50_000
@@ -48,8 +49,10 @@ class Layout:
         """The row's values in contract order; a row with other columns than the contract's is refused."""
         if row.keys() != self._names:
             missing, extra = self._names - row.keys(), row.keys() - self._names
-            raise ValueError(f"{self.feed}: row does not match the contract "
-                             f"(missing {sorted(missing)}, not in the contract {sorted(extra)})")
+            raise ValueError(
+                f"{self.feed}: row does not match the contract "
+                f"(missing {sorted(missing)}, not in the contract {sorted(extra)})"
+            )
         return self._get(row)
 
 
@@ -63,14 +66,22 @@ class Progress:
 
     def counter(self, feed: str, total: int) -> Callable[[int], None]:
         """Reports every PROGRESS_EVERY rows and at total."""
+
         def on_row(done: int) -> None:
             if self._callback is not None and (done % PROGRESS_EVERY == 0 or done == total):
                 self._callback(feed, done, total)
+
         return on_row
 
 
-def write_csv(path: Path, layout: Layout, rows: Iterable[Row], encoding: str,
-              line_end: str = "\r\n", on_row: Callable[[int], None] | None = None) -> int:
+def write_csv(
+    path: Path,
+    layout: Layout,
+    rows: Iterable[Row],
+    encoding: str,
+    line_end: str = "\r\n",
+    on_row: Callable[[int], None] | None = None,
+) -> int:
     count = 0
     values = layout.values
     with open(path, "w", encoding=encoding, newline="", buffering=1 << 20) as handle:
@@ -89,39 +100,34 @@ _RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _XLSX_PARTS = {
-    "[Content_Types].xml":
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/worksheets/sheet1.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        '<Override PartName="/xl/styles.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-        '<Override PartName="/docProps/core.xml" '
-        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>',
-    "_rels/.rels":
-        f'<Relationships xmlns="{_RELS_NS}">'
-        f'<Relationship Id="rId1" Type="{_DOC_RELS}/officeDocument" Target="xl/workbook.xml"/>'
-        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/'
-        'core-properties" Target="docProps/core.xml"/></Relationships>',
-    "xl/workbook.xml":
-        f'<workbook xmlns="{_XLSX_NS}" xmlns:r="{_DOC_RELS}">'
-        '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
-    "xl/_rels/workbook.xml.rels":
-        f'<Relationships xmlns="{_RELS_NS}">'
-        f'<Relationship Id="rId1" Type="{_DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
-        f'<Relationship Id="rId2" Type="{_DOC_RELS}/styles" Target="styles.xml"/></Relationships>',
-    "xl/styles.xml":
-        f'<styleSheet xmlns="{_XLSX_NS}">'
-        '<fonts count="1"><font><sz val="11"/><name val="宋体"/></font></fonts>'
-        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-        '<fill><patternFill patternType="gray125"/></fill></fills>'
-        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-        '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
-        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>',
+    "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    '<Override PartName="/docProps/core.xml" '
+    'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>',
+    "_rels/.rels": f'<Relationships xmlns="{_RELS_NS}">'
+    f'<Relationship Id="rId1" Type="{_DOC_RELS}/officeDocument" Target="xl/workbook.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/'
+    'core-properties" Target="docProps/core.xml"/></Relationships>',
+    "xl/workbook.xml": f'<workbook xmlns="{_XLSX_NS}" xmlns:r="{_DOC_RELS}">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{_RELS_NS}">'
+    f'<Relationship Id="rId1" Type="{_DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_DOC_RELS}/styles" Target="styles.xml"/></Relationships>',
+    "xl/styles.xml": f'<styleSheet xmlns="{_XLSX_NS}">'
+    '<fonts count="1"><font><sz val="11"/><name val="宋体"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>',
 }
 
 
@@ -132,8 +138,14 @@ def _xlsx_cell(reference: str, value: str | int | float) -> str:
     return f'<c r="{reference}"><v>{value!r}</v></c>'
 
 
-def write_xlsx(path: Path, layout: Layout, rows: Iterable[Row], row_count: int, as_of: Date,
-               on_row: Callable[[int], None] | None = None) -> int:
+def write_xlsx(
+    path: Path,
+    layout: Layout,
+    rows: Iterable[Row],
+    row_count: int,
+    as_of: Date,
+    on_row: Callable[[int], None] | None = None,
+) -> int:
     """One-sheet workbook, header in row 1: str values are text cells, numbers number cells,
     empty strings no cell.
 
@@ -145,11 +157,13 @@ def write_xlsx(path: Path, layout: Layout, rows: Iterable[Row], row_count: int, 
     header, values = layout.header, layout.values
     columns = [get_column_letter(i) for i in range(1, len(header) + 1)]
     stamp = f"{as_of.isoformat()}T00:00:00Z"
-    core = ('<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>synthetic.generate</dc:creator>'
-            f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
-            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified></cp:coreProperties>')
+    core = (
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>synthetic.generate</dc:creator>'
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified></cp:coreProperties>'
+    )
 
     def entry(name: str) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -162,14 +176,28 @@ def write_xlsx(path: Path, layout: Layout, rows: Iterable[Row], row_count: int, 
         for name, xml in {**_XLSX_PARTS, "docProps/core.xml": core}.items():
             archive.writestr(entry(name), _XML_DECLARATION + xml)
         with archive.open(entry("xl/worksheets/sheet1.xml"), "w") as sheet:
-            sheet.write((f'{_XML_DECLARATION}<worksheet xmlns="{_XLSX_NS}">'
-                         f'<dimension ref="A1:{columns[-1]}{row_count + 1}"/><sheetData>').encode("utf-8"))
-            chunk = ['<row r="1">' + "".join(_xlsx_cell(f"{c}1", h) for c, h in zip(columns, header)) + "</row>"]
+            sheet.write(
+                (
+                    f'{_XML_DECLARATION}<worksheet xmlns="{_XLSX_NS}">'
+                    f'<dimension ref="A1:{columns[-1]}{row_count + 1}"/><sheetData>'
+                ).encode()
+            )
+            chunk = [
+                '<row r="1">'
+                + "".join(_xlsx_cell(f"{c}1", h) for c, h in zip(columns, header, strict=False))
+                + "</row>"
+            ]
             for count, row in enumerate(rows, start=1):
                 number = count + 1
-                chunk.append(f'<row r="{number}">'
-                             + "".join(_xlsx_cell(f"{c}{number}", v) for c, v in zip(columns, values(row)) if v != "")
-                             + "</row>")
+                chunk.append(
+                    f'<row r="{number}">'
+                    + "".join(
+                        _xlsx_cell(f"{c}{number}", v)
+                        for c, v in zip(columns, values(row), strict=False)
+                        if v != ""
+                    )
+                    + "</row>"
+                )
                 if len(chunk) >= 2000:
                     sheet.write("".join(chunk).encode("utf-8"))
                     chunk = []

@@ -1,4 +1,5 @@
 """Shared fixtures: a real embedded PostgreSQL for the whole session, a fresh database per test."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,6 +10,9 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+
+# The warehouse fixtures (`dbt_project`, `loaded`) for the integration and e2e tests.
+pytest_plugins = ["tests.integration.publication_fixtures"]
 
 TESTS = Path(__file__).resolve().parent
 SAMPLES = TESTS / "data" / "samples"

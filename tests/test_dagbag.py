@@ -1,4 +1,5 @@
 """The DAG folder loads cleanly and every DAG is owned, tagged and documented."""
+
 import json
 import os
 import subprocess
@@ -22,10 +23,15 @@ print(json.dumps({
 
 
 def load_dagbag(tmp_path) -> dict:
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db"}
-    out = subprocess.run([sys.executable, "-c", PROBE % str(DAGS_FOLDER)], env=env, capture_output=True,
-                         text=True, check=True).stdout
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE % str(DAGS_FOLDER)], env=env, capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -38,7 +44,11 @@ def test_dag_folder_has_no_import_errors_and_dags_are_owned_tagged_documented(tm
         assert dag["owner"] and dag["owner"] != "airflow", dag_id
         assert dag["tags"] and set(dag["tags"]) <= ALLOWED_TAGS, dag_id
         assert len(dag["doc"]) > 100, dag_id
-    assert bag["dags"]["credit_warehouse"]["tasks"] == ["build_candidate", "audit_candidate", "publish_candidate"]
+    assert bag["dags"]["credit_warehouse"]["tasks"] == [
+        "build_candidate",
+        "audit_candidate",
+        "publish_candidate",
+    ]
 
 
 def test_dag_files_stay_thin():

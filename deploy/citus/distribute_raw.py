@@ -7,6 +7,7 @@ personal ID number is co-located with raw.personal_id_digests on the number, so 
 digest join stays on one shard (the numbers are in raw anyway; nothing downstream is
 distributed on one). A unit test keeps the committed SQL equal to this output.
 """
+
 from __future__ import annotations
 
 import sys
@@ -51,7 +52,9 @@ def render(contracts: dict) -> str:
     for column, members in sorted(groups.items()):
         anchor, *others = sorted(members, key=lambda c: (len(c.key), -len(c.columns), c.feed))
         lines.append(distribute(anchor.raw_table, column))
-        lines += [distribute(c.raw_table, column, anchor.raw_table) for c in sorted(others, key=lambda c: c.feed)]
+        lines += [
+            distribute(c.raw_table, column, anchor.raw_table) for c in sorted(others, key=lambda c: c.feed)
+        ]
     if personal:
         lines.append("-- keyed on a personal ID number: co-located with its digests on the number")
         lines.append(distribute(DIGESTS, "id_value"))

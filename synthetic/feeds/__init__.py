@@ -6,13 +6,22 @@ ORDER is the order feeds are generated in, and so the order of the manifest's fi
 penalty comes before credit_repair, which repairs the penalties it published, and before
 commitment, whose subjects it penalises.
 """
+
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
-ORDER = ("entity_register", "tax_credit", "penalty", "credit_repair", "parking", "rural_cooperative",
-         "credit_household", "commitment")
+ORDER = (
+    "entity_register",
+    "tax_credit",
+    "penalty",
+    "credit_repair",
+    "parking",
+    "rural_cooperative",
+    "credit_household",
+    "commitment",
+)
 
 
 def generator(feed: str) -> ModuleType:

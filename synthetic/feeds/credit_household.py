@@ -4,6 +4,7 @@ XLSX, first sheet, header in row 1; 身份证号码 as text cells, 评定年度 
 towns' sheets have it). Quirks: padded names and ID numbers. Good households (优/良, no
 overdue loan) follow the shares the world planned per village.
 """
+
 from __future__ import annotations
 
 import random
@@ -21,10 +22,16 @@ def _household_values(rng: random.Random, good: bool) -> tuple[float, float, flo
     """(income, assets, debt, overdue loans, 村委会评价): good households have 优/良 and no overdue."""
     assets = round(rng.uniform(5, 120), 1)
     if good:
-        return (round(rng.uniform(5, 40), 1), assets, round(assets * rng.uniform(0, 0.4), 1), 0,
-                rng.choice("优良"))
-    rating, overdue = rng.choices((("中", 0), ("中", 1), ("差", rng.randint(0, 3)), ("良", rng.randint(1, 2))),
-                                  (40, 15, 25, 20))[0]
+        return (
+            round(rng.uniform(5, 40), 1),
+            assets,
+            round(assets * rng.uniform(0, 0.4), 1),
+            0,
+            rng.choice("优良"),
+        )
+    rating, overdue = rng.choices(
+        (("中", 0), ("中", 1), ("差", rng.randint(0, 3)), ("良", rng.randint(1, 2))), (40, 15, 25, 20)
+    )[0]
     return round(rng.uniform(1, 20), 1), assets, round(assets * rng.uniform(0.2, 1.2), 1), overdue, rating
 
 
@@ -48,11 +55,27 @@ def write(run: Run) -> list[FileReport]:
                 else:
                     ric = pad(rng, ric)
             members = rng.choices(range(1, 8), (8, 20, 25, 22, 14, 7, 4))[0]
-            yield {"householder_name": head_name, "id_number": ric, "town": household.town,
-                   "village": household.village, "family_size": members, "main_product": rng.choice(products),
-                   "annual_income_wan": income, "total_assets_wan": assets, "total_liabilities_wan": debt,
-                   "loan_overdue_count": overdue, "village_rating": rating, "rating_year": year}
+            yield {
+                "householder_name": head_name,
+                "id_number": ric,
+                "town": household.town,
+                "village": household.village,
+                "family_size": members,
+                "main_product": rng.choice(products),
+                "annual_income_wan": income,
+                "total_assets_wan": assets,
+                "total_liabilities_wan": debt,
+                "loan_overdue_count": overdue,
+                "village_rating": rating,
+                "rating_year": year,
+            }
 
-    report.rows = write_xlsx(run.folder(FEED) / name, Layout(FEED), rows(), len(households), as_of,
-                             on_row=run.progress.counter(FEED, len(households)))
+    report.rows = write_xlsx(
+        run.folder(FEED) / name,
+        Layout(FEED),
+        rows(),
+        len(households),
+        as_of,
+        on_row=run.progress.counter(FEED, len(households)),
+    )
     return [report]

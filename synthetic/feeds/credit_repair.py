@@ -3,6 +3,7 @@
 UTF-8 without BOM, CRLF. Generated after penalty, whose published penalties it repairs;
 without a penalty feed there is nothing to repair and the file has a header only.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -39,9 +40,17 @@ def write(run: Run) -> list[FileReport]:
     repairs.sort()
     name = file_name(FEED, as_of, None, "csv")
     report = FileReport(FEED, name, "data", ENCODING, "CRLF")
-    rows = [{"decision_no": doc_no, "authority_uscc": agency_uscc, "repaired_on": day.isoformat(),
-             "repair_authority": CREDIT_OFFICE.name, "repair_method": method}
-            for day, doc_no, agency_uscc, method in repairs]
-    report.rows = write_csv(run.folder(FEED) / name, Layout(FEED), rows, ENCODING,
-                            on_row=run.progress.counter(FEED, len(rows)))
+    rows = [
+        {
+            "decision_no": doc_no,
+            "authority_uscc": agency_uscc,
+            "repaired_on": day.isoformat(),
+            "repair_authority": CREDIT_OFFICE.name,
+            "repair_method": method,
+        }
+        for day, doc_no, agency_uscc, method in repairs
+    ]
+    report.rows = write_csv(
+        run.folder(FEED) / name, Layout(FEED), rows, ENCODING, on_row=run.progress.counter(FEED, len(rows))
+    )
     return [report]

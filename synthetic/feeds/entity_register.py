@@ -4,10 +4,8 @@ UTF-8 with BOM, CRLF. Quirks: names and codes padded with spaces, registered cap
 thousands separators; bad: a few USCCs with a mistyped check character. With
 ``broken_header`` also a second file of the day whose key header a clerk renamed.
 """
-from __future__ import annotations
 
-from xinyong.ingest import contracts
-from xinyong.ingest.contracts import normalise_header
+from __future__ import annotations
 
 from synthetic.codes import USCC_ALPHABET, draw_uscc
 from synthetic.district import DISTRICT, DISTRICT_REGION, ROADS
@@ -17,17 +15,26 @@ from synthetic.quirks import PADDED_SHARE, THOUSANDS_SHARE, amount, pad, pick, s
 from synthetic.run import Run
 from synthetic.world import Entity
 from synthetic.writers import Layout, file_name, write_csv
+from xinyong.ingest import contracts
+from xinyong.ingest.contracts import normalise_header
 
 FEED = "entity_register"
 ENCODING = "utf-8-sig"
 
 
 def _row(entity: Entity) -> dict[str, str]:
-    return {"uscc": entity.uscc, "entity_name": entity.name, "entity_type": entity.kind,
-            "legal_representative": entity.legal_rep, "established_on": entity.established.isoformat(),
-            "registration_status": entity.status,
-            "registered_capital_wan": "" if entity.capital_wan is None else amount(entity.capital_wan),
-            "industry_section": entity.section, "address": entity.address, "town": entity.town}
+    return {
+        "uscc": entity.uscc,
+        "entity_name": entity.name,
+        "entity_type": entity.kind,
+        "legal_representative": entity.legal_rep,
+        "established_on": entity.established.isoformat(),
+        "registration_status": entity.status,
+        "registered_capital_wan": "" if entity.capital_wan is None else amount(entity.capital_wan),
+        "industry_section": entity.section,
+        "address": entity.address,
+        "town": entity.town,
+    }
 
 
 def write(run: Run) -> list[FileReport]:
@@ -56,8 +63,9 @@ def _write_register(run: Run) -> FileReport:
     for index in pick(rng, large, share(len(rows), THOUSANDS_SHARE)):
         rows[index]["registered_capital_wan"] = f"{entities[index].capital_wan:,.0f}"
         report.mark_quirk(index, "thousands_separator")
-    report.rows = write_csv(run.folder(FEED) / name, Layout(FEED), rows, ENCODING,
-                            on_row=run.progress.counter(FEED, len(rows)))
+    report.rows = write_csv(
+        run.folder(FEED) / name, Layout(FEED), rows, ENCODING, on_row=run.progress.counter(FEED, len(rows))
+    )
     return report
 
 
@@ -66,7 +74,9 @@ def _renamed_key_header() -> str:
     column = contracts.load(FEED).column("uscc")
     renamed = column.header.removeprefix("统一")
     if normalise_header(renamed) in {normalise_header(h) for h in (column.header, *column.aliases)}:
-        raise ValueError(f"{FEED}: {renamed!r} is an accepted header of uscc; the broken-header file would load")
+        raise ValueError(
+            f"{FEED}: {renamed!r} is an accepted header of uscc; the broken-header file would load"
+        )
     return renamed
 
 
@@ -78,11 +88,20 @@ def _write_broken_header(run: Run) -> FileReport:
     rows = []
     for _ in range(5):
         trade, section = rng.choice(ENTERPRISE_TRADES)
-        rows.append({"uscc": draw_uscc(rng, "91" + DISTRICT_REGION, as_of),
-                     "entity_name": f"重庆{rng.choice(BRAND_WORDS)}{trade}有限公司", "entity_type": "企业",
-                     "legal_representative": person_name(rng), "established_on": as_of.isoformat(),
-                     "registration_status": "存续", "registered_capital_wan": "100", "industry_section": section,
-                     "address": f"{DISTRICT}凤城街道{rng.choice(ROADS)}{rng.randint(1, 399)}号", "town": "凤城街道"})
+        rows.append(
+            {
+                "uscc": draw_uscc(rng, "91" + DISTRICT_REGION, as_of),
+                "entity_name": f"重庆{rng.choice(BRAND_WORDS)}{trade}有限公司",
+                "entity_type": "企业",
+                "legal_representative": person_name(rng),
+                "established_on": as_of.isoformat(),
+                "registration_status": "存续",
+                "registered_capital_wan": "100",
+                "industry_section": section,
+                "address": f"{DISTRICT}凤城街道{rng.choice(ROADS)}{rng.randint(1, 399)}号",
+                "town": "凤城街道",
+            }
+        )
     broken = Layout(FEED, headers={"uscc": _renamed_key_header()})
     report.rows = write_csv(run.folder(FEED) / name, broken, rows, ENCODING)
     for index in range(report.rows):

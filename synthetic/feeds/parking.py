@@ -4,6 +4,7 @@ UTF-8 without BOM, LF. Quirks: cars still parked (no 离场时间); a second fil
 as_of + 1 repeating some records with a newer state (欠费 → 催缴后补缴, parked → paid); a
 ``.csv.part`` file dated as_of + 2 cut off mid-line (an upload in progress).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -25,10 +26,12 @@ MAX_DUE_CENTS = 6000  # a stay costs at most 60 元
 
 def _plates(rng: random.Random, count: int, uniques: Uniques) -> list[str]:
     """渝A12345 style, or 渝AD12345 for new-energy cars."""
+
     def plate() -> str:
         city = rng.choices("ABDG", (50, 25, 15, 10))[0]
         energy = rng.choice("DF") if rng.random() < 0.25 else ""
         return f"渝{city}{energy}{rng.randint(0, 99999):05d}"
+
     return [uniques.draw(plate) for _ in range(count)]
 
 
@@ -47,12 +50,34 @@ class _ParkingDays:
         return f"{self.dates[day]} {self.clock[minute_of_day]}{self.seconds[second]}"
 
 
-def _record(record_no: str, plate: str, owner_type: str, owner: str, berth: str, entered: str, left: str,
-            due: str, paid: str, status: str, reminders: str, last_paid: str) -> dict[str, str]:
-    return {"record_no": record_no, "plate_no": plate, "owner_type": owner_type, "owner_id": owner,
-            "berth_no": berth, "entered_at": entered, "left_at": left, "amount_due_yuan": due,
-            "amount_paid_yuan": paid, "payment_status": status, "reminder_count": reminders,
-            "last_paid_at": last_paid}
+def _record(
+    record_no: str,
+    plate: str,
+    owner_type: str,
+    owner: str,
+    berth: str,
+    entered: str,
+    left: str,
+    due: str,
+    paid: str,
+    status: str,
+    reminders: str,
+    last_paid: str,
+) -> dict[str, str]:
+    return {
+        "record_no": record_no,
+        "plate_no": plate,
+        "owner_type": owner_type,
+        "owner_id": owner,
+        "berth_no": berth,
+        "entered_at": entered,
+        "left_at": left,
+        "amount_due_yuan": due,
+        "amount_paid_yuan": paid,
+        "payment_status": status,
+        "reminder_count": reminders,
+        "last_paid_at": last_paid,
+    }
 
 
 def write(run: Run) -> list[FileReport]:
@@ -60,11 +85,14 @@ def write(run: Run) -> list[FileReport]:
     folder, layout = run.folder(FEED), Layout(FEED)
     plates = Uniques()
     people = rng.sample(world.persons, cfg["car_owners"])
-    person_cars = list(zip(_plates(rng, len(people), plates), (p.ric for p in people)))
-    units = [e for e in world.valid_entities
-             if e.kind in ("企业", "事业单位", "社会组织") and e.status in ("存续", "在业")]
+    person_cars = list(zip(_plates(rng, len(people), plates), (p.ric for p in people), strict=False))
+    units = [
+        e
+        for e in world.valid_entities
+        if e.kind in ("企业", "事业单位", "社会组织") and e.status in ("存续", "在业")
+    ]
     unit_owners = [rng.choice(units).uscc for _ in range(cfg["unit_vehicles"])]
-    unit_cars = list(zip(_plates(rng, len(unit_owners), plates), unit_owners))
+    unit_cars = list(zip(_plates(rng, len(unit_owners), plates), unit_owners, strict=False))
 
     days = cfg["parking_days"]
     last_day = days - 1  # index of as_of
@@ -78,7 +106,7 @@ def write(run: Run) -> list[FileReport]:
     on_row = run.progress.counter(FEED, total)
     name = file_name(FEED, as_of, None, "csv")
     report = FileReport(FEED, name, "data", ENCODING, "LF")
-    arrears: list[dict[str, str]] = []   # reservoir sample of 欠费 records to settle in the next file
+    arrears: list[dict[str, str]] = []  # reservoir sample of 欠费 records to settle in the next file
     parked: list[dict[str, str]] = []
     wanted = cfg["parking_updates"]
 
@@ -111,7 +139,9 @@ def write(run: Run) -> list[FileReport]:
                 record = f"{prefix}{seq:05d}"
                 berth = berths[below(berth_count)]
                 if day == last_day and seq >= count - still_parked:
-                    row = _record(record, plate, owner_type, owner, berth, entered, "", "0.00", "0.00", "已缴", "0", "")
+                    row = _record(
+                        record, plate, owner_type, owner, berth, entered, "", "0.00", "0.00", "已缴", "0", ""
+                    )
                     parked.append(row)
                     report.mark_quirk(written, "still_parked")
                 else:
@@ -122,8 +152,20 @@ def write(run: Run) -> list[FileReport]:
                     age = last_day - exit_minute // 1440
                     draw = random_()
                     if draw < 0.055:
-                        row = _record(record, plate, owner_type, owner, berth, entered, left, due, "0.00",
-                                      "欠费", str(min(5, age // 7)), "")
+                        row = _record(
+                            record,
+                            plate,
+                            owner_type,
+                            owner,
+                            berth,
+                            entered,
+                            left,
+                            due,
+                            "0.00",
+                            "欠费",
+                            str(min(5, age // 7)),
+                            "",
+                        )
                         seen_arrears += 1
                         if len(arrears) < wanted:
                             arrears.append(row)
@@ -133,13 +175,39 @@ def write(run: Run) -> list[FileReport]:
                                 arrears[slot] = row
                     elif draw < 0.095 and age >= 7:
                         reminders = 1 + below(min(5, age // 7))
-                        paid_day = exit_minute // 1440 + 7 * reminders + below(min(7, age - 7 * reminders + 1))
+                        paid_day = (
+                            exit_minute // 1440 + 7 * reminders + below(min(7, age - 7 * reminders + 1))
+                        )
                         paid = stamps.text(paid_day * 1440 + 480 + below(720), below(60))
-                        row = _record(record, plate, owner_type, owner, berth, entered, left, due, due,
-                                      "催缴后补缴", str(reminders), paid)
+                        row = _record(
+                            record,
+                            plate,
+                            owner_type,
+                            owner,
+                            berth,
+                            entered,
+                            left,
+                            due,
+                            due,
+                            "催缴后补缴",
+                            str(reminders),
+                            paid,
+                        )
                     else:
-                        row = _record(record, plate, owner_type, owner, berth, entered, left, due, due,
-                                      "已缴", "0", left)
+                        row = _record(
+                            record,
+                            plate,
+                            owner_type,
+                            owner,
+                            berth,
+                            entered,
+                            left,
+                            due,
+                            due,
+                            "已缴",
+                            "0",
+                            left,
+                        )
                 yield row
                 written += 1
                 on_row(written)
@@ -150,8 +218,12 @@ def write(run: Run) -> list[FileReport]:
     next_day = last_day + 1
     updates = []
     for row in sorted(arrears, key=lambda r: r["record_no"]):  # record numbers are unique
-        settled = dict(row, amount_paid_yuan=row["amount_due_yuan"], payment_status="催缴后补缴",
-                       reminder_count=str(int(row["reminder_count"]) + 1))
+        settled = dict(
+            row,
+            amount_paid_yuan=row["amount_due_yuan"],
+            payment_status="催缴后补缴",
+            reminder_count=str(int(row["reminder_count"]) + 1),
+        )
         settled["last_paid_at"] = stamps.text(next_day * 1440 + 480 + rng.randrange(600), rng.randrange(60))
         updates.append(settled)
     for row in parked:
@@ -160,12 +232,30 @@ def write(run: Run) -> list[FileReport]:
         exit_minute = max(entry + 5, next_day * 1440 + rng.randrange(600))
         due = yuan(min((exit_minute - entry) * CENTS_PER_MINUTE, MAX_DUE_CENTS))
         left = stamps.text(exit_minute, rng.randrange(60))
-        updates.append(dict(row, left_at=left, amount_due_yuan=due, amount_paid_yuan=due, payment_status="已缴",
-                            reminder_count="0", last_paid_at=left))
+        updates.append(
+            dict(
+                row,
+                left_at=left,
+                amount_due_yuan=due,
+                amount_paid_yuan=due,
+                payment_status="已缴",
+                reminder_count="0",
+                last_paid_at=left,
+            )
+        )
     second_name = file_name(FEED, as_of + DAY, None, "csv")
-    second = FileReport(FEED, second_name, "data", ENCODING, "LF",
-                        extra={"updates_of": name, "records_settled_after_reminders": len(arrears),
-                               "records_no_longer_parked": len(parked)})
+    second = FileReport(
+        FEED,
+        second_name,
+        "data",
+        ENCODING,
+        "LF",
+        extra={
+            "updates_of": name,
+            "records_settled_after_reminders": len(arrears),
+            "records_no_longer_parked": len(parked),
+        },
+    )
     second.rows = write_csv(folder / second_name, layout, updates, ENCODING, line_end="\n")
 
     # An upload still in progress: the temporary name and a last line cut in two.
@@ -175,11 +265,29 @@ def write(run: Run) -> list[FileReport]:
         entry = (next_day + 1) * 1440 + 420 + 11 * seq
         plate, owner = person_cars[rng.randrange(person_count)]
         left = stamps.text(entry + 30, 0)
-        lines.append(",".join(layout.values(_record(
-            f"BSP{stamps.compact[next_day + 1]}{seq:05d}", plate, "个人", owner, berths[rng.randrange(berth_count)],
-            stamps.text(entry, 0), left, "1.50", "1.50", "已缴", "0", left))))
+        lines.append(
+            ",".join(
+                layout.values(
+                    _record(
+                        f"BSP{stamps.compact[next_day + 1]}{seq:05d}",
+                        plate,
+                        "个人",
+                        owner,
+                        berths[rng.randrange(berth_count)],
+                        stamps.text(entry, 0),
+                        left,
+                        "1.50",
+                        "1.50",
+                        "已缴",
+                        "0",
+                        left,
+                    )
+                )
+            )
+        )
     content = ("\n".join(lines)).encode("utf-8")
     (folder / partial_name).write_bytes(content[: len(content) - 37])
-    partial = FileReport(FEED, partial_name, "partial", ENCODING, "LF",
-                         extra={"note": "upload in progress: not data"})
+    partial = FileReport(
+        FEED, partial_name, "partial", ENCODING, "LF", extra={"note": "upload in progress: not data"}
+    )
     return [report, second, partial]

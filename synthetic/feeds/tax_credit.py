@@ -4,6 +4,7 @@ GB18030, CRLF. Quirks: arrears with thousands separators and full-width digits, 
 names and codes; bad: USCCs Excel turned into numbers, ``9.15001E+17`` and 18 digits
 ending in ``000``. The department drops the same bytes again as ``tax_credit_<date>_2.csv``.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,16 @@ import shutil
 from synthetic.codes import uscc_check_char
 from synthetic.dates import Date, add_months
 from synthetic.manifest import FileReport
-from synthetic.quirks import FULLWIDTH, FULLWIDTH_SHARE, PADDED_SHARE, THOUSANDS_SHARE, amount, pad, pick, share
+from synthetic.quirks import (
+    FULLWIDTH,
+    FULLWIDTH_SHARE,
+    PADDED_SHARE,
+    THOUSANDS_SHARE,
+    amount,
+    pad,
+    pick,
+    share,
+)
 from synthetic.run import Run
 from synthetic.world import Entity
 from synthetic.writers import Layout, file_name, write_csv
@@ -29,8 +39,11 @@ def _data_date(as_of: Date) -> Date:
 
 def write(run: Run) -> list[FileReport]:
     rng, as_of = run.rng(FEED), run.as_of
-    taxed = [e for e in run.world.valid_entities
-             if e.kind in ("企业", "农民专业合作社") or (e.kind == "个体工商户" and rng.random() < 0.4)]
+    taxed = [
+        e
+        for e in run.world.valid_entities
+        if e.kind in ("企业", "农民专业合作社") or (e.kind == "个体工商户" and rng.random() < 0.4)
+    ]
     data_date = _data_date(as_of).isoformat()
     rows: list[dict[str, str]] = []
     subjects: list[Entity] = []
@@ -46,19 +59,32 @@ def write(run: Run) -> list[FileReport]:
             else:
                 grade = rng.choices("ABMCD", (24, 46, 12, 16, 2))[0]
             score = {"A": (90, 100), "B": (70, 89), "C": (40, 69), "D": (0, 39)}.get(grade)
-            score_text = "" if score is None or (grade == "D" and rng.random() < 0.3) else str(rng.randint(*score))
+            score_text = (
+                "" if score is None or (grade == "D" and rng.random() < 0.3) else str(rng.randint(*score))
+            )
             owes = rng.random() < (0.3 if grade in "CD" else 0.04)
             cents = int(math.exp(rng.uniform(9, 17))) // 10 * 10 if owes else 0  # 80 元 to 240,000 元
-            rows.append({"uscc": entity.uscc, "taxpayer_name": entity.name, "evaluation_year": str(year),
-                         "tax_grade": grade, "tax_score": score_text,
-                         "tax_arrears_yuan": amount(cents / 100) if owes else rng.choice(("0", "0", "0", "")),
-                         "major_tax_violator": "否", "data_date": data_date})
+            rows.append(
+                {
+                    "uscc": entity.uscc,
+                    "taxpayer_name": entity.name,
+                    "evaluation_year": str(year),
+                    "tax_grade": grade,
+                    "tax_score": score_text,
+                    "tax_arrears_yuan": amount(cents / 100) if owes else rng.choice(("0", "0", "0", "")),
+                    "major_tax_violator": "否",
+                    "data_date": data_date,
+                }
+            )
             subjects.append(entity)
             arrears.append(cents)
 
     # About a third of this year's D grades are also listed as major tax violators.
-    latest_d = [i for i, row in enumerate(rows)
-                if row["evaluation_year"] == str(as_of.year - 1) and row["tax_grade"] == "D"]
+    latest_d = [
+        i
+        for i, row in enumerate(rows)
+        if row["evaluation_year"] == str(as_of.year - 1) and row["tax_grade"] == "D"
+    ]
     for index in pick(rng, latest_d, max(1, round(len(latest_d) * 0.35))):
         rows[index]["major_tax_violator"] = "是"
 
@@ -94,13 +120,22 @@ def write(run: Run) -> list[FileReport]:
         rows[index]["tax_arrears_yuan"] = f"{arrears[index] / 100:.2f}".translate(FULLWIDTH)
         report.mark_quirk(index, "fullwidth_digits")
     folder = run.folder(FEED)
-    report.rows = write_csv(folder / name, Layout(FEED), rows, ENCODING,
-                            on_row=run.progress.counter(FEED, len(rows)))
+    report.rows = write_csv(
+        folder / name, Layout(FEED), rows, ENCODING, on_row=run.progress.counter(FEED, len(rows))
+    )
 
     # The department drops the same export a second time.
     duplicate_name = file_name(FEED, as_of, 2, "csv")
     shutil.copyfile(folder / name, folder / duplicate_name)
-    duplicate = FileReport(FEED, duplicate_name, "duplicate", ENCODING, "CRLF", rows=report.rows,
-                           bad=dict(report.bad), quirks={k: list(v) for k, v in report.quirks.items()},
-                           extra={"duplicate_of": name})
+    duplicate = FileReport(
+        FEED,
+        duplicate_name,
+        "duplicate",
+        ENCODING,
+        "CRLF",
+        rows=report.rows,
+        bad=dict(report.bad),
+        quirks={k: list(v) for k, v in report.quirks.items()},
+        extra={"duplicate_of": name},
+    )
     return [report, duplicate]

@@ -4,6 +4,7 @@ Commands and shared environment come from deploy/topology.yml, the file the comp
 services are checked against. Each service is a process group with its log in a file;
 `Cluster.stop()` ends every process it started, children included, even after a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,6 +33,7 @@ def load_topology() -> dict:
 
 def expand(arg: str, values: dict[str, str]) -> str:
     """Compose-style `${NAME:-default}` interpolation, with `values` in place of .env."""
+
     def one(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
         if name in values:
@@ -39,6 +41,7 @@ def expand(arg: str, values: dict[str, str]) -> str:
         if default is None:
             raise KeyError(f"{name} has no value and no default")
         return default
+
     return _VARIABLE.sub(one, arg)
 
 
@@ -135,8 +138,15 @@ class Cluster:
             argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
-            process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=PROJECT_ROOT)
+            process = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=PROJECT_ROOT,
+            )
         service = Service(name, process, log)
         self.services.append(service)
         return service
@@ -144,8 +154,10 @@ class Cluster:
     def check_alive(self) -> None:
         dead = [s for s in self.services if not s.alive()]
         if dead:
-            raise RuntimeError("service(s) exited: " + "; ".join(
-                f"{s.name} (exit {s.process.returncode}):\n{s.tail()}" for s in dead))
+            raise RuntimeError(
+                "service(s) exited: "
+                + "; ".join(f"{s.name} (exit {s.process.returncode}):\n{s.tail()}" for s in dead)
+            )
 
     def stop(self, grace: float = 30.0) -> list[str]:
         """SIGTERM every service group, SIGKILL what is left after `grace` seconds."""

@@ -1,11 +1,13 @@
 """The distributed tests run only when asked for (`make test-distributed`, `-m distributed`):
 they need Debian's redis-server, which that target installs, and several minutes."""
+
 from __future__ import annotations
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "distributed: the Celery topology as separate processes "
-                                       "(make test-distributed)")
+    config.addinivalue_line(
+        "markers", "distributed: the Celery topology as separate processes (make test-distributed)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

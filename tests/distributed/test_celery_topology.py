@@ -6,6 +6,7 @@ Each worker has its own UTS namespace and host name, as a container has, so the 
 instances' `hostname` tells which worker ran them. The daily schedule is switched off
 (`use_job_schedule`): the only runs are the ones this test triggers.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ from xinyong.runtime import embedded
 pytestmark = [pytest.mark.distributed, pytest.mark.e2e]
 
 WORKERS = {"worker-a": "xinyong-worker-a", "worker-b": "xinyong-worker-b"}  # Celery name: host name
-STARTUP_TIMEOUT = 600      # migrate + start on a busy 2-core machine
+STARTUP_TIMEOUT = 600  # migrate + start on a busy 2-core machine
 INGEST_TIMEOUT = 900
 WAREHOUSE_TIMEOUT = 1500
 TERMINAL = {"success", "failed"}
@@ -82,11 +83,15 @@ def _task_log_tails(log_root: Path, dag_id: str, lines: int = 40) -> str:
 def topology(tmp_path_factory):
     """Everything started, the pipeline not yet triggered; stops it all afterwards."""
     if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed: run `make test-distributed`, which installs "
-                    "Debian's redis-server (scripts/install_redis.sh)")
+        pytest.fail(
+            "redis-server is not installed: run `make test-distributed`, which installs "
+            "Debian's redis-server (scripts/install_redis.sh)"
+        )
     if subprocess.run(["unshare", "--uts", "true"], capture_output=True).returncode != 0:
-        pytest.fail("`unshare --uts` is not permitted here; the test gives each worker its own host name "
-                    "with it and needs root (or CAP_SYS_ADMIN)")
+        pytest.fail(
+            "`unshare --uts` is not permitted here; the test gives each worker its own host name "
+            "with it and needs root (or CAP_SYS_ADMIN)"
+        )
     spec = cluster.load_topology()
     root = tmp_path_factory.mktemp("distributed")
     (root / "logs").mkdir()
@@ -94,8 +99,23 @@ def topology(tmp_path_factory):
     services = cluster.Cluster(logs=root / "logs")
     home = root / "home"
     try:
-        services.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                                 "--save", "", "--appendonly", "no", "--dir", str(root)], os.environ.copy())
+        services.start(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(root),
+            ],
+            os.environ.copy(),
+        )
         server = embedded.ensure_running(home, pg_port)
         cluster.wait_for_port(redis_port, 60, services.services[0].alive)
 
@@ -104,10 +124,10 @@ def topology(tmp_path_factory):
         passwords_file.write_text(json.dumps({API_USER: password}))
         warehouse_url = server.url("xinyong")
         site = {
-            "AIRFLOW__CORE__AUTH_MANAGER":
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url("airflow").replace("postgresql://",
-                                                                                 "postgresql+psycopg2://"),
+            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url("airflow").replace(
+                "postgresql://", "postgresql+psycopg2://"
+            ),
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + server.url("airflow"),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
@@ -124,45 +144,92 @@ def topology(tmp_path_factory):
             "XINYONG_PERSON_KEY": secrets.token_hex(32),
         }
         assert set(site) == set(spec["airflow_site_env"]), "deploy/topology.yml and this test disagree"
-        test_only = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{API_USER}:admin",
-                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
-                     "AIRFLOW_HOME": str(root / "airflow"), "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-                     "XINYONG_EVALUATION_DATE": "2026-11-22", "PYTHONUNBUFFERED": "1"}
+        test_only = {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{API_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+            "AIRFLOW_HOME": str(root / "airflow"),
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "XINYONG_EVALUATION_DATE": "2026-11-22",
+            "PYTHONUNBUFFERED": "1",
+        }
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "XINYONG"))}
         env = {**base, **spec["airflow_env"], **site, **test_only}
-        values = {"AIRFLOW_API_HOST": "127.0.0.1", "AIRFLOW_API_PORT": str(api_port), "AIRFLOW_API_WORKERS": "1",
-                  "AIRFLOW_WORKER_QUEUES": spec["queue"], "AIRFLOW_WORKER_CONCURRENCY": "1"}
+        values = {
+            "AIRFLOW_API_HOST": "127.0.0.1",
+            "AIRFLOW_API_PORT": str(api_port),
+            "AIRFLOW_API_WORKERS": "1",
+            "AIRFLOW_WORKER_QUEUES": spec["queue"],
+            "AIRFLOW_WORKER_CONCURRENCY": "1",
+        }
 
         t0 = time.monotonic()
-        setup = subprocess.run(cluster.command("airflow-init", values, spec), env=env, capture_output=True,
-                               text=True, timeout=STARTUP_TIMEOUT, cwd=cluster.PROJECT_ROOT)
+        setup = subprocess.run(
+            cluster.command("airflow-init", values, spec),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_TIMEOUT,
+            cwd=cluster.PROJECT_ROOT,
+        )
         assert setup.returncode == 0, f"xinyong setup failed:\n{setup.stdout}\n{setup.stderr}"
-        subprocess.run([str(cluster.VENV_BIN / "xinyong"), "generate", "--scale", "sample", "--seed", "7",
-                        "--out", env["XINYONG_LANDING"]], env=env, check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                str(cluster.VENV_BIN / "xinyong"),
+                "generate",
+                "--scale",
+                "sample",
+                "--seed",
+                "7",
+                "--out",
+                env["XINYONG_LANDING"],
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
 
         services.start("api-server", cluster.command("airflow-api-server", values, spec), env)
         services.start("scheduler", cluster.command("airflow-scheduler", values, spec), env)
         services.start("dag-processor", cluster.command("airflow-dag-processor", values, spec), env)
         workers = []
-        for (name, host), log_port in zip(WORKERS.items(), (log_a, log_b)):
+        for (name, host), log_port in zip(WORKERS.items(), (log_a, log_b), strict=False):
             worker_env = {**env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
-            workers.append(services.start(
-                name, cluster.command("airflow-worker", {**values, "AIRFLOW_WORKER_NAME": name}, spec),
-                worker_env, hostname=host))
+            workers.append(
+                services.start(
+                    name,
+                    cluster.command("airflow-worker", {**values, "AIRFLOW_WORKER_NAME": name}, spec),
+                    worker_env,
+                    hostname=host,
+                )
+            )
 
         api = Api(api_port)
         _wait("API server healthy", lambda: _healthy(api), STARTUP_TIMEOUT, services)
         api.login(password)
         expected = {f"ingest_{feed}" for feed in contracts.load_all()} | {"credit_warehouse"}
-        _wait("DAGs parsed by the DAG processor",
-              lambda: expected <= {d["dag_id"] for d in api("GET", "/dags", params={"limit": 100})["dags"]},
-              STARTUP_TIMEOUT, services)
+        _wait(
+            "DAGs parsed by the DAG processor",
+            lambda: expected <= {d["dag_id"] for d in api("GET", "/dags", params={"limit": 100})["dags"]},
+            STARTUP_TIMEOUT,
+            services,
+        )
         for worker in workers:  # Celery logs "<name>@<host> ready." once it consumes the queue
-            _wait(f"Celery {worker.name} ready", lambda: " ready." in worker.log.read_text(errors="replace"),
-                  STARTUP_TIMEOUT, services)
-        yield {"api": api, "services": services, "warehouse_url": warehouse_url, "root": root,
-               "log_root": Path(site["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]), "expected": expected,
-               "startup_seconds": time.monotonic() - t0}
+            _wait(
+                f"Celery {worker.name} ready",
+                lambda: " ready." in worker.log.read_text(errors="replace"),
+                STARTUP_TIMEOUT,
+                services,
+            )
+        yield {
+            "api": api,
+            "services": services,
+            "warehouse_url": warehouse_url,
+            "root": root,
+            "log_root": Path(site["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]),
+            "expected": expected,
+            "startup_seconds": time.monotonic() - t0,
+        }
     finally:
         survivors = services.stop()
         embedded.stop(home)
@@ -190,10 +257,17 @@ def _wait_runs(t: dict, runs: dict[str, str], timeout: float) -> dict[str, str]:
         now = {dag: api("GET", f"/dags/{dag}/dagRuns/{run}")["state"] for dag, run in runs.items()}
         failed = [dag for dag, state in now.items() if state == "failed"]
         if failed:
-            attempts = query(t["warehouse_url"], "select publication_id, status, reason from audit.publications")
-            pytest.fail("failed DAG runs: " + ", ".join(failed) + "\n"
-                        + "\n".join(_task_log_tails(t["log_root"], dag, lines=12) for dag in failed)
-                        + "\npublication attempts: " + "\n".join(map(str, attempts)))
+            attempts = query(
+                t["warehouse_url"], "select publication_id, status, reason from audit.publications"
+            )
+            pytest.fail(
+                "failed DAG runs: "
+                + ", ".join(failed)
+                + "\n"
+                + "\n".join(_task_log_tails(t["log_root"], dag, lines=12) for dag in failed)
+                + "\npublication attempts: "
+                + "\n".join(map(str, attempts))
+            )
         return now if set(now.values()) <= TERMINAL else None
 
     return _wait(f"DAG runs {sorted(runs)}", states, timeout, t["services"], every=5)
@@ -202,7 +276,9 @@ def _wait_runs(t: dict, runs: dict[str, str], timeout: float) -> dict[str, str]:
 def test_pipeline_runs_on_two_celery_workers_and_publishes(topology, capsys):
     api = topology["api"]
     started = time.monotonic()
-    ingest_runs = {dag: _trigger(api, dag) for dag in sorted(topology["expected"]) if dag.startswith("ingest_")}
+    ingest_runs = {
+        dag: _trigger(api, dag) for dag in sorted(topology["expected"]) if dag.startswith("ingest_")
+    }
     _wait_runs(topology, ingest_runs, INGEST_TIMEOUT)
     ingest_seconds = time.monotonic() - started
 
@@ -222,9 +298,13 @@ def test_pipeline_runs_on_two_celery_workers_and_publishes(topology, capsys):
     split = Counter(ti["hostname"] for ti in ran)
     assert set(split) == set(WORKERS.values()), f"task instances per host: {dict(split)}"
 
-    published = query(topology["warehouse_url"],
-                      "select publication_id, status from audit.publications where status = 'published'")
-    assert len(published) == 1, query(topology["warehouse_url"], "select status, reason from audit.publications")
+    published = query(
+        topology["warehouse_url"],
+        "select publication_id, status from audit.publications where status = 'published'",
+    )
+    assert len(published) == 1, query(
+        topology["warehouse_url"], "select status, reason from audit.publications"
+    )
     profiles = query(topology["warehouse_url"], "select count(*) from publish.entity_credit_profile")[0][0]
     assert profiles > 0
 
@@ -233,15 +313,19 @@ def test_pipeline_runs_on_two_celery_workers_and_publishes(topology, capsys):
         "ingest_seconds": round(ingest_seconds, 1),
         "pipeline_wall_seconds": round(wall, 1),
         "task_instances_per_worker": dict(sorted(split.items())),
-        "tasks_per_worker": {host: sorted(f"{ti['dag_id']}.{ti['task_id']}" for ti in ran if ti["hostname"] == host)
-                             for host in sorted(split)},
+        "tasks_per_worker": {
+            host: sorted(f"{ti['dag_id']}.{ti['task_id']}" for ti in ran if ti["hostname"] == host)
+            for host in sorted(split)
+        },
         "published_rows": profiles,
     }
     (topology["root"] / "distributed-run.json").write_text(json.dumps(report, indent=2))
     with capsys.disabled():
         print("\ndistributed run (CeleryExecutor, 2 workers):")
         print(f"  start-up (migrate, start services): {report['startup_seconds']}s")
-        print(f"  pipeline wall time: {report['pipeline_wall_seconds']}s (ingest {report['ingest_seconds']}s)")
+        print(
+            f"  pipeline wall time: {report['pipeline_wall_seconds']}s (ingest {report['ingest_seconds']}s)"
+        )
         for host, tasks in report["tasks_per_worker"].items():
             print(f"  {host}: {len(tasks)} task instances: {', '.join(tasks)}")
         print(f"  publication live with {profiles} entity profiles")

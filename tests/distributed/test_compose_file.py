@@ -4,6 +4,7 @@ No Docker engine is needed: the file is validated against the Compose Specificat
 JSON schema (tests/data/compose-spec.json), and its Airflow services are compared with
 deploy/topology.yml, from which tests/distributed/cluster.py builds its processes.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,11 @@ def test_every_secret_comes_from_env_and_is_listed_in_env_example(compose):
             for password in url_password.findall(value):
                 assert password.startswith("${"), f"{name}: {key} has a literal password"
     required = set(REQUIRED_VARIABLE.findall(text))
-    example = {line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#")}
+    example = {
+        line.split("=", 1)[0]
+        for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert {"XINYONG_DB_PASSWORD", "BI_READER_PASSWORD", "XINYONG_PERSON_KEY"} <= required
     assert required <= example, f"missing from .env.example: {sorted(required - example)}"
 

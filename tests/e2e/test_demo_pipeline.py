@@ -1,4 +1,5 @@
 """The demo, end to end through the `xinyong` command: generate, run through Airflow, rerun."""
+
 import json
 import os
 import subprocess
@@ -17,12 +18,21 @@ XINYONG = str(Path(sys.executable).parent / "xinyong")
 @pytest.fixture(scope="module")
 def district(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "XINYONG_HOME": str(root / "home"), "XINYONG_LANDING": str(root / "landing"),
-           "XINYONG_PG_PORT": str(free_port()), "XINYONG_EVALUATION_DATE": "2026-11-22"}
+    env = {
+        **os.environ,
+        "XINYONG_HOME": str(root / "home"),
+        "XINYONG_LANDING": str(root / "landing"),
+        "XINYONG_PG_PORT": str(free_port()),
+        "XINYONG_EVALUATION_DATE": "2026-11-22",
+    }
     for key in [k for k in env if k.startswith("AIRFLOW")] + ["XINYONG_WAREHOUSE_URL"]:
         env.pop(key, None)
-    subprocess.run([XINYONG, "generate", "--scale", "sample", "--seed", "7", "--out", env["XINYONG_LANDING"]],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [XINYONG, "generate", "--scale", "sample", "--seed", "7", "--out", env["XINYONG_LANDING"]],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     yield root, env
     subprocess.run([XINYONG, "db", "stop"], env=env, capture_output=True)
 
@@ -37,14 +47,16 @@ def test_run_publishes_one_profile_per_generated_entity_then_rerun_changes_nothi
     first = run(env, "run")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "publication 1 is live" in first.stdout
-    assert "no feed takes up" not in first.stdout     # the generator leaves nothing unknown in landing
+    assert "no feed takes up" not in first.stdout  # the generator leaves nothing unknown in landing
     url = run(env, "db", "url").stdout.strip()
     profile = query(url, "select tier, count(*) from publish.entity_credit_profile group by tier")
     assert sum(n for _, n in profile) == manifest["expected_entities"]
     assert {t for t, _ in profile} <= {"A", "B", "C", "D"} and len(profile) >= 3
     files = query(url, "select status, count(*) from audit.feed_files group by status")
-    assert dict(files).get("duplicate") == 1          # the generator drops one file twice
-    unbalanced = query(url, "select count(*) from audit.feed_files where rows_read <> rows_loaded + rows_rejected")
+    assert dict(files).get("duplicate") == 1  # the generator drops one file twice
+    unbalanced = query(
+        url, "select count(*) from audit.feed_files where rows_read <> rows_loaded + rows_rejected"
+    )
     assert unbalanced == [(0,)]
     # only the half-written file is left in the landing folder
     left = [p.name for p in (root / "landing").rglob("*") if p.is_file() and p.name != MANIFEST_NAME]

@@ -1,6 +1,7 @@
 """Integration tests write a landing file and ingest it at once: the settle wait (a file
 written to within that many seconds is looked at again, see loader.settled_files) is made
 short here; tests of a growing file set their own."""
+
 import pytest
 
 

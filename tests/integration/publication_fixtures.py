@@ -3,6 +3,7 @@
 The dbt project is copied into a temp folder, so a test can change a policy seed without
 touching the repository.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -21,8 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def export_dbt_project(target: Path) -> Path:
-    shutil.copytree(REPO / "dbt_project", target / "dbt_project",
-                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
+    shutil.copytree(
+        REPO / "dbt_project",
+        target / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
     return target / "dbt_project"
 
 

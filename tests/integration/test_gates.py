@@ -1,12 +1,12 @@
 """The gates take their bounds from policy and their inputs as arguments, and keep their
 state under XINYONG_HOME; the invariants inside one model are dbt tests reading the seeds."""
+
 import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EVALUATION_DATE, query
-from tests.integration.publication_fixtures import dbt_project, loaded  # noqa: F401
 from xinyong.app import pipeline
 from xinyong.publication import build, gates, schemas
 
@@ -18,8 +18,11 @@ def dbt(settings, url: str, *args: str) -> dict[str, tuple[str, int]]:
     """Run dbt on the test's project copy; {node name: (status, failing rows)}."""
     result = build.run_dbt([*args, "--vars", DBT_VARS], url, settings, settings.home / "dbt" / "test")
     assert result.exception is None, result.exception
-    return {r.node.name: (str(r.status), r.failures or 0) for r in result.result
-            if r.node.resource_type in ("seed", "test")}
+    return {
+        r.node.name: (str(r.status), r.failures or 0)
+        for r in result.result
+        if r.node.resource_type in ("seed", "test")
+    }
 
 
 def edit_seed(project: Path, seed: str, old: str, new: str) -> None:
@@ -38,9 +41,12 @@ def test_penalty_gate_follows_the_seed_maximum_and_the_date_it_is_given(loaded, 
     # follows the seed (a literal 12 would still pass every one of these)
     edit_seed(dbt_project, "publicity_periods", "一般,3,12,", "一般,1,1,")
     assert dbt(settings, loaded, "seed", "--select", "publicity_periods")["publicity_periods"][0] == "success"
-    overdue = query(loaded, f"""select count(*) from {schemas.CANDIDATE}.penalty_disclosure
+    overdue = query(
+        loaded,
+        f"""select count(*) from {schemas.CANDIDATE}.penalty_disclosure
                                 where dishonesty_level = '一般'
-                                  and decision_date + interval '1 month' <= date '{EVALUATION_DATE}'""")[0][0]
+                                  and decision_date + interval '1 month' <= date '{EVALUATION_DATE}'""",
+    )[0][0]
     assert 0 < overdue < disclosed
     gate = gates.run_gate(loaded, EVALUATION_DATE)
     [failure] = [f for f in gate.failures if f["validation"] == "candidate_penalty_disclosure"]
@@ -60,11 +66,14 @@ def test_the_gate_checks_the_schema_it_is_given(loaded):
     gate = gates.run_gate(loaded, EVALUATION_DATE, candidate_schema="candidate_elsewhere")
     assert gate.success and not gate.skipped, gate.summary()
     assert {"candidate_entity_credit_profile", "candidate_schema", "candidate_penalty_disclosure"} <= {
-        v["validation"] for v in gate.validations}
+        v["validation"] for v in gate.validations
+    }
     # the default candidate is gone: its validations are skipped or fail, none passes on other data
     gate = gates.run_gate(loaded, EVALUATION_DATE)
-    assert {s["validation"] for s in gate.skipped} >= {"candidate_entity_credit_profile",
-                                                       "candidate_penalty_disclosure"}
+    assert {s["validation"] for s in gate.skipped} >= {
+        "candidate_entity_credit_profile",
+        "candidate_penalty_disclosure",
+    }
     assert [f["validation"] for f in gate.failures] == ["candidate_schema"]
 
 
@@ -78,11 +87,11 @@ def test_gate_results_and_data_docs_live_under_each_home(warehouse_url, tmp_path
     for name in ("home_a", "home_b"):
         home = tmp_path / name
         monkeypatch.setenv("XINYONG_HOME", str(home))
-        gate = gates.run_gate(warehouse_url, EVALUATION_DATE)   # no candidate: some skipped, one fails
+        gate = gates.run_gate(warehouse_url, EVALUATION_DATE)  # no candidate: some skipped, one fails
         assert gate.validations and gate.results == str(home / "gx" / "validations")
         assert gate.data_docs.startswith((home / "gx" / "data_docs").as_uri())
         results = {p for p in files(home / "gx" / "validations") if p.suffix == ".json"}
-        assert len(results) == len(gate.validations)     # one result per validation run, only this home's
+        assert len(results) == len(gate.validations)  # one result per validation run, only this home's
         for v in gate.validations:
             assert v["data_docs"].startswith((home / "gx").as_uri()), v
     assert files(uncommitted) == before
@@ -91,19 +100,30 @@ def test_gate_results_and_data_docs_live_under_each_home(warehouse_url, tmp_path
 
 def test_dbt_tests_take_score_and_tier_bounds_from_the_seeds(loaded, dbt_project, settings):
     pipeline.build_candidate(EVALUATION_DATE)
-    new_tests = ["assert_scores_within_floor_and_ceiling", "assert_tiers_follow_policy_thresholds",
-                 "assert_published_fields_present", "assert_published_uscc_valid",
-                 "assert_penalty_disclosure_has_no_personal_columns"]
+    new_tests = [
+        "assert_scores_within_floor_and_ceiling",
+        "assert_tiers_follow_policy_thresholds",
+        "assert_published_fields_present",
+        "assert_published_uscc_valid",
+        "assert_penalty_disclosure_has_no_personal_columns",
+    ]
     assert dbt(settings, loaded, "test", "--select", *new_tests) == {t: ("pass", 0) for t in new_tests}
     # a lower ceiling and a higher threshold for A, in the seeds only (the marts keep the old ones)
     edit_seed(dbt_project, "scoring_rules", "SCORE_CEILING,bound,1000,", "SCORE_CEILING,bound,750,")
     edit_seed(dbt_project, "credit_tiers", "A,诚信,800,", "A,诚信,2000,")
     seeded = dbt(settings, loaded, "seed", "--select", "scoring_rules", "credit_tiers")
     assert {status for status, _ in seeded.values()} == {"success"}
-    above = query(loaded, f"select count(*) from {schemas.CANDIDATE}.entity_credit_profile where score > 750")[0][0]
-    top = query(loaded, f"""select count(*) from {schemas.CANDIDATE}.entity_credit_profile
-                            where tier = 'A' and not tier_overridden""")[0][0]
+    above = query(
+        loaded, f"select count(*) from {schemas.CANDIDATE}.entity_credit_profile where score > 750"
+    )[0][0]
+    top = query(
+        loaded,
+        f"""select count(*) from {schemas.CANDIDATE}.entity_credit_profile
+                            where tier = 'A' and not tier_overridden""",
+    )[0][0]
     assert above and top
     outcome = dbt(settings, loaded, "test", "--select", *new_tests[:2])
-    assert outcome == {"assert_scores_within_floor_and_ceiling": ("fail", above),
-                       "assert_tiers_follow_policy_thresholds": ("fail", top)}
+    assert outcome == {
+        "assert_scores_within_floor_and_ceiling": ("fail", above),
+        "assert_tiers_follow_policy_thresholds": ("fail", top),
+    }

@@ -1,4 +1,5 @@
 """The bulk path (xinyong/ingest/bulk.py) judges every row exactly as the general, row-by-row SQL path does."""
+
 import logging
 import re
 
@@ -20,25 +21,46 @@ KEY = "5a" * 32
 
 
 def ingest_everything(landing, home, url, bulk_ingest: bool):
-    settings = config.Settings(home=home, landing=landing, warehouse_url=url, embedded_port=0,
-                               evaluation_date=None, bulk_ingest=bulk_ingest)
+    settings = config.Settings(
+        home=home,
+        landing=landing,
+        warehouse_url=url,
+        embedded_port=0,
+        evaluation_date=None,
+        bulk_ingest=bulk_ingest,
+    )
     return [o for c in contracts.load_all().values() for o in ingest.ingest_feed(c, settings, url)]
 
 
 def snapshot(url) -> dict:
     """Everything the ingest leaves behind, without ids and times that differ between runs."""
     state = {
-        "files": sorted(query(url, """select feed, file_name, status, rows_read, rows_loaded, rows_rejected,
-                                             coalesce(message, '') from audit.feed_files""")),
-        "rejected": sorted(query(url, """select feed, file_name, row_number, column_name, coalesce(value, ''), reason
-                                          from audit.rejected_rows""")),
+        "files": sorted(
+            query(
+                url,
+                """select feed, file_name, status, rows_read, rows_loaded, rows_rejected,
+                                             coalesce(message, '') from audit.feed_files""",
+            )
+        ),
+        "rejected": sorted(
+            query(
+                url,
+                """select feed, file_name, row_number, column_name, coalesce(value, ''), reason
+                                          from audit.rejected_rows""",
+            )
+        ),
         "digests": sorted(query(url, "select id_value, digest from raw.personal_id_digests")),
     }
     for contract in contracts.load_all().values():
         columns = ", ".join(f"{c.name}::text" for c in contract.columns)
-        state[contract.feed] = sorted(query(url, f"""select _source_file, _source_row, _as_of::text, {columns},
-                                                        coalesce(_extra::text, '') from {contract.raw_table}"""),
-                                      key=repr)
+        state[contract.feed] = sorted(
+            query(
+                url,
+                f"""select _source_file, _source_row, _as_of::text, {columns},
+                                                        coalesce(_extra::text, '') from {contract.raw_table}""",
+            ),
+            key=repr,
+        )
     return state
 
 
@@ -52,7 +74,9 @@ def both_paths(pg_server, tmp_path, fill_landing, caplog) -> tuple[dict, dict, i
         with new_database(pg_server) as url:
             ingest_everything(landing, tmp_path / f"home-{bulk_ingest}", url, bulk_ingest)
             snapshots[bulk_ingest] = snapshot(url)
-    bulk_rows = sum(int(m.group(1)) for m in re.finditer(r"(\d+) plain ones loaded by the bulk path", caplog.text))
+    bulk_rows = sum(
+        int(m.group(1)) for m in re.finditer(r"(\d+) plain ones loaded by the bulk path", caplog.text)
+    )
     return snapshots[True], snapshots[False], bulk_rows
 
 
@@ -86,22 +110,27 @@ def test_rows_needing_cleaning_or_breaking_rules_take_the_general_path(pg_server
 
     record = plain[0]
     variants = [
-        variant(record_no=record + "A", amount_due_yuan="１２.５０"),           # full-width digits: cleaned, loaded
-        variant(record_no=record + "B", plate_no=plain[1].lower()),             # lower case: upper-cased, loaded
-        variant(record_no=" " + record + "C "),                                # spaces: trimmed, loaded
-        variant(record_no=record + "D", entered_at="2024-02-29 08:00:00", left_at="", last_paid_at=""),  # leap day
-        variant(record_no=record + "E", owner_id=plain[3][:-1] + ("0" if plain[3][-1] != "0" else "1")),  # check digit
-        variant(record_no=record + "F", left_at="2020-01-01 00:00:00"),        # leaves before it enters
-        variant(record_no=record + "G", amount_paid_yuan="\"1,234.50\""),       # separators, quoted
+        variant(record_no=record + "A", amount_due_yuan="１２.５０"),  # full-width digits: cleaned, loaded
+        variant(record_no=record + "B", plate_no=plain[1].lower()),  # lower case: upper-cased, loaded
+        variant(record_no=" " + record + "C "),  # spaces: trimmed, loaded
+        variant(
+            record_no=record + "D", entered_at="2024-02-29 08:00:00", left_at="", last_paid_at=""
+        ),  # leap day
+        variant(
+            record_no=record + "E", owner_id=plain[3][:-1] + ("0" if plain[3][-1] != "0" else "1")
+        ),  # check digit
+        variant(record_no=record + "F", left_at="2020-01-01 00:00:00"),  # leaves before it enters
+        variant(record_no=record + "G", amount_paid_yuan='"1,234.50"'),  # separators, quoted
         variant(record_no=record + "H", owner_type="单位", owner_id="91500115MA5U8XXXXX"),  # bad USCC
-        variant(record_no=record + "I", reminder_count="007"),                 # leading zeros: same number
-        variant(record_no=record + "J", payment_status="已缴 "),                # enumeration with a space
+        variant(record_no=record + "I", reminder_count="007"),  # leading zeros: same number
+        variant(record_no=record + "J", payment_status="已缴 "),  # enumeration with a space
     ]
 
     def fill(landing):
         (landing / "parking").mkdir(parents=True)
-        (landing / "parking" / "parking_20261121.csv").write_text("\n".join([*lines, *variants]) + "\n",
-                                                                   encoding="utf-8")
+        (landing / "parking" / "parking_20261121.csv").write_text(
+            "\n".join([*lines, *variants]) + "\n", encoding="utf-8"
+        )
 
     in_bulk, row_by_row, bulk_rows = both_paths(pg_server, tmp_path, fill, caplog)
     assert in_bulk == row_by_row
@@ -133,7 +162,7 @@ TYPES = ["code", "text", "date", "datetime", "amount", "integer", "year"]
 near_valid = st.one_of(
     st.from_regex(r"\A[12][0-9]{3}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}(:[0-9]{2})?)?\Z"),
     st.from_regex(r"\A-?[0-9]{1,17}(\.[0-9]{0,7})?\Z"),
-    st.text(alphabet=" \u3000\u00a0\tAaZz09-_,\"１Ｚ渝é\n", min_size=1, max_size=8),
+    st.text(alphabet=' \u3000\u00a0\tAaZz09-_,"１Ｚ渝é\n', min_size=1, max_size=8),
 )
 
 
@@ -144,6 +173,9 @@ def test_plain_values_are_taken_as_they_are(cur, kind, text):
     if not bulk._plain_mask(col, pa.array([text], pa.string()))[0].as_py():
         return
     cur.execute("set datestyle = 'ISO, YMD'")
-    cur.execute(f"select ({validation.typed_expr(col, 's.t')})::text "
-                f"from (select {validation.text_expr(col, '%s')} as t) s", (text,))
+    cur.execute(
+        f"select ({validation.typed_expr(col, 's.t')})::text "
+        f"from (select {validation.text_expr(col, '%s')} as t) s",
+        (text,),
+    )
     assert cur.fetchone()[0] == text

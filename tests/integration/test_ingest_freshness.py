@@ -1,4 +1,5 @@
 """Feed freshness on a real database: a feed with no file loaded within its cadence raises an alert."""
+
 import datetime as dt
 
 import pytest
@@ -13,8 +14,9 @@ pytestmark = pytest.mark.integration
 def test_a_feed_that_never_delivered_is_stale_and_alerted(warehouse_url):
     with pytest.raises(freshness.FeedStale, match="no file has been loaded"):
         freshness.check("parking", warehouse_url)
-    assert query(warehouse_url, "select feed, last_as_of, last_received, cadence_days from audit.freshness_alerts") == [
-        ("parking", None, None, contracts.load("parking").cadence_days)]
+    assert query(
+        warehouse_url, "select feed, last_as_of, last_received, cadence_days from audit.freshness_alerts"
+    ) == [("parking", None, None, contracts.load("parking").cadence_days)]
 
 
 def test_a_fresh_load_passes_and_goes_stale_past_its_cadence(settings, warehouse_url):
@@ -28,8 +30,9 @@ def test_a_fresh_load_passes_and_goes_stale_past_its_cadence(settings, warehouse
     later = fresh.last_received + dt.timedelta(days=cadence, hours=1)
     with pytest.raises(freshness.FeedStale, match="cadence 1 d"):
         freshness.check("parking", warehouse_url, now=later)
-    assert query(warehouse_url, "select feed, last_as_of, last_received, detected_at from audit.freshness_alerts") == [
-        ("parking", dt.date(2026, 11, 20), fresh.last_received, later)]
+    assert query(
+        warehouse_url, "select feed, last_as_of, last_received, detected_at from audit.freshness_alerts"
+    ) == [("parking", dt.date(2026, 11, 20), fresh.last_received, later)]
     # just inside the cadence it is still fresh
     assert not freshness.check("parking", warehouse_url, now=later - dt.timedelta(hours=2)).stale
 

@@ -1,4 +1,5 @@
 """Ingest of a generated sample district: every file and every deliberately bad row accounted for."""
+
 import csv
 import json
 
@@ -17,7 +18,9 @@ def district(settings, warehouse_url):
     """A sample district (with the broken-header file) generated into the landing folder and ingested."""
     manifest = generate.generate("sample", 7, settings.landing, broken_header=True)
     (settings.landing / generate.MANIFEST_NAME).unlink()
-    outcomes = [o for c in contracts.load_all().values() for o in ingest.ingest_feed(c, settings, warehouse_url)]
+    outcomes = [
+        o for c in contracts.load_all().values() for o in ingest.ingest_feed(c, settings, warehouse_url)
+    ]
     return manifest, {o.file_name: o for o in outcomes}
 
 
@@ -25,8 +28,11 @@ def test_every_file_is_accounted_for(district, warehouse_url):
     manifest, outcomes = district
     data_files = {f["file"] for f in manifest["files"] if f["kind"] != "partial"}
     assert set(outcomes) == data_files
-    for name, read, loaded, rejected in query(warehouse_url, """select file_name, rows_read, rows_loaded, rows_rejected
-                                                                from audit.feed_files"""):
+    for name, read, loaded, rejected in query(
+        warehouse_url,
+        """select file_name, rows_read, rows_loaded, rows_rejected
+                                                                from audit.feed_files""",
+    ):
         assert read == loaded + rejected, name
     for entry in manifest["files"]:
         if entry["kind"] == "data":
@@ -38,7 +44,9 @@ def test_every_file_is_accounted_for(district, warehouse_url):
 
 def test_each_deliberately_bad_row_is_rejected_with_its_column(district, warehouse_url):
     manifest, _ = district
-    rejected = {(f, r) for f, r in query(warehouse_url, "select file_name, row_number from audit.rejected_rows")}
+    rejected = {
+        (f, r) for f, r in query(warehouse_url, "select file_name, row_number from audit.rejected_rows")
+    }
     bad = [(f["file"], row) for f in manifest["files"] if f["kind"] == "data" for row in f["bad_row_numbers"]]
     assert bad, "the sample district has bad rows"
     assert {b for b in bad} <= rejected
@@ -63,8 +71,9 @@ def test_the_broken_header_file_is_quarantined_whole(district, settings, warehou
     assert outcome.status == "quarantined"
     # refused on its header alone: no data row is read
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_rejected) == (0, 0, 0)
-    assert query(warehouse_url, "select count(*) from raw.entity_register where _source_file = %s",
-                 (broken["file"],)) == [(0,)]
+    assert query(
+        warehouse_url, "select count(*) from raw.entity_register where _source_file = %s", (broken["file"],)
+    ) == [(0,)]
     assert (settings.quarantine / "entity_register" / broken["file"]).exists()
 
 
@@ -95,7 +104,9 @@ def test_generated_district_ingests_the_same_way_row_by_row(settings, warehouse_
     first_break = data.index(b"\r\n") if b"\r\n" in data else data.index(b"\n")
     (settings.landing / "tax_credit").mkdir()
     target = settings.landing / "tax_credit" / "tax_credit_20261121.csv"
-    target.write_bytes(data + (b"\r\n" if data[first_break:first_break + 2] == b"\r\n" else b"\n"))  # blank last line
+    target.write_bytes(
+        data + (b"\r\n" if data[first_break : first_break + 2] == b"\r\n" else b"\n")
+    )  # blank last line
     manifest = json.loads((tmp_path / "gen" / generate.MANIFEST_NAME).read_text(encoding="utf-8"))
     [entry] = [f for f in manifest["files"] if f["file"] == source.name]
     [outcome] = ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)
@@ -107,10 +118,19 @@ def test_generated_district_ingests_the_same_way_row_by_row(settings, warehouse_
 def test_a_ragged_row_falls_back_to_the_row_by_row_reader(settings, warehouse_url):
     """COPY refuses a row with a cell too many; the file is then read row by row, nothing lost."""
     from tests.conftest import SAMPLES
+
     lines = (SAMPLES / "parking_20261120.csv").read_text(encoding="utf-8").splitlines()
     lines[5] += ",多出的一格"
     (settings.landing / "parking").mkdir()
-    (settings.landing / "parking" / "parking_20261123.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (settings.landing / "parking" / "parking_20261123.csv").write_text(
+        "\n".join(lines) + "\n", encoding="utf-8"
+    )
     [outcome] = ingest.ingest_feed(contracts.load("parking"), settings, warehouse_url)
-    assert (outcome.status, outcome.rows_read, outcome.rows_loaded) == ("loaded", len(lines) - 1, len(lines) - 1)
-    assert query(warehouse_url, "select min(_source_row), max(_source_row) from raw.parking") == [(2, len(lines))]
+    assert (outcome.status, outcome.rows_read, outcome.rows_loaded) == (
+        "loaded",
+        len(lines) - 1,
+        len(lines) - 1,
+    )
+    assert query(warehouse_url, "select min(_source_row), max(_source_row) from raw.parking") == [
+        (2, len(lines))
+    ]

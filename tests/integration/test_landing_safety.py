@@ -1,5 +1,6 @@
 """A landing folder is written by departments: nothing in it may make the platform read, or
 quote back, a file outside it (issue 11: the symbolic-link hole)."""
+
 import os
 import shutil
 
@@ -38,17 +39,20 @@ def test_a_symlink_to_a_secret_is_refused_unread_and_the_next_file_loads(setting
     (folder / "tax_credit_20261108.csv").symlink_to(secret)
     shutil.copy(SAMPLES / "tax_credit_20261120.csv", folder)
 
-    outcomes = {o.file_name: o for o in ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)}
+    outcomes = {
+        o.file_name: o for o in ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)
+    }
 
     refused = outcomes["tax_credit_20261108.csv"]
     assert refused.status == "unreadable" and "符号链接" in refused.message
     assert outcomes["tax_credit_20261120.csv"].status == "loaded_with_rejects"  # the next file goes on
     assert SECRET not in _everything_said(warehouse_url, settings)
-    assert secret.read_text() == SECRET + "\n"                                  # the target untouched
+    assert secret.read_text() == SECRET + "\n"  # the target untouched
     moved = settings.quarantine / "tax_credit" / "tax_credit_20261108.csv"
     assert moved.is_symlink() and not (folder / "tax_credit_20261108.csv").exists()
-    assert query(warehouse_url, "select count(*) from raw.tax_credit where _source_file = 'tax_credit_20261108.csv'") \
-        == [(0,)]
+    assert query(
+        warehouse_url, "select count(*) from raw.tax_credit where _source_file = 'tax_credit_20261108.csv'"
+    ) == [(0,)]
 
 
 def test_a_linked_feed_folder_is_not_followed(settings, warehouse_url, tmp_path):
@@ -71,8 +75,12 @@ def test_a_long_header_is_quoted_short(settings, warehouse_url):
     sample = (SAMPLES / "tax_credit_20261120.csv").read_bytes()
     header, rest = sample.split(b"\n", 1)
     long_column = "列" * 1000
-    (folder / "tax_credit_20261121.csv").write_bytes(header.rstrip(b"\r") + f",{long_column}".encode(
-        "gb18030" if not header.startswith(b"\xef\xbb\xbf") else "utf-8") + b"\n" + rest)
+    (folder / "tax_credit_20261121.csv").write_bytes(
+        header.rstrip(b"\r")
+        + f",{long_column}".encode("gb18030" if not header.startswith(b"\xef\xbb\xbf") else "utf-8")
+        + b"\n"
+        + rest
+    )
 
     (outcome,) = ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)
 
@@ -91,10 +99,12 @@ def test_bad_files_each_get_a_reason_and_the_good_one_loads(settings, warehouse_
     (folder / "tax_credit_20261103.csv").write_bytes(b"")
     (folder / "tax_credit_20261104.csv").write_text(",".join(f"c{i}" for i in range(10_000)) + "\n1\n")
     with zipfile.ZipFile(folder / "tax_credit_20261105.xlsx", "w", zipfile.ZIP_DEFLATED) as bomb:
-        bomb.writestr("xl/worksheets/sheet1.xml", b"\0" * (300 * 1024 * 1024))   # ~300 KB zipped
+        bomb.writestr("xl/worksheets/sheet1.xml", b"\0" * (300 * 1024 * 1024))  # ~300 KB zipped
     shutil.copy(SAMPLES / "tax_credit_20261120.csv", folder)
 
-    outcomes = {o.file_name: o for o in ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)}
+    outcomes = {
+        o.file_name: o for o in ingest.ingest_feed(contracts.load("tax_credit"), settings, warehouse_url)
+    }
 
     reasons = {name: o.message for name, o in outcomes.items() if o.status == "unreadable"}
     assert set(reasons) == {f"tax_credit_2026110{i}.{'xlsx' if i == 5 else 'csv'}" for i in range(1, 6)}

@@ -5,6 +5,7 @@ A server of the test's own logs every statement with its parameters (`log_statem
 record them); files with personal ID numbers go in by the bulk path (plain CSV rows and
 the rows it sets aside) and by the general one (XLSX). The log must hold none of the key's
 forms, and every digest must be the HMAC-SHA256 of its number under the key."""
+
 import hashlib
 import hmac
 import logging
@@ -55,18 +56,31 @@ def test_the_key_and_its_pads_never_reach_the_server_log(logging_server, tmp_pat
     caplog.set_level(logging.INFO, logger="xinyong.ingest.loader")
     start = log_file.stat().st_size
     with new_database(server) as url:
-        settings = config.Settings(home=tmp_path / "home", landing=landing, warehouse_url=url,
-                                   embedded_port=0, evaluation_date=None)
+        settings = config.Settings(
+            home=tmp_path / "home", landing=landing, warehouse_url=url, embedded_port=0, evaluation_date=None
+        )
         outcomes = [o for c in contracts.load_all().values() for o in ingest.ingest_feed(c, settings, url)]
         assert {o.file_name: o.status for o in outcomes} == {
-            "parking_20261120.csv": "loaded", "penalty_20261120.csv": "loaded_with_rejects",
-            "credit_household_20261120.xlsx": "loaded"}
-        ids = {i for (i,) in query(url, """select owner_id from raw.parking union select id_number from raw.penalty
-                                            where id_number is not null union select id_number from raw.credit_household""")}
+            "parking_20261120.csv": "loaded",
+            "penalty_20261120.csv": "loaded_with_rejects",
+            "credit_household_20261120.xlsx": "loaded",
+        }
+        ids = {
+            i
+            for (i,) in query(
+                url,
+                """select owner_id from raw.parking union select id_number from raw.penalty
+                                            where id_number is not null union select id_number from raw.credit_household""",
+            )
+        }
         digests = dict(query(url, "select id_value, digest from raw.personal_id_digests"))
     # both paths were taken: the CSVs in bulk (the penalty file with rows set aside), the XLSX row by row
-    bulk = {m.group(1): int(m.group(2)) for m in re.finditer(
-        r"(\w+\.csv): \d+ rows, \d+ plain ones loaded by the bulk path, (\d+) set aside", caplog.text)}
+    bulk = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(
+            r"(\w+\.csv): \d+ rows, \d+ plain ones loaded by the bulk path, (\d+) set aside", caplog.text
+        )
+    }
     assert set(bulk) == {"parking_20261120.csv", "penalty_20261120.csv"} and bulk["penalty_20261120.csv"] > 0
     assert digests.keys() == ids and len(ids) > 30
     assert all(hmac.new(key, i.encode(), hashlib.sha256).hexdigest() == d for i, d in digests.items())

@@ -1,4 +1,5 @@
 """Write-audit-publish on a real warehouse: gates, audit trail, roles, outbox, approval, rollback, kill."""
+
 import hashlib
 import json
 import os
@@ -10,7 +11,7 @@ import psycopg2
 import pytest
 
 from tests.conftest import EVALUATION_DATE, SAMPLES, query, role_url
-from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
+from tests.integration.publication_fixtures import publish_once
 from tests.integration.test_check_functions import uscc_check
 from xinyong import ingest
 from xinyong.app import pipeline
@@ -39,27 +40,36 @@ def denied(conn, sql: str) -> bool:
 
 
 def live_id(url: str) -> str:
-    return query(url, "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'publish'")[0][0]
+    return query(
+        url, "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'publish'"
+    )[0][0]
 
 
 def test_clean_run_records_everything_delivers_outbox_and_grants_roles(loaded, settings):
     result = publish_once()
     pid = result["publication_id"]
     status, gate_results, counts, artifacts = query(
-        loaded, "select status, gate_results, row_counts, artifacts from audit.publications")[0]
+        loaded, "select status, gate_results, row_counts, artifacts from audit.publications"
+    )[0]
     assert status == "published"
     gx = gate_results["gx"]
     assert gx["success"] and not gx["failures"] and not gx["skipped"]
     assert gx["checked"] == sum(v["expectations"] for v in gx["validations"]) >= 8
     ran = {v["validation"] for v in gx["validations"]}
-    assert {"candidate_entity_credit_profile", "candidate_schema", "candidate_tier_shift",
-            "candidate_penalty_disclosure", "feed_file_volumes", "tax_credit_latest_file"} <= ran
+    assert {
+        "candidate_entity_credit_profile",
+        "candidate_schema",
+        "candidate_tier_shift",
+        "candidate_penalty_disclosure",
+        "feed_file_volumes",
+        "tax_credit_latest_file",
+    } <= ran
     assert counts["entity_credit_profile"] == 30 and counts["penalty_disclosure"] > 0
     for key in ("dbt_target", "report"):
         assert Path(artifacts[key]).exists(), key
     assert artifacts["data_docs"].startswith((settings.home / "gx").as_uri())
     assert artifacts["gx_results"] == str(settings.home / "gx" / "validations")
-    assert Path(artifacts["data_docs"][len("file://"):]).is_file()
+    assert Path(artifacts["data_docs"][len("file://") :]).is_file()
 
     # outbox: complete folder, manifest hashes match, every market entity (tests/integration/test_consumers.py)
     folder = Path(artifacts["outbox"]["loan_platform"])
@@ -70,9 +80,10 @@ def test_clean_run_records_everything_delivers_outbox_and_grants_roles(loaded, s
         assert hashlib.sha256((folder / f["file"]).read_bytes()).hexdigest() == f["sha256"]
     assert manifest["row_counts"]["entity_credit_profile"] == 30
     import pyarrow.parquet as pq
+
     extract = pq.read_table(folder / "entity_credit_profile.parquet").to_pydict()
     assert "个体工商户" in extract["entity_type"] and len(extract["uscc"]) == 30
-    assert outbox.write(loaded, settings, pid, EVALUATION_DATE) == {"loan_platform": folder}          # idempotent
+    assert outbox.write(loaded, settings, pid, EVALUATION_DATE) == {"loan_platform": folder}  # idempotent
 
     # roles, connected for real
     loan = as_role(loaded, "loan_platform")
@@ -101,8 +112,9 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
     # a policy change that moves every A and B entity to C: a real, large tier shift
     tiers = dbt_project / "seeds" / "credit_tiers.csv"
     text = tiers.read_text(encoding="utf-8")
-    tiers.write_text(text.replace("A,诚信,800,", "A,诚信,2000,").replace("B,良好,700,", "B,良好,1999,"),
-                     encoding="utf-8")
+    tiers.write_text(
+        text.replace("A,诚信,800,", "A,诚信,2000,").replace("B,良好,700,", "B,良好,1999,"), encoding="utf-8"
+    )
     candidate = pipeline.build_candidate(EVALUATION_DATE)
     with pytest.raises(pipeline.GateFailed) as failure:
         pipeline.audit_candidate(candidate)
@@ -112,10 +124,16 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
     assert "publication report:" in message
     # publish untouched
     assert live_id(loaded) == f"xinyong publication {first['publication_id']}"
-    assert query(loaded, "select tier, count(*) from publish.entity_credit_profile group by 1 order by 1") == before
+    assert (
+        query(loaded, "select tier, count(*) from publish.entity_credit_profile group by 1 order by 1")
+        == before
+    )
     pid = candidate["publication_id"]
-    status, held, gate_results = query(loaded, "select status, held_schema, gate_results from audit.publications "
-                                               "where publication_id = %s", (pid,))[0]
+    status, held, gate_results = query(
+        loaded,
+        "select status, held_schema, gate_results from audit.publications where publication_id = %s",
+        (pid,),
+    )[0]
     assert status == "failed" and held == f"publish_held_{pid}"
     assert [f["validation"] for f in gate_results["gx"]["failures"]] == ["candidate_tier_shift"]
     assert {e["tier"] for e in gate_results["gx"]["failures"][0]["examples"]} >= {"B", "C"}
@@ -127,12 +145,24 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
     pipeline.deliver(loaded, pid, EVALUATION_DATE)
     assert approved["approved_by"] == "chen.li"
     assert live_id(loaded) == f"xinyong publication {pid}"
-    assert query(loaded, "select count(*) from publish.entity_credit_profile where tier in ('A', 'B')")[0][0] == 0
-    row = query(loaded, """select status, approved_by, approved_reason, approved_at is not null,
+    assert (
+        query(loaded, "select count(*) from publish.entity_credit_profile where tier in ('A', 'B')")[0][0]
+        == 0
+    )
+    row = query(
+        loaded,
+        """select status, approved_by, approved_reason, approved_at is not null,
                                   gate_results->'approval'->'released' from audit.publications
-                           where publication_id = %s""", (pid,))[0]
-    assert row == ("published", "chen.li", "new tier thresholds from the 2026 policy", True,
-                   ["expect_column_values_to_be_between"])
+                           where publication_id = %s""",
+        (pid,),
+    )[0]
+    assert row == (
+        "published",
+        "chen.li",
+        "new tier thresholds from the 2026 policy",
+        True,
+        ["expect_column_values_to_be_between"],
+    )
     # grants were re-applied to the schema that became live
     with as_role(loaded, "loan_platform").cursor() as cur:
         cur.execute("select count(*) from publish.entity_credit_profile")
@@ -141,9 +171,14 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
     restored = publish.rollback(loaded, by="chen.li")
     assert restored == {"restored": first["publication_id"], "rolled_back": pid, "by": "chen.li"}
     assert live_id(loaded) == f"xinyong publication {first['publication_id']}"
-    assert query(loaded, "select tier, count(*) from publish.entity_credit_profile group by 1 order by 1") == before
+    assert (
+        query(loaded, "select tier, count(*) from publish.entity_credit_profile group by 1 order by 1")
+        == before
+    )
     assert query(loaded, "select publication_id, status from audit.publications order by 1") == [
-        (first["publication_id"], "published"), (pid, "rolled_back")]
+        (first["publication_id"], "published"),
+        (pid, "rolled_back"),
+    ]
     with as_role(loaded, "bi_reader").cursor() as cur:
         cur.execute("select count(*) from publish.entity_credit_profile")
         assert cur.fetchone()[0] == 30
@@ -153,14 +188,22 @@ def test_distorted_tier_mix_fails_then_is_approved_then_rolled_back(loaded, dbt_
 
 def test_personal_data_blocks_and_cannot_be_approved(loaded):
     candidate = pipeline.build_candidate(EVALUATION_DATE)
-    person = query(loaded, "select legal_representative from raw.entity_register "
-                           "where legal_representative is not null limit 1")[0][0]
-    query(loaded, """update publish_candidate.entity_credit_profile
+    person = query(
+        loaded,
+        "select legal_representative from raw.entity_register where legal_representative is not null limit 1",
+    )[0][0]
+    query(
+        loaded,
+        """update publish_candidate.entity_credit_profile
                      set entity_name = entity_name || ' 500115199003071234'
-                     where entity_key = (select min(entity_key) from publish_candidate.entity_credit_profile)""")
-    query(loaded, """update publish_candidate.entity_credit_profile set town = %s
+                     where entity_key = (select min(entity_key) from publish_candidate.entity_credit_profile)""",
+    )
+    query(
+        loaded,
+        """update publish_candidate.entity_credit_profile set town = %s
                      where entity_key = (select max(entity_key) from publish_candidate.entity_credit_profile)""",
-          (person,))
+        (person,),
+    )
     with pytest.raises(pipeline.GateFailed) as failure:
         pipeline.audit_candidate(candidate)
     message = str(failure.value)
@@ -168,7 +211,9 @@ def test_personal_data_blocks_and_cannot_be_approved(loaded):
     assert "500115********1234" in message and "500115199003071234" not in message
     assert f"'masked_value': '{person[0]}" in message and f"'{person}'" not in message
     assert "approvable" not in message.split("\n")[0]
-    findings = query(loaded, "select table_name, column_name, kind from audit.personal_data_findings('publish_candidate')")
+    findings = query(
+        loaded, "select table_name, column_name, kind from audit.personal_data_findings('publish_candidate')"
+    )
     assert ("entity_credit_profile", "entity_name", "id_number") in findings
     assert ("entity_credit_profile", "town", "person_name") in findings
     row = query(loaded, "select status, held_schema from audit.publications")[0]
@@ -188,10 +233,11 @@ def test_feed_volume_gate_names_the_feed_and_file(loaded, settings, monkeypatch)
         body = "9150011500000000" + str(i)
         fresh.append(line.replace(line.split(",")[0], body + uscc_check(body), 1))
     (settings.landing / "entity_register" / "entity_register_20261121.csv").write_text(
-        "\n".join([lines[0], *fresh]) + "\n", encoding="utf-8")
+        "\n".join([lines[0], *fresh]) + "\n", encoding="utf-8"
+    )
     ingest.ingest_feed(contracts.load("entity_register"), settings, loaded)
     policy = gates.policy()
-    policy["sql_parameters"]["feed_volume_min_previous_rows"] = 10   # the samples are small files
+    policy["sql_parameters"]["feed_volume_min_previous_rows"] = 10  # the samples are small files
     monkeypatch.setattr(gates, "policy", lambda: policy)
     gate = gates.run_gate(loaded, EVALUATION_DATE)
     assert not gate.success
@@ -201,13 +247,25 @@ def test_feed_volume_gate_names_the_feed_and_file(loaded, settings, monkeypatch)
     assert failure["approvable"]
     assert sorted(failure["examples"], key=lambda e: e["feed"]) == [
         # the samples' second commitment file: 3 rows after 19, one of them a new commitment
-        {"feed": "commitment", "latest_file": "commitment_20261121.csv",
-         "previous_file": "commitment_20261120.csv", "volume_ratio": "0.1579"},
-        {"feed": "entity_register", "latest_file": "entity_register_20261121.csv",
-         "previous_file": "entity_register_20261120.csv", "volume_ratio": "0.1000"}]
+        {
+            "feed": "commitment",
+            "latest_file": "commitment_20261121.csv",
+            "previous_file": "commitment_20261120.csv",
+            "volume_ratio": "0.1579",
+        },
+        {
+            "feed": "entity_register",
+            "latest_file": "entity_register_20261121.csv",
+            "previous_file": "entity_register_20261120.csv",
+            "volume_ratio": "0.1000",
+        },
+    ]
     # the samples' one-row parking file only updates a known record: a correction, not compared
-    assert query(loaded, "select rows_loaded, rows_updating_known from audit.feed_files "
-                         "where file_name = 'parking_20261121.csv'") == [(1, 1)]
+    assert query(
+        loaded,
+        "select rows_loaded, rows_updating_known from audit.feed_files "
+        "where file_name = 'parking_20261121.csv'",
+    ) == [(1, 1)]
     # the candidate validations were skipped (no candidate built), and said so
     assert any(s["validation"] == "candidate_entity_credit_profile" for s in gate.skipped)
 
@@ -224,26 +282,48 @@ print("swap finished", flush=True)
 def test_killed_inside_the_swap_leaves_the_old_publication_and_the_rerun_completes(loaded):
     first = publish_once()
     before = query(loaded, "select entity_key, score, tier from publish.entity_credit_profile order by 1")
-    query(loaded, "update raw.tax_credit set tax_grade = 'D' where uscc = "
-                  "(select uscc from publish.entity_credit_profile where tier = 'A' limit 1)")
+    query(
+        loaded,
+        "update raw.tax_credit set tax_grade = 'D' where uscc = "
+        "(select uscc from publish.entity_credit_profile where tier = 'A' limit 1)",
+    )
     candidate = pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE))
-    child = subprocess.run([sys.executable, "-c", KILL_SCRIPT.format(candidate=candidate, url=loaded)],
-                           env={**os.environ, faults.FAULT_ENV: "swap:between_renames"},
-                           capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert child.returncode == -9, child.stdout + child.stderr     # SIGKILLed between the two renames
+    child = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT.format(candidate=candidate, url=loaded)],
+        env={**os.environ, faults.FAULT_ENV: "swap:between_renames"},
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert child.returncode == -9, child.stdout + child.stderr  # SIGKILLed between the two renames
     assert "swap finished" not in child.stdout
     # publish is the old publication, whole: same schema comment, same rows; the candidate is intact
     assert live_id(loaded) == f"xinyong publication {first['publication_id']}"
-    assert query(loaded, "select entity_key, score, tier from publish.entity_credit_profile order by 1") == before
+    assert (
+        query(loaded, "select entity_key, score, tier from publish.entity_credit_profile order by 1")
+        == before
+    )
     assert query(loaded, "select count(*) from publish_candidate.entity_credit_profile")[0][0] == 30
-    assert query(loaded, "select status from audit.publications where publication_id = %s",
-                 (candidate["publication_id"],))[0][0] == "running"
+    assert (
+        query(
+            loaded,
+            "select status from audit.publications where publication_id = %s",
+            (candidate["publication_id"],),
+        )[0][0]
+        == "running"
+    )
     with as_role(loaded, "bi_reader").cursor() as cur:
         cur.execute("select count(*) from publish.entity_credit_profile")
         assert cur.fetchone()[0] == 30
     # the rerun of the publish step completes
     pipeline.publish_candidate(candidate)
     assert live_id(loaded) == f"xinyong publication {candidate['publication_id']}"
-    assert query(loaded, "select entity_key, score, tier from publish.entity_credit_profile order by 1") != before
+    assert (
+        query(loaded, "select entity_key, score, tier from publish.entity_credit_profile order by 1")
+        != before
+    )
     assert query(loaded, "select publication_id, status from audit.publications order by 1") == [
-        (first["publication_id"], "superseded"), (candidate["publication_id"], "published")]
+        (first["publication_id"], "superseded"),
+        (candidate["publication_id"], "published"),
+    ]

@@ -4,6 +4,7 @@ other. No read fails, and every read sees one whole publication: the tables it r
 one statement, or in one transaction of several statements) and the schema comment
 `xinyong publication <id>` it read with them all belong to the same publication, and equal
 what that role reads of it when nothing is moving."""
+
 from __future__ import annotations
 
 import threading
@@ -14,7 +15,6 @@ import psycopg2
 import pytest
 
 from tests.conftest import query, role_url
-from tests.integration.publication_fixtures import dbt_project, loaded  # noqa: F401
 from xinyong.app import pipeline
 from xinyong.publication import publish, roles
 
@@ -71,14 +71,15 @@ class Reader(threading.Thread):
     goes; else transactions of one statement per table, `pause` apart and 4 × `pause` between
     transactions (a person looking at the page)."""
 
-    def __init__(self, url: str, role: str, pause: float | None, stop: threading.Event,
-                 tables: list[str] | None = None):
+    def __init__(
+        self, url: str, role: str, pause: float | None, stop: threading.Event, tables: list[str] | None = None
+    ):
         super().__init__(name=f"{role}-{'statements' if pause is None else 'transactions'}", daemon=True)
         self.url, self.role, self.pause, self.stop = url, role, pause, stop
         self.tables = tables or READS[role]
         self.reads: list[tuple[int, tuple]] = []
         self.errors: list[str] = []
-        self.slowest = 0.0   # seconds, pauses left out
+        self.slowest = 0.0  # seconds, pauses left out
 
     def run(self):
         conn = connect_as(self.url, self.role)
@@ -96,7 +97,9 @@ class Reader(threading.Thread):
                     if conn.closed:
                         conn = connect_as(self.url, self.role)
                         conn.autocommit = self.pause is None
-                self.slowest = max(self.slowest, time.monotonic() - began - (self.pause or 0) * len(self.tables))
+                self.slowest = max(
+                    self.slowest, time.monotonic() - began - (self.pause or 0) * len(self.tables)
+                )
                 if self.pause:
                     time.sleep(4 * self.pause)
         finally:
@@ -104,12 +107,14 @@ class Reader(threading.Thread):
 
 
 def publish_for(day: str) -> int:
-    return pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(day)))["publication_id"]
+    return pipeline.publish_candidate(pipeline.audit_candidate(pipeline.build_candidate(day)))[
+        "publication_id"
+    ]
 
 
 def test_readers_never_fail_and_always_see_one_whole_publication_through_two_swaps(loaded, monkeypatch):
     url = loaded
-    lock_outs = []   # (tries, seconds) of each swap's wait for the readers
+    lock_outs = []  # (tries, seconds) of each swap's wait for the readers
     lock_out_readers = publish._lock_out_readers
 
     def timed(*args, **kwargs):
@@ -119,7 +124,7 @@ def test_readers_never_fail_and_always_see_one_whole_publication_through_two_swa
         return tries
 
     monkeypatch.setattr(publish, "_lock_out_readers", timed)
-    monkeypatch.setattr(publish, "READER_WAIT_SECONDS", 60)   # a swap the readers starve fails the test sooner
+    monkeypatch.setattr(publish, "READER_WAIT_SECONDS", 60)  # a swap the readers starve fails the test sooner
     expected: dict[tuple[str, int], tuple] = {}
 
     def remember(publication_id: int) -> None:
@@ -146,7 +151,7 @@ def test_readers_never_fail_and_always_see_one_whole_publication_through_two_swa
             publication_id = publish_for(day)
             remember(publication_id)
             swaps.append((publication_id, time.monotonic() - began))
-            time.sleep(1)   # readers go on reading the new publication
+            time.sleep(1)  # readers go on reading the new publication
     finally:
         stop.set()
         for reader in readers:
@@ -163,10 +168,14 @@ def test_readers_never_fail_and_always_see_one_whole_publication_through_two_swa
             seen_by[(reader.role, publication_id)] += 1
     # the readers read all three publications, each role each of them
     assert set(seen_by) == set(expected), seen_by
-    assert query(url, "select count(*) from audit.publications where status in ('published', 'superseded')") == [(3,)]
-    print(f"\nreads per (role, publication): {dict(seen_by)}; slowest read (s): "
-          f"{[(r.name, len(r.reads), round(r.slowest, 3)) for r in readers]}; swaps (id, s incl. build): {swaps}; "
-          f"waits for readers (tries, s): {lock_outs}")
+    assert query(
+        url, "select count(*) from audit.publications where status in ('published', 'superseded')"
+    ) == [(3,)]
+    print(
+        f"\nreads per (role, publication): {dict(seen_by)}; slowest read (s): "
+        f"{[(r.name, len(r.reads), round(r.slowest, 3)) for r in readers]}; swaps (id, s incl. build): {swaps}; "
+        f"waits for readers (tries, s): {lock_outs}"
+    )
 
 
 def test_a_reader_that_never_ends_its_transaction_makes_the_swap_give_up_not_hang(warehouse_url):
@@ -177,15 +186,18 @@ def test_a_reader_that_never_ends_its_transaction_makes_the_swap_give_up_not_han
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         for schema in (publish.LIVE, publish.CANDIDATE):
             cur.execute(f"create schema {schema}")
-            cur.execute(f"create table {schema}.entity_credit_profile as select 'e1'::text as entity_key, "
-                        f"'91500000000000000X'::text as uscc, %s::text as schema_was", (schema,))
+            cur.execute(
+                f"create table {schema}.entity_credit_profile as select 'e1'::text as entity_key, "
+                f"'91500000000000000X'::text as uscc, %s::text as schema_was",
+                (schema,),
+            )
         cur.execute(f"comment on schema {publish.LIVE} is 'xinyong publication 0'")
         roles.apply(cur, publish.LIVE)
     conn.close()
     attempt = publish.start(url, "2026-11-22")
 
     idle = connect_as(url, "bi_reader")
-    idle.cursor().execute("select count(*) from publish.entity_credit_profile")   # and never ends
+    idle.cursor().execute("select count(*) from publish.entity_credit_profile")  # and never ends
     stop = threading.Event()
     other = Reader(url, "bi_reader", None, stop, tables=["entity_credit_profile"])
     other.start()
@@ -203,11 +215,15 @@ def test_a_reader_that_never_ends_its_transaction_makes_the_swap_give_up_not_han
     deadlock_ms = query(url, "select setting::int from pg_settings where name = 'deadlock_timeout'")[0][0]
     assert not other.errors and len(other.reads) > 10 and other.slowest < deadlock_ms / 1000, other.slowest
     assert {publication for publication, _ in other.reads} == {0}
-    assert query(url, "select status, reason like 'interrupted: readers kept transactions open%%' "
-                      "from audit.publications where publication_id = %s", (attempt,)) == [("failed", True)]
+    assert query(
+        url,
+        "select status, reason like 'interrupted: readers kept transactions open%%' "
+        "from audit.publications where publication_id = %s",
+        (attempt,),
+    ) == [("failed", True)]
     assert query(url, "select schema_was from publish.entity_credit_profile") == [(publish.LIVE,)]
 
-    idle.rollback()   # the dashboard lets go: the next try goes through at once
+    idle.rollback()  # the dashboard lets go: the next try goes through at once
     began = time.monotonic()
     publish.swap(url, publish.start(url, "2026-11-22"), publish.CANDIDATE, {}, {}, reader_wait_seconds=3)
     assert time.monotonic() - began < 2

@@ -1,8 +1,9 @@
 """dbt build, the GX gate and the atomic publication on the shared samples, on a real database."""
+
 import pytest
 
 from tests.conftest import EVALUATION_DATE, query
-from tests.integration.publication_fixtures import dbt_project, loaded, publish_once  # noqa: F401
+from tests.integration.publication_fixtures import publish_once
 from xinyong.app import pipeline
 from xinyong.publication import publish
 
@@ -17,15 +18,21 @@ def test_build_gate_publish_on_samples(loaded):
     by_uscc = {u: (s, t, o) for u, s, t, o in profile}
     # 重大税收违法失信主体 (tax sample row 11) and 吊销 registrations are D whatever their score
     assert by_uscc["91500115E13H32BC7P"][1] == "D"
-    assert by_uscc["9150011596EBA5H93C"][1] == "D"                # 吊销, although its tax grade is A
+    assert by_uscc["9150011596EBA5H93C"][1] == "D"  # 吊销, although its tax grade is A
     # every score is explained to the point, with the source record
-    mismatches = query(loaded, """select p.entity_key from publish.entity_credit_profile p
+    mismatches = query(
+        loaded,
+        """select p.entity_key from publish.entity_credit_profile p
                                   join publish.credit_score_explanation e using (entity_key)
-                                  group by p.entity_key, p.score having p.score <> sum(e.points)""")
+                                  group by p.entity_key, p.score having p.score <> sum(e.points)""",
+    )
     assert mismatches == []
-    source = query(loaded, """select source_file, source_row from publish.credit_score_explanation e
+    source = query(
+        loaded,
+        """select source_file, source_row from publish.credit_score_explanation e
                               join publish.entity_credit_profile p using (entity_key)
-                              where p.uscc = '91500115E13H32BC7P' and rule_id = 'TAX_MAJOR_VIOLATOR'""")
+                              where p.uscc = '91500115E13H32BC7P' and rule_id = 'TAX_MAJOR_VIOLATOR'""",
+    )
     assert source == [("tax_credit_20261120.csv", 11)]
     status = query(loaded, "select status, row_counts->>'entity_credit_profile' from audit.publications")
     assert status == [("published", "30")]
@@ -35,13 +42,19 @@ def test_failed_gate_leaves_the_last_publication_in_place(loaded, monkeypatch):
     first = publish_once()
     candidate = pipeline.build_candidate(EVALUATION_DATE)
     # a defect only the GX gate looks for (across every table): an unmasked ID number
-    query(loaded, "update publish_candidate.entity_credit_profile set town = '500115199003071234' "
-                  "where entity_key = (select min(entity_key) from publish_candidate.entity_credit_profile)")
+    query(
+        loaded,
+        "update publish_candidate.entity_credit_profile set town = '500115199003071234' "
+        "where entity_key = (select min(entity_key) from publish_candidate.entity_credit_profile)",
+    )
     with pytest.raises(pipeline.GateFailed) as failure:
         pipeline.audit_candidate(candidate)
     assert "unexpected_rows_expectation" in str(failure.value) and "500115********1234" in str(failure.value)
     assert publish.current(loaded)["publication_id"] == first["publication_id"]
-    assert query(loaded, "select count(*) from publish.entity_credit_profile where town ~ '^[0-9]{18}$'")[0][0] == 0
+    assert (
+        query(loaded, "select count(*) from publish.entity_credit_profile where town ~ '^[0-9]{18}$'")[0][0]
+        == 0
+    )
     attempts = query(loaded, "select status, reason from audit.publications order by publication_id")
     assert attempts[0][0] == "published" and attempts[1][0] == "failed"
     assert "身份证" in attempts[1][1]

@@ -1,5 +1,6 @@
 """The consumer declaration (dbt_project/models/exposures.yml): validated on load, and the
 README's readers block is the one it generates."""
+
 import re
 import shutil
 from pathlib import Path
@@ -17,7 +18,8 @@ def test_readme_readers_block_is_generated_from_the_declaration():
     assert block, "README.md has no <!-- consumers:start --> ... <!-- consumers:end --> block"
     assert block.group(1) == consumers.readers_table(), (
         "README.md's readers block differs from the declaration; paste the output of "
-        "`python -c 'from xinyong.publication import consumers; print(consumers.readers_table())'`")
+        "`python -c 'from xinyong.publication import consumers; print(consumers.readers_table())'`"
+    )
 
 
 def test_the_declaration_loads():
@@ -29,8 +31,13 @@ def test_the_declaration_loads():
 @pytest.fixture
 def project(tmp_path):
     """A copy of the declaration and the published models' YAML and SQL, to break."""
-    for path in [consumers.DECLARATION, *(p.relative_to(consumers.DBT_PROJECT) for p in
-                                          (consumers.DBT_PROJECT / consumers.PUBLISHED_MODELS).rglob("*"))]:
+    for path in [
+        consumers.DECLARATION,
+        *(
+            p.relative_to(consumers.DBT_PROJECT)
+            for p in (consumers.DBT_PROJECT / consumers.PUBLISHED_MODELS).rglob("*")
+        ),
+    ]:
         source, target = consumers.DBT_PROJECT / path, tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_file():
@@ -65,15 +72,23 @@ def test_an_unknown_key_fails_with_file_line_and_consumer(project):
 
 
 def test_meta_outside_config_is_an_unknown_key(project):
-    message = broken(project, "    config:\n      meta:\n        role: public_website",
-                     "    meta:\n        role: public_website")
+    message = broken(
+        project,
+        "    config:\n      meta:\n        role: public_website",
+        "    meta:\n        role: public_website",
+    )
     assert "consumer public_website" in message and "meta: unknown key" in message
 
 
 def test_a_table_that_is_not_a_published_model_fails(project):
-    message = broken(project, "- ref('rural_credit_town')\n    config:\n      meta:\n        role: public_website",
-                     "- ref('int_households_rated')\n    config:\n      meta:\n        role: public_website")
-    assert "consumer public_website" in message and "'int_households_rated' is not a published model" in message
+    message = broken(
+        project,
+        "- ref('rural_credit_town')\n    config:\n      meta:\n        role: public_website",
+        "- ref('int_households_rated')\n    config:\n      meta:\n        role: public_website",
+    )
+    assert (
+        "consumer public_website" in message and "'int_households_rated' is not a published model" in message
+    )
 
 
 def test_a_hidden_column_that_does_not_exist_fails(project):
@@ -83,16 +98,24 @@ def test_a_hidden_column_that_does_not_exist_fails(project):
 
 
 def test_a_row_filter_naming_a_missing_column_or_another_table_fails(project):
-    message = broken(project, "black_list: {rows: uscc is not null}", "black_list: {rows: entity_type = '企业'}")
+    message = broken(
+        project, "black_list: {rows: uscc is not null}", "black_list: {rows: entity_type = '企业'}"
+    )
     assert "'entity_type' is not a column of black_list" in message
-    message = broken(project, "black_list: {rows: entity_type = '企业'}",
-                     "black_list: {rows: uscc in (select uscc from entity_credit_profile)}")
+    message = broken(
+        project,
+        "black_list: {rows: entity_type = '企业'}",
+        "black_list: {rows: uscc in (select uscc from entity_credit_profile)}",
+    )
     assert "no subqueries" in message
 
 
 def test_a_table_policy_for_a_table_it_does_not_read_fails(project):
-    message = broken(project, "penalty_disclosure: {hidden_columns: [entity_key]}",
-                     "parking_credit: {hidden_columns: [owner_display]}")
+    message = broken(
+        project,
+        "penalty_disclosure: {hidden_columns: [entity_key]}",
+        "parking_credit: {hidden_columns: [owner_display]}",
+    )
     assert "config.meta.tables.parking_credit: parking_credit is not in depends_on" in message
 
 
@@ -107,6 +130,7 @@ def test_two_consumers_sharing_a_role_fail(project):
 
 
 def test_filter_names_reads_columns_not_sql():
-    assert consumers.filter_names("uscc is not null and lower(entity_type) <> '个体 工商户' "
-                                  "and score::numeric(5, 2) between 1 and 2 and \"Town\" in ('a')") == \
-        ["uscc", "entity_type", "score", "Town"]
+    assert consumers.filter_names(
+        "uscc is not null and lower(entity_type) <> '个体 工商户' "
+        "and score::numeric(5, 2) between 1 and 2 and \"Town\" in ('a')"
+    ) == ["uscc", "entity_type", "score", "Town"]

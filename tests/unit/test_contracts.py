@@ -20,8 +20,8 @@ def readme_feeds() -> dict[str, dict]:
     second_stage = text.index("\n## Second stage")
     heads = list(SECTION.finditer(text))
     feeds = {}
-    for head, following in zip(heads, [*heads[1:], None]):
-        body = text[head.end():following.start() if following else len(text)]
+    for head, following in zip(heads, [*heads[1:], None], strict=False):
+        body = text[head.end() : following.start() if following else len(text)]
         rows = re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|", body, re.M)
         headers = {h: req == "yes" for h, req in rows if h != "header" and not h.startswith("---")}
         feeds[head.group(1)] = {"stage": 1 if head.start() < second_stage else 2, "headers": headers}
@@ -65,13 +65,14 @@ def test_header_map_reports_missing_required_and_unknown_columns():
 
 # ---------------------------------------------------------------- strict validation
 
+
 def broken_copy(tmp_path, feed: str, old: str, new: str) -> tuple[Path, int]:
     """The real contract with one edit, and the line (1-based) the edit is on."""
     text = (contracts.CONTRACTS_DIR / f"{feed}.yml").read_text(encoding="utf-8")
     assert text.count(old) == 1, old
     path = tmp_path / f"{feed}.yml"
     path.write_text(text.replace(old, new), encoding="utf-8")
-    return path, text[:text.index(old)].count("\n") + 1
+    return path, text[: text.index(old)].count("\n") + 1
 
 
 def load_error(path: Path) -> str:
@@ -81,11 +82,13 @@ def load_error(path: Path) -> str:
 
 
 def test_misspelt_key_fails_with_file_line_and_reason(tmp_path):
-    path, line = broken_copy(tmp_path, "credit_household", "required: true, personal: id}",
-                             "required: true, personl: id}")
+    path, line = broken_copy(
+        tmp_path, "credit_household", "required: true, personal: id}", "required: true, personl: id}"
+    )
     assert load_error(path) == (
         f"{path}, line {line}: columns[1] (id_number): unknown key 'personl' (allowed: name, header, "
-        "type, required, aliases, values, min, max, personal, personal_when)")
+        "type, required, aliases, values, min, max, personal, personal_when)"
+    )
 
 
 def test_misspelt_personal_value_fails(tmp_path):
@@ -96,9 +99,13 @@ def test_misspelt_personal_value_fails(tmp_path):
 
 
 def test_personal_when_naming_a_missing_column_fails(tmp_path):
-    path, line = broken_copy(tmp_path, "parking", "personal_when: \"{owner_type}", "personal_when: \"{owner_kind}")
-    assert load_error(path) == (f"{path}, line {line}: columns[3] (owner_id).personal_when: "
-                                "personal_when names {owner_kind}, which is not a column")
+    path, line = broken_copy(
+        tmp_path, "parking", 'personal_when: "{owner_type}', 'personal_when: "{owner_kind}'
+    )
+    assert load_error(path) == (
+        f"{path}, line {line}: columns[3] (owner_id).personal_when: "
+        "personal_when names {owner_kind}, which is not a column"
+    )
 
 
 def test_key_column_that_does_not_exist_fails(tmp_path):
@@ -108,14 +115,20 @@ def test_key_column_that_does_not_exist_fails(tmp_path):
 
 def test_duplicate_header_fails_even_with_other_brackets(tmp_path):
     path, line = broken_copy(tmp_path, "parking", "header: 已缴金额（元）", "header: 应缴金额(元)")
-    assert load_error(path) == (f"{path}, line {line}: columns[8] (amount_paid_yuan).header: header "
-                                "'应缴金额(元)' is already used by columns[7] (amount_due_yuan)")
+    assert load_error(path) == (
+        f"{path}, line {line}: columns[8] (amount_paid_yuan).header: header "
+        "'应缴金额(元)' is already used by columns[7] (amount_due_yuan)"
+    )
 
 
 def test_alias_repeating_another_columns_header_fails(tmp_path):
-    path, line = broken_copy(tmp_path, "parking", "header: 泊位编号,", "header: 泊位编号, aliases: [车位编号, 车牌号],")
-    assert load_error(path).startswith(f"{path}, line {line}: columns[4] (berth_no).aliases[1]: header '车牌号' "
-                                       "is already used by columns[1] (plate_no)")
+    path, line = broken_copy(
+        tmp_path, "parking", "header: 泊位编号,", "header: 泊位编号, aliases: [车位编号, 车牌号],"
+    )
+    assert load_error(path).startswith(
+        f"{path}, line {line}: columns[4] (berth_no).aliases[1]: header '车牌号' "
+        "is already used by columns[1] (plate_no)"
+    )
 
 
 def test_check_on_a_missing_column_fails(tmp_path):
@@ -125,27 +138,53 @@ def test_check_on_a_missing_column_fails(tmp_path):
 
 def test_feed_must_be_the_file_name(tmp_path):
     path, line = broken_copy(tmp_path, "parking", "feed: parking", "feed: parkings")
-    assert load_error(path) == f"{path}, line {line}: feed 'parkings' does not match the file name 'parking.yml'"
+    assert (
+        load_error(path) == f"{path}, line {line}: feed 'parkings' does not match the file name 'parking.yml'"
+    )
 
 
 def test_a_key_given_twice_is_not_silently_dropped(tmp_path):
-    path, line = broken_copy(tmp_path, "tax_credit", "cadence_days: 31\n", "cadence_days: 31\ncadence_days: 1\n")
+    path, line = broken_copy(
+        tmp_path, "tax_credit", "cadence_days: 31\n", "cadence_days: 31\ncadence_days: 1\n"
+    )
     assert load_error(path) == f"{path}, line {line}: cadence_days: key 'cadence_days' appears twice"
 
 
 def test_contracts_no_longer_name_their_department(tmp_path):
-    path, line = broken_copy(tmp_path, "tax_credit", "cadence_days: 31\n", "department: 区税务局\ncadence_days: 31\n")
-    assert load_error(path).startswith(f"{path}, line {line}: unknown key 'department' (allowed: feed, title,")
+    path, line = broken_copy(
+        tmp_path, "tax_credit", "cadence_days: 31\n", "department: 区税务局\ncadence_days: 31\n"
+    )
+    assert load_error(path).startswith(
+        f"{path}, line {line}: unknown key 'department' (allowed: feed, title,"
+    )
 
 
 def test_unknown_type_is_a_contract_error():
-    with pytest.raises(contracts.ContractError, match=r"columns\[0\] \(a\)\.type: Input should be .*not 'money'"):
-        contracts.parse({"feed": "x", "title": "甲", "cadence_days": 1, "reject_threshold": 0.1, "key": ["a"],
-                         "columns": [{"name": "a", "header": "甲", "type": "money"}]})
+    with pytest.raises(
+        contracts.ContractError, match=r"columns\[0\] \(a\)\.type: Input should be .*not 'money'"
+    ):
+        contracts.parse(
+            {
+                "feed": "x",
+                "title": "甲",
+                "cadence_days": 1,
+                "reject_threshold": 0.1,
+                "key": ["a"],
+                "columns": [{"name": "a", "header": "甲", "type": "money"}],
+            }
+        )
 
 
 def test_a_key_column_must_be_required():
     """Rows of one file are matched on their whole key (repeated keys are rejected)."""
     with pytest.raises(contracts.ContractError, match="must be required"):
-        contracts.parse({"feed": "x", "title": "x", "cadence_days": 1,
-                         "reject_threshold": 0.1, "key": ["a"], "columns": [{"name": "a", "header": "A", "type": "code"}]})
+        contracts.parse(
+            {
+                "feed": "x",
+                "title": "x",
+                "cadence_days": 1,
+                "reject_threshold": 0.1,
+                "key": ["a"],
+                "columns": [{"name": "a", "header": "A", "type": "code"}],
+            }
+        )

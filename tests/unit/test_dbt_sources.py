@@ -1,4 +1,5 @@
 """The dbt sources and the Citus distribution are derived from the feed contracts."""
+
 import importlib.util
 
 import yaml
@@ -16,13 +17,16 @@ def test_a_personal_id_key_column_reaches_staging_as_its_hash():
     (table,) = source["tables"]
     assert source["name"] == table["name"] == "credit_household" and source["schema"] == "raw"
     assert source["description"].startswith("信用户评定")
-    assert table["config"]["meta"] == {"contract_key": ["id_number", "rating_year"],
-                                       "staging_key": ["id_number_hash", "rating_year"],
-                                       "personal_id_columns": ["id_number"]}
+    assert table["config"]["meta"] == {
+        "contract_key": ["id_number", "rating_year"],
+        "staging_key": ["id_number_hash", "rating_year"],
+        "personal_id_columns": ["id_number"],
+    }
     assert table["config"]["loaded_at_field"] == "_loaded_at"
     assert table["config"]["freshness"] == {"warn_after": {"count": 366, "period": "day"}}
     assert [(c["name"], c["description"]) for c in table["columns"]] == [
-        (c.name, c.header) for c in household.columns]
+        (c.name, c.header) for c in household.columns
+    ]
 
 
 def test_a_key_without_personal_ids_is_staging_key_as_is():
@@ -47,7 +51,9 @@ def test_every_feed_is_a_source_and_the_file_is_written_only_when_it_changed(tmp
 
 
 def _citus_generator():
-    spec = importlib.util.spec_from_file_location("distribute_raw", PROJECT_ROOT / "deploy/citus/distribute_raw.py")
+    spec = importlib.util.spec_from_file_location(
+        "distribute_raw", PROJECT_ROOT / "deploy/citus/distribute_raw.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -55,8 +61,9 @@ def _citus_generator():
 
 def test_committed_citus_distribution_is_the_generated_one():
     generator = _citus_generator()
-    assert generator.SQL_FILE.read_text(encoding="utf-8") == generator.render(contracts.load_all()), \
+    assert generator.SQL_FILE.read_text(encoding="utf-8") == generator.render(contracts.load_all()), (
         "regenerate with: python deploy/citus/distribute_raw.py"
+    )
 
 
 def test_citus_distribution_keeps_its_keys_and_colocation():
@@ -75,7 +82,11 @@ def test_citus_distribution_keeps_its_keys_and_colocation():
         "colocate_with => 'raw.personal_id_digests');",
     }
     # a table is distributed before anything is co-located with it
-    order = [line.split("'")[1] for line in sql.splitlines() if line.startswith("select create_distributed_table")]
+    order = [
+        line.split("'")[1] for line in sql.splitlines() if line.startswith("select create_distributed_table")
+    ]
     for line in sql.splitlines():
         if "colocate_with" in line:
-            assert order.index(line.split("colocate_with => '")[1].split("'")[0]) < order.index(line.split("'")[1])
+            assert order.index(line.split("colocate_with => '")[1].split("'")[0]) < order.index(
+                line.split("'")[1]
+            )

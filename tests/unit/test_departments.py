@@ -1,4 +1,5 @@
 """The departments seed: one row per recipient, one sender per feed, agreeing with the generator."""
+
 import re
 
 import pytest
@@ -15,7 +16,7 @@ def broken_seed(tmp_path, old: str, new: str):
     assert SEED_TEXT.count(old) == 1, old
     path = tmp_path / "departments.csv"
     path.write_text(SEED_TEXT.replace(old, new), encoding="utf-8")
-    return path, SEED_TEXT[:SEED_TEXT.index(old)].count("\n") + 1
+    return path, SEED_TEXT[: SEED_TEXT.index(old)].count("\n") + 1
 
 
 def load_error(path) -> str:
@@ -28,10 +29,17 @@ def test_every_feed_has_exactly_one_sender_and_reports_route_to_its_outbox():
     for feed in contracts.load_all():
         sender = departments.sender(feed)
         assert [d for d in departments.recipients() if feed in d.feeds] == [sender]
-    settings = config.Settings(home=config.PROJECT_ROOT / "h", landing=config.PROJECT_ROOT / "l",
-                               warehouse_url=None, embedded_port=1, evaluation_date=None)
-    assert reports.department_report_path(settings, "penalty", "penalty_20261120.csv") == \
-        settings.reports / "departments" / "credit_office" / "penalty" / "penalty_20261120.csv.html"
+    settings = config.Settings(
+        home=config.PROJECT_ROOT / "h",
+        landing=config.PROJECT_ROOT / "l",
+        warehouse_url=None,
+        embedded_port=1,
+        evaluation_date=None,
+    )
+    assert (
+        reports.department_report_path(settings, "penalty", "penalty_20261120.csv")
+        == settings.reports / "departments" / "credit_office" / "penalty" / "penalty_20261120.csv.html"
+    )
 
 
 def test_the_credit_office_receives_reports_and_sends_what_passes_through_the_platform():
@@ -55,14 +63,17 @@ def test_every_supervision_domain_of_the_readme_has_one_department():
 
 def test_a_feed_without_a_sender_fails_loading(tmp_path):
     path, _ = broken_seed(tmp_path, ",parking,", ",,")
-    assert load_error(path) == (f"{path}: feed 'parking' is sent by no department; "
-                                "exactly one row must list it in feeds")
+    assert load_error(path) == (
+        f"{path}: feed 'parking' is sent by no department; exactly one row must list it in feeds"
+    )
 
 
 def test_a_feed_with_two_senders_fails_loading(tmp_path):
     path, _ = broken_seed(tmp_path, ",生态环境,,", ",生态环境,parking,")
-    assert load_error(path) == (f"{path}: feed 'parking' is sent by 2 departments (urban, environment); "
-                                "exactly one row must list it in feeds")
+    assert load_error(path) == (
+        f"{path}: feed 'parking' is sent by 2 departments (urban, environment); "
+        "exactly one row must list it in feeds"
+    )
 
 
 def test_a_feed_without_a_contract_fails_loading(tmp_path):
@@ -72,12 +83,15 @@ def test_a_feed_without_a_contract_fails_loading(tmp_path):
 
 def test_a_wrong_check_character_fails_loading(tmp_path):
     path, line = broken_seed(tmp_path, "11500115820C05051L,", "11500115820C05051M,")
-    assert load_error(path).startswith(f"{path}, line {line}: market: uscc: Value error, '11500115820C05051M' "
-                                       "is not a valid 统一社会信用代码")
+    assert load_error(path).startswith(
+        f"{path}, line {line}: market: uscc: Value error, '11500115820C05051M' "
+        "is not a valid 统一社会信用代码"
+    )
 
 
 def test_an_outbox_shared_by_two_departments_fails_loading(tmp_path):
     path, line = broken_seed(tmp_path, ",departments/police,", ",departments/urban,")
-    urban = SEED_TEXT[:SEED_TEXT.index(",departments/urban,")].count("\n") + 1
-    assert load_error(path) == (f"{path}, line {line}: police: outbox_folder 'departments/urban' "
-                                f"is already on line {urban}")
+    urban = SEED_TEXT[: SEED_TEXT.index(",departments/urban,")].count("\n") + 1
+    assert load_error(path) == (
+        f"{path}, line {line}: police: outbox_folder 'departments/urban' is already on line {urban}"
+    )

@@ -1,11 +1,12 @@
 """The evaluation date is resolved once per warehouse run, in the district's time zone."""
+
 import datetime as dt
 
 import pytest
 
 from xinyong.app.pipeline import resolve_evaluation_date
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_a_requested_day_wins():

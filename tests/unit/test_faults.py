@@ -1,5 +1,6 @@
 """The test-only kill points: `<point>` fires the first time, `<point>#<n>` the n-th; a COPY
 stream is killed after its first block, and is the stream itself when nothing is armed."""
+
 import io
 import os
 import subprocess
@@ -21,8 +22,13 @@ print("not killed", flush=True)
 
 
 def run(fault: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", KILLED_AT], env={**os.environ, faults.FAULT_ENV: fault},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", KILLED_AT],
+        env={**os.environ, faults.FAULT_ENV: fault},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_point_fires_at_its_nth_arrival_and_a_copy_after_its_first_block():

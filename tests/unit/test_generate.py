@@ -4,6 +4,7 @@ Everything is checked from the files, with check-character rules implemented her
 independently of synthetic.generate; the manifest is only trusted for which rows are
 deliberately bad, and those must then really fail.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,23 +39,33 @@ FILES = {
     "commitment": {"commitment_20261120.csv", "commitment_20261121.csv"},
 }
 MAIN_FILE = {
-    "entity_register": "entity_register_20261120.csv", "tax_credit": "tax_credit_20261120.csv",
-    "penalty": "penalty_20261120.csv", "parking": "parking_20261120.csv",
+    "entity_register": "entity_register_20261120.csv",
+    "tax_credit": "tax_credit_20261120.csv",
+    "penalty": "penalty_20261120.csv",
+    "parking": "parking_20261120.csv",
     "rural_cooperative": "rural_cooperative_20261120.xlsx",
-    "credit_household": "credit_household_20261120.xlsx", "credit_repair": "credit_repair_20261120.csv",
+    "credit_household": "credit_household_20261120.xlsx",
+    "credit_repair": "credit_repair_20261120.csv",
     "commitment": "commitment_20261120.csv",
 }
-ENCODING = {"entity_register": "utf-8-sig", "tax_credit": "gb18030", "penalty": "gb18030", "parking": "utf-8",
-            "credit_repair": "utf-8", "commitment": "utf-8"}
+ENCODING = {
+    "entity_register": "utf-8-sig",
+    "tax_credit": "gb18030",
+    "penalty": "gb18030",
+    "parking": "utf-8",
+    "credit_repair": "utf-8",
+    "commitment": "utf-8",
+}
 HEADERS = {feed: [column.header for column in contracts.load(feed).columns] for feed in FILES}
 
 
 # ------------------------------------------------------------------ independent rules
 
+
 def uscc_ok(code: str) -> bool:
     if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):
         return False
-    total = sum(USCC_ALPHABET.index(c) * 3 ** i % 31 for i, c in enumerate(code[:17]))
+    total = sum(USCC_ALPHABET.index(c) * 3**i % 31 for i, c in enumerate(code[:17]))
     return USCC_ALPHABET[(31 - total % 31) % 31] == code[17]
 
 
@@ -68,7 +79,7 @@ def birth_date(ric: str) -> datetime.date | None:
 def ric_ok(ric: str) -> bool:
     if not re.fullmatch(r"\d{17}[\dX]", ric) or birth_date(ric) is None:
         return False
-    return "10X98765432"[sum(int(c) * w for c, w in zip(ric, RIC_WEIGHTS)) % 11] == ric[17]
+    return "10X98765432"[sum(int(c) * w for c, w in zip(ric, RIC_WEIGHTS, strict=False)) % 11] == ric[17]
 
 
 def trim(value):
@@ -76,8 +87,12 @@ def trim(value):
 
 
 def parse_date(text: str) -> datetime.date:
-    for pattern in (r"(\d{4})-(\d{2})-(\d{2})", r"(\d{4})/(\d{1,2})/(\d{1,2})", r"(\d{4})(\d{2})(\d{2})",
-                    r"(\d{4})年(\d{1,2})月(\d{1,2})日"):
+    for pattern in (
+        r"(\d{4})-(\d{2})-(\d{2})",
+        r"(\d{4})/(\d{1,2})/(\d{1,2})",
+        r"(\d{4})(\d{2})(\d{2})",
+        r"(\d{4})年(\d{1,2})月(\d{1,2})日",
+    ):
         match = re.fullmatch(pattern, text)
         if match:
             return datetime.date(*map(int, match.groups()))
@@ -100,6 +115,7 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
 
 # ------------------------------------------------------------------------- reading
 
+
 def read_table(path: Path, encoding: str | None) -> list[list]:
     """All records, header first, as the file holds them."""
     if path.suffix == ".xlsx":
@@ -120,7 +136,7 @@ class Landing:
         """(row number, {header: value}) with header = row 1."""
         name = name or MAIN_FILE[feed]
         header, *rows = read_table(self.out / feed / name, ENCODING.get(feed))
-        return [(number, dict(zip(header, row))) for number, row in enumerate(rows, start=2)]
+        return [(number, dict(zip(header, row, strict=False))) for number, row in enumerate(rows, start=2)]
 
     def bad_rows(self, name: str) -> set[int]:
         return set(self.entries[name]["bad_row_numbers"])
@@ -137,11 +153,14 @@ class Landing:
 def landing(tmp_path_factory) -> Landing:
     out = tmp_path_factory.mktemp("landing")
     calls: list = []
-    summary = generate("sample", SEED, out, progress=lambda feed, done, total: calls.append((feed, done, total)))
+    summary = generate(
+        "sample", SEED, out, progress=lambda feed, done, total: calls.append((feed, done, total))
+    )
     return Landing(out, summary, calls)
 
 
 # --------------------------------------------------------------------------- files
+
 
 def test_every_feed_folder_holds_its_files(landing):
     assert sorted(p.name for p in landing.out.iterdir()) == sorted([*FILES, MANIFEST_NAME])
@@ -186,7 +205,9 @@ def test_xlsx_codes_are_text_cells_and_household_year_a_number(landing):
 
 def test_duplicate_is_byte_identical_and_upload_in_progress_is_cut(landing):
     folder = landing.out / "tax_credit"
-    assert (folder / "tax_credit_20261120_2.csv").read_bytes() == (folder / "tax_credit_20261120.csv").read_bytes()
+    assert (folder / "tax_credit_20261120_2.csv").read_bytes() == (
+        folder / "tax_credit_20261120.csv"
+    ).read_bytes()
     assert landing.entries["tax_credit_20261120_2.csv"]["duplicate_of"] == "tax_credit_20261120.csv"
     partial = (landing.out / "parking" / "parking_20261122.csv.part").read_bytes()
     assert partial.startswith("停车记录编号".encode()) and not partial.endswith(b"\n")
@@ -263,6 +284,7 @@ def test_every_id_number_passes_its_check_unless_deliberately_bad(landing):
 
 # ------------------------------------------------------------------------ cross-feed
 
+
 def test_feeds_point_at_entities_that_exist(landing):
     entities = landing.valid_entities()
     for row in landing.good_records("tax_credit"):
@@ -286,8 +308,10 @@ def test_feeds_point_at_entities_that_exist(landing):
 
 
 def test_repairs_repair_real_penalties_after_their_minimum_publicity(landing):
-    penalties = {(row["行政处罚决定书文号"], row["处罚机关统一社会信用代码"]): row
-                 for row in landing.good_records("penalty")}
+    penalties = {
+        (row["行政处罚决定书文号"], row["处罚机关统一社会信用代码"]): row
+        for row in landing.good_records("penalty")
+    }
     repairs = landing.good_records("credit_repair")
     assert len(repairs) >= 5
     for repair in repairs:
@@ -315,12 +339,18 @@ def test_commitments_name_real_subjects_and_acceptors_and_the_next_day_updates_t
         else:
             entity = entities[row["统一社会信用代码"]]
             assert trim(entity["主体名称"]) == trim(row["承诺主体名称"]) and row["证件号码"] == ""
-        assert acceptors[row["受理单位统一社会信用代码"]] == row["受理单位"]   # every list has a recipient
+        assert acceptors[row["受理单位统一社会信用代码"]] == row["受理单位"]  # every list has a recipient
         assert (row["核查日期"] == "") == (row["履约状态"] == "履约中"), number
         first[row["承诺编号"]] = row
-    assert {row["承诺类型"] for row in first.values()} == {"审批替代型", "容缺受理型", "主动型", "行业自律型", "信用修复型"}
+    assert {row["承诺类型"] for row in first.values()} == {
+        "审批替代型",
+        "容缺受理型",
+        "主动型",
+        "行业自律型",
+        "信用修复型",
+    }
     header, *rows = read_table(landing.out / "commitment" / "commitment_20261121.csv", "gb18030")
-    updates = [dict(zip(header, row)) for row in rows]
+    updates = [dict(zip(header, row, strict=False)) for row in rows]
     assert len(updates) == SCALES["sample"]["commitment_updates"]
     for row in updates:
         assert first[row["承诺编号"]]["履约状态"] == "履约中" and row["履约状态"] in ("已履约", "未履约")
@@ -339,6 +369,7 @@ def test_next_parking_file_settles_arrears_of_the_first(landing):
 
 
 # -------------------------------------------------------------------- values, quirks
+
 
 def test_penalties_are_plausible_and_carry_the_real_file_quirks(landing):
     records = landing.records("penalty")
@@ -368,9 +399,13 @@ def test_amounts_have_fullwidth_digits_and_thousands_separators(landing):
 
 
 def test_names_and_codes_come_padded_with_spaces(landing):
-    padded = [value for feed in ("entity_register", "tax_credit", "credit_household")
-              for _, row in landing.records(feed) for value in row.values()
-              if isinstance(value, str) and value != trim(value)]
+    padded = [
+        value
+        for feed in ("entity_register", "tax_credit", "credit_household")
+        for _, row in landing.records(feed)
+        for value in row.values()
+        if isinstance(value, str) and value != trim(value)
+    ]
     assert any("\u3000" in value for value in padded) and any(value.endswith(" ") for value in padded)
 
 
@@ -409,6 +444,7 @@ def test_bad_rows_stay_well_under_the_quarantine_threshold(landing):
 
 # ------------------------------------------------------------------------- manifest
 
+
 def test_manifest_counts_match_the_files(landing):
     on_disk = json.loads((landing.out / MANIFEST_NAME).read_text(encoding="utf-8"))
     assert on_disk == landing.summary
@@ -437,6 +473,7 @@ def test_progress_is_reported_for_every_feed(landing):
 
 
 # ---------------------------------------------------------------------- determinism
+
 
 def all_bytes(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
@@ -471,21 +508,28 @@ def test_unknown_scale_is_refused(tmp_path):
 
 # ------------------------------------------------------------------------ contracts
 
+
 @pytest.fixture
 def contracts_from(tmp_path, monkeypatch):
     """Contracts from an edited copy of connectors/: edit(specs) changes the parsed YAML by feed."""
+
     def use(edit) -> dict:
-        specs = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in contracts.CONTRACTS_DIR.glob("*.yml")}
+        specs = {
+            p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))
+            for p in contracts.CONTRACTS_DIR.glob("*.yml")
+        }
         edit(specs)
         folder = tmp_path / "connectors"
         folder.mkdir()
         for feed, spec in specs.items():
-            (folder / f"{feed}.yml").write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False),
-                                                encoding="utf-8")
+            (folder / f"{feed}.yml").write_text(
+                yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8"
+            )
         loaded = contracts.load_all(folder)
         monkeypatch.setattr(contracts, "load_all", lambda directory=None: loaded)
         monkeypatch.setattr(contracts, "load", lambda feed: loaded[feed])
         return loaded
+
     return use
 
 
@@ -493,13 +537,22 @@ def test_every_generator_module_is_generated_in_order():
     assert {module.name for module in pkgutil.iter_modules(feeds.__path__)} == set(feeds.ORDER)
 
 
-def test_a_contract_without_a_generator_is_not_generated_and_changes_nothing(landing, contracts_from, tmp_path):
+def test_a_contract_without_a_generator_is_not_generated_and_changes_nothing(
+    landing, contracts_from, tmp_path
+):
     def add_ninth(specs):
         specs["ninth_feed"] = {
-            "feed": "ninth_feed", "title": "第九个数据源", "cadence_days": 31,
-            "reject_threshold": 0.1, "key": ["uscc"],
-            "columns": [{"name": "uscc", "header": "统一社会信用代码", "type": "uscc", "required": True},
-                        {"name": "note", "header": "备注", "type": "text"}]}
+            "feed": "ninth_feed",
+            "title": "第九个数据源",
+            "cadence_days": 31,
+            "reject_threshold": 0.1,
+            "key": ["uscc"],
+            "columns": [
+                {"name": "uscc", "header": "统一社会信用代码", "type": "uscc", "required": True},
+                {"name": "note", "header": "备注", "type": "text"},
+            ],
+        }
+
     contracts_from(add_ninth)
     summary = generate("sample", SEED, tmp_path / "out")
     assert summary["feeds_not_generated"] == ["ninth_feed"]
@@ -511,8 +564,11 @@ def test_a_contract_without_a_generator_is_not_generated_and_changes_nothing(lan
 
 
 def test_a_contract_column_the_generator_does_not_fill_stops_it(contracts_from, tmp_path):
-    contracts_from(lambda specs: specs["entity_register"]["columns"].append(
-        {"name": "phone", "header": "联系电话", "type": "text"}))
+    contracts_from(
+        lambda specs: specs["entity_register"]["columns"].append(
+            {"name": "phone", "header": "联系电话", "type": "text"}
+        )
+    )
     with pytest.raises(ValueError, match="entity_register.*phone"):
         generate("sample", SEED, tmp_path)
 
@@ -527,6 +583,7 @@ def test_broken_header_is_refused_when_the_contract_accepts_it(contracts_from, t
     def accept_short_header(specs):
         uscc = next(c for c in specs["entity_register"]["columns"] if c["name"] == "uscc")
         uscc["aliases"] = ["社会信用代码"]
+
     contracts_from(accept_short_header)
     with pytest.raises(ValueError, match="accepted header"):
         generate("sample", SEED, tmp_path, broken_header=True)

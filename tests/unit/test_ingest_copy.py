@@ -1,4 +1,5 @@
 """Which CSV files go straight to COPY, and what the row-by-row path sends instead."""
+
 import codecs
 
 import pytest
@@ -7,14 +8,17 @@ from xinyong.ingest import contracts, loader, readers
 from xinyong.ingest.readers import Row, copy_safe, map_header
 
 
-@pytest.mark.parametrize("text,safe", [
-    ("h1,h2\n1,2\n3,4\n", True),
-    ("h1,h2\r\n\"a\r\nb\",\"say \"\"hi\"\"\"\r\n", True),   # quoted line break, doubled quotes
-    ("h1,h2\n1,2\n\n3,4\n", False),                       # blank line: Python skips it, COPY refuses it
-    ("h1,h2\n1,2\n,\n", False),                           # a line of empty cells is not a record either
-    ("h1,h2\n1,2\n , ", False),                           # ... nor a last line of blanks without a line end
-    ("h1,h2\n1,a\"b\n", False),                           # stray quote: COPY would open a quoted section
-])
+@pytest.mark.parametrize(
+    "text,safe",
+    [
+        ("h1,h2\n1,2\n3,4\n", True),
+        ('h1,h2\r\n"a\r\nb","say ""hi"""\r\n', True),  # quoted line break, doubled quotes
+        ("h1,h2\n1,2\n\n3,4\n", False),  # blank line: Python skips it, COPY refuses it
+        ("h1,h2\n1,2\n,\n", False),  # a line of empty cells is not a record either
+        ("h1,h2\n1,2\n , ", False),  # ... nor a last line of blanks without a line end
+        ('h1,h2\n1,a"b\n', False),  # stray quote: COPY would open a quoted section
+    ],
+)
 def test_copy_safe(tmp_path, text, safe):
     path = tmp_path / "f.csv"
     path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
@@ -47,4 +51,4 @@ def test_row_by_row_lines_are_padded_to_the_header_and_flag_numeric_code_cells()
     lines = text.splitlines()
     assert counter == [2]
     assert lines[0] == "2,," + ",".join(["a", "b"] + [""] * (width - 2))
-    assert lines[1] == f"3,\",{contract.columns[1].name},\"," + ",".join(["x"] * width)
+    assert lines[1] == f'3,",{contract.columns[1].name},",' + ",".join(["x"] * width)

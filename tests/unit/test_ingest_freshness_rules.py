@@ -1,9 +1,10 @@
 """When a feed counts as stale, and what its alert says."""
+
 import datetime as dt
 
 from xinyong.ingest.freshness import Freshness
 
-NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
 
 
 def state(received_hours_ago: float | None, cadence_days: int = 1) -> Freshness:
@@ -13,7 +14,7 @@ def state(received_hours_ago: float | None, cadence_days: int = 1) -> Freshness:
 
 def test_stale_only_past_the_cadence():
     assert not state(23).stale
-    assert not state(24).stale            # exactly one cadence old is still on time
+    assert not state(24).stale  # exactly one cadence old is still on time
     assert state(25).stale
     assert not state(24 * 6, cadence_days=7).stale
     assert state(24 * 8, cadence_days=7).stale

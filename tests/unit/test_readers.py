@@ -42,7 +42,7 @@ def test_numeric_cell_in_a_code_column_is_flagged_not_converted(tmp_path):
     rows = list(TableFile(tmp_path / "x.xlsx").rows(code_positions={0}))
     assert rows[1].numeric_code_cells == [0]
     assert rows[2].numeric_code_cells == []
-    assert rows[1].cells[1] == "2025"   # a number cell in a non-code column is fine
+    assert rows[1].cells[1] == "2025"  # a number cell in a non-code column is fine
 
 
 def test_copy_stream_delivers_all_bytes_in_small_reads():

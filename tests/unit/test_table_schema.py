@@ -1,4 +1,5 @@
 """The contracts exported as Frictionless Table Schemas check real department files."""
+
 import csv
 import json
 
@@ -15,10 +16,18 @@ ENCODINGS = {"tax_credit": "gb18030", "penalty": "gb18030"}  # see samples/NOTES
 def errors(path, schema: dict, encoding: str | None = None) -> list[tuple]:
     """(row, field, error type) for every problem; columns matched by header, not position."""
     options = {"encoding": encoding} if encoding else {}
-    report = Resource(path=path.name, basepath=str(path.parent), schema=Schema.from_descriptor(schema),
-                      detector=Detector(schema_sync=True), **options).validate()
-    return [(e.row_number if hasattr(e, "row_number") else None, getattr(e, "field_name", None), e.type)
-            for task in report.tasks for e in task.errors]
+    report = Resource(
+        path=path.name,
+        basepath=str(path.parent),
+        schema=Schema.from_descriptor(schema),
+        detector=Detector(schema_sync=True),
+        **options,
+    ).validate()
+    return [
+        (e.row_number if hasattr(e, "row_number") else None, getattr(e, "field_name", None), e.type)
+        for task in report.tasks
+        for e in task.errors
+    ]
 
 
 def test_export_writes_a_valid_table_schema_per_contract(tmp_path, capsys):
@@ -40,22 +49,25 @@ def test_export_writes_a_valid_table_schema_per_contract(tmp_path, capsys):
 DATES_WRITTEN_IN_CHINESE = {"commitment_20261120.csv": [(14, "承诺日期", "type-error")]}
 
 
-@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*_2026*.*") if not p.name.startswith("penalty")))
+@pytest.mark.parametrize(
+    "sample", sorted(p.name for p in SAMPLES.glob("*_2026*.*") if not p.name.startswith("penalty"))
+)
 def test_every_sample_passes_its_exported_schema(sample):
     feed = sample.rsplit("_", 1)[0]
-    assert errors(SAMPLES / sample, contracts.table_schema(contracts.load(feed)), ENCODINGS.get(feed)) == \
-        DATES_WRITTEN_IN_CHINESE.get(sample, [])
+    assert errors(
+        SAMPLES / sample, contracts.table_schema(contracts.load(feed)), ENCODINGS.get(feed)
+    ) == DATES_WRITTEN_IN_CHINESE.get(sample, [])
 
 
 def test_a_broken_file_fails_its_exported_schema_where_it_is_broken(tmp_path):
     rows = list(csv.reader((SAMPLES / "parking_20261120.csv").open(encoding="utf-8")))
     header = rows[0]
-    rows[3][header.index("缴费状态")] = "未缴"              # not an enumerated value
-    rows[5][header.index("应缴金额（元）")] = "-2.00"       # below the minimum
-    rows[7][header.index("车牌号")] = ""                    # required
+    rows[3][header.index("缴费状态")] = "未缴"  # not an enumerated value
+    rows[5][header.index("应缴金额（元）")] = "-2.00"  # below the minimum
+    rows[7][header.index("车牌号")] = ""  # required
     rows[9][header.index("车主类型")] = "个人"
     rows[9][header.index("停车记录编号")] = rows[8][header.index("停车记录编号")]  # key repeated
-    order = [header.index(h) for h in reversed(header)]    # column order is free
+    order = [header.index(h) for h in reversed(header)]  # column order is free
     path = tmp_path / "parking_20261122.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows([[row[i] for i in order] for row in rows])
@@ -74,4 +86,5 @@ def test_codes_are_checked_for_shape():
     penalty = contracts.table_schema(contracts.load("penalty"))
     kinds = next(f for f in penalty["fields"] if f["name"] == "处罚类别")["constraints"]["pattern"]
     import re
+
     assert re.fullmatch(kinds, "罚款；没收违法所得") and not re.fullmatch(kinds, "罚款；拘押")

@@ -1,4 +1,5 @@
 """`xinyong`: the command line of the platform."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,14 @@ from pathlib import Path
 
 from xinyong.runtime import config
 
-STATUS_MARK = {"loaded": "ok", "loaded_with_rejects": "ok*", "quarantined": "QUARANTINED",
-               "unreadable": "UNREADABLE", "duplicate": "duplicate", "already_loaded": "ok"}
+STATUS_MARK = {
+    "loaded": "ok",
+    "loaded_with_rejects": "ok*",
+    "quarantined": "QUARANTINED",
+    "unreadable": "UNREADABLE",
+    "duplicate": "duplicate",
+    "already_loaded": "ok",
+}
 
 
 class UserError(RuntimeError):
@@ -22,6 +29,7 @@ class UserError(RuntimeError):
 def _local(moment: dt.datetime) -> dt.datetime:
     """Times are shown as the district reads its clocks."""
     from zoneinfo import ZoneInfo
+
     return moment.astimezone(ZoneInfo("Asia/Shanghai"))
 
 
@@ -33,6 +41,7 @@ def _where(settings: config.Settings, url: str) -> str:
     if settings.embedded:
         return f"embedded PostgreSQL on 127.0.0.1:{settings.embedded_port} (data in {settings.home / 'pg'})"
     from xinyong.runtime.warehouse import redacted
+
     return redacted(url)
 
 
@@ -51,12 +60,17 @@ def _warehouse(settings: config.Settings) -> str:
 
 # ---------------------------------------------------------------- commands
 
+
 def cmd_db(args) -> int:
     from xinyong.runtime import embedded
 
     settings = config.load()
     if args.action == "stop":
-        _say("embedded PostgreSQL stopped" if embedded.stop(settings.home) else "embedded PostgreSQL was not running")
+        _say(
+            "embedded PostgreSQL stopped"
+            if embedded.stop(settings.home)
+            else "embedded PostgreSQL was not running"
+        )
         return 0
     url = _warehouse(settings)
     _say(url if args.action == "url" else f"warehouse ready: {_where(settings, url)}")
@@ -106,8 +120,10 @@ def cmd_run(args) -> int:
 
     settings = config.load()
     if not settings.landing.is_dir():
-        raise UserError(f"The landing folder {settings.landing} does not exist; set XINYONG_LANDING "
-                        f"or create it with `xinyong generate --out {settings.landing}`.")
+        raise UserError(
+            f"The landing folder {settings.landing} does not exist; set XINYONG_LANDING "
+            f"or create it with `xinyong generate --out {settings.landing}`."
+        )
     url = _warehouse(settings)
     log_file = _log_file(settings, "run")
     _say("Xinyong daily run")
@@ -120,9 +136,13 @@ def cmd_run(args) -> int:
 
     read_fd, write_fd = os.pipe()
     with log_file.open("a") as log:
-        child = subprocess.Popen([sys.executable, "-m", "xinyong.app.orchestrate"],
-                                 env={**os.environ, **env, "XINYONG_PROGRESS_FD": str(write_fd)},
-                                 pass_fds=(write_fd,), stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "xinyong.app.orchestrate"],
+            env={**os.environ, **env, "XINYONG_PROGRESS_FD": str(write_fd)},
+            pass_fds=(write_fd,),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     os.close(write_fd)
     totals = {"files": 0, "read": 0, "loaded": 0, "rejected": 0}
     outcome: dict = {}
@@ -138,7 +158,10 @@ def cmd_run(args) -> int:
 def _show(event: dict, totals: dict, outcome: dict) -> None:
     kind = event["event"]
     if kind == "dag_start":
-        _say(f"  > airflow dag {event['dag_id']} ..." + (f" ({event['reason']})" if event.get("reason") else ""))
+        _say(
+            f"  > airflow dag {event['dag_id']} ..."
+            + (f" ({event['reason']})" if event.get("reason") else "")
+        )
     elif kind == "dag_end":
         _say(f"    {event['state']} in {event['seconds']}s")
         for f in event.get("files", []):
@@ -146,8 +169,10 @@ def _show(event: dict, totals: dict, outcome: dict) -> None:
             totals["read"] += f["rows_read"]
             totals["loaded"] += f["rows_loaded"]
             totals["rejected"] += f["rows_rejected"]
-            line = (f"    {STATUS_MARK.get(f['status'], f['status']):<11} {f['file_name']}: read {f['rows_read']:,}, "
-                    f"loaded {f['rows_loaded']:,}, rejected {f['rows_rejected']:,}")
+            line = (
+                f"    {STATUS_MARK.get(f['status'], f['status']):<11} {f['file_name']}: read {f['rows_read']:,}, "
+                f"loaded {f['rows_loaded']:,}, rejected {f['rows_rejected']:,}"
+            )
             _say(line)
             if f.get("message"):
                 _say(f"                {f['message']}")
@@ -173,11 +198,15 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
     from xinyong.runtime import warehouse
 
     _say("")
-    _say(f"files processed: {totals['files']}   rows read: {totals['read']:,}   "
-         f"loaded: {totals['loaded']:,}   rejected: {totals['rejected']:,}")
+    _say(
+        f"files processed: {totals['files']}   rows read: {totals['read']:,}   "
+        f"loaded: {totals['loaded']:,}   rejected: {totals['rejected']:,}"
+    )
     if outcome.get("landing"):
-        _say(f"landing: {len(outcome['landing'])} entr{'y' if len(outcome['landing']) == 1 else 'ies'} "
-             "no feed takes up, not read (see audit.landing_findings)")
+        _say(
+            f"landing: {len(outcome['landing'])} entr{'y' if len(outcome['landing']) == 1 else 'ies'} "
+            "no feed takes up, not read (see audit.landing_findings)"
+        )
     if outcome.get("stale"):
         _say(f"freshness alerts: {len(outcome['stale'])} feed(s) late (see audit.freshness_alerts)")
     if "unchanged" in outcome:
@@ -197,10 +226,14 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
     if code != 0 and not publication and "error" not in outcome:
         _say(f"the run failed before publishing; see {log_file}")
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("select 1 from information_schema.tables where table_schema = 'publish' "
-                    "and table_name = 'entity_credit_profile'")
+        cur.execute(
+            "select 1 from information_schema.tables where table_schema = 'publish' "
+            "and table_name = 'entity_credit_profile'"
+        )
         if cur.fetchone():
-            cur.execute("select tier, count(*) from publish.entity_credit_profile group by tier order by tier")
+            cur.execute(
+                "select tier, count(*) from publish.entity_credit_profile group by tier order by tier"
+            )
             tiers = "  ".join(f"{t}: {n:,}" for t, n in cur.fetchall())
             _say(f"entities per tier: {tiers}")
     _say("")
@@ -219,8 +252,10 @@ def cmd_status(args) -> int:
     _say(f"warehouse: {_where(settings, url)}")
     if live:
         counts = ", ".join(f"{k} {v:,}" for k, v in (live["row_counts"] or {}).items())
-        _say(f"publication {live['publication_id']} live since {_local(live['finished_at']):%Y-%m-%d %H:%M} "
-             f"(evaluation date {live['evaluation_date']}): {counts}")
+        _say(
+            f"publication {live['publication_id']} live since {_local(live['finished_at']):%Y-%m-%d %H:%M} "
+            f"(evaluation date {live['evaluation_date']}): {counts}"
+        )
         if (live.get("artifacts") or {}).get("report"):
             _say(f"publication report: {live['artifacts']['report']}")
     else:
@@ -230,25 +265,40 @@ def cmd_status(args) -> int:
                        from audit.publications order by publication_id desc limit 1""")
         last = cur.fetchone()
         if last:
-            _say(f"last run: attempt {last[0]} {last[1]} at {_local(last[3]):%Y-%m-%d %H:%M}"
-                 + (f": {last[2].splitlines()[0]}" if last[2] else ""))
+            _say(
+                f"last run: attempt {last[0]} {last[1]} at {_local(last[3]):%Y-%m-%d %H:%M}"
+                + (f": {last[2].splitlines()[0]}" if last[2] else "")
+            )
             if last[4] and (not live or live["publication_id"] != last[0]):
                 _say(f"  its report: {last[4]}")
             if last[5]:
-                _say(f"  candidate kept as `{last[5]}`: `xinyong publish --approve {last[0]} --reason \"...\"`")
+                _say(f'  candidate kept as `{last[5]}`: `xinyong publish --approve {last[0]} --reason "..."`')
         _say("")
-        _say(f"{'feed':<18} {'latest as-of':<12} {'received':<17} {'files':>5} {'rejected rows':>13}  freshness")
-        cur.execute("""select feed, count(*), coalesce(sum(rows_rejected), 0) from audit.feed_files group by feed""")
+        _say(
+            f"{'feed':<18} {'latest as-of':<12} {'received':<17} {'files':>5} {'rejected rows':>13}  freshness"
+        )
+        cur.execute(
+            """select feed, count(*), coalesce(sum(rows_rejected), 0) from audit.feed_files group by feed"""
+        )
         files_by_feed = {feed: (n, rejected) for feed, n, rejected in cur.fetchall()}
         cur.execute("""select reason, first_seen from audit.landing_findings where resolved_at is null
                        order by entry""")
         findings = cur.fetchall()
     for fresh in freshness.status(url):
         files, rejected = files_by_feed.get(fresh.feed, (0, 0))
-        verdict = "ok" if not fresh.stale else ("NO DATA" if fresh.last_received is None else
-                                                f"STALE ({fresh.age_days:.0f} days, cadence {fresh.cadence_days})")
+        verdict = (
+            "ok"
+            if not fresh.stale
+            else (
+                "NO DATA"
+                if fresh.last_received is None
+                else f"STALE ({fresh.age_days:.0f} days, cadence {fresh.cadence_days})"
+            )
+        )
         received = _local(fresh.last_received).strftime("%Y-%m-%d %H:%M") if fresh.last_received else "-"
-        _say(f"{fresh.feed:<18} {str(fresh.last_as_of or '-'):<12} {received:<17} {files:>5} {rejected:>13,}  {verdict}")
+        _say(
+            f"{fresh.feed:<18} {str(fresh.last_as_of or '-'):<12} {received:<17} {files:>5} {rejected:>13,}  {verdict}"
+        )
     if findings:
         _say("")
         _say("in the landing folder, taken up by no feed (not read):")
@@ -267,14 +317,18 @@ def cmd_publish(args) -> int:
     try:
         if args.rollback:
             done = publish.rollback(url, by=args.by)
-            _say(f"publication {done['restored']} is live again in schema `publish`; "
-                 f"publication {done['rolled_back']} rolled back by {done['by']} (kept as `{publish.ROLLED_BACK}`)")
+            _say(
+                f"publication {done['restored']} is live again in schema `publish`; "
+                f"publication {done['rolled_back']} rolled back by {done['by']} (kept as `{publish.ROLLED_BACK}`)"
+            )
             return 0
         done = publish.approve(url, args.approve, args.reason, by=args.by)
     except publish.PublishError as exc:
         raise UserError(str(exc)) from None
     artifacts = pipeline.deliver(url, args.approve, done["evaluation_date"])
-    _say(f"publication {done['publication_id']} approved by {done['approved_by']} and live in schema `publish`")
+    _say(
+        f"publication {done['publication_id']} approved by {done['approved_by']} and live in schema `publish`"
+    )
     _say(f"  report: {artifacts['report']}")
     for consumer, folder in artifacts["outbox"].items():
         _say(f"  outbox ({consumer}): {folder}")
@@ -289,8 +343,10 @@ def cmd_contracts(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for feed, contract in contracts.load_all().items():
         path = out / f"{feed}.schema.json"
-        path.write_text(json.dumps(contracts.table_schema(contract), ensure_ascii=False, indent=2) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(contracts.table_schema(contract), ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+        )
         _say(f"  {path}")
     return 0
 
@@ -314,8 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("publish", help="roll back the live publication, or approve a held one")
     action = p.add_mutually_exclusive_group(required=True)
     action.add_argument("--rollback", action="store_true", help="put the previous publication back")
-    action.add_argument("--approve", type=int, metavar="PUBLICATION_ID",
-                        help="release a candidate whose only gate failures are approvable")
+    action.add_argument(
+        "--approve",
+        type=int,
+        metavar="PUBLICATION_ID",
+        help="release a candidate whose only gate failures are approvable",
+    )
     p.add_argument("--reason", help="why the approval is justified (required with --approve)")
     p.add_argument("--by", help="who approves / rolls back (default: XINYONG_APPROVER or the OS user)")
     p.set_defaults(func=cmd_publish)
@@ -340,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RuntimeError as exc:  # the warehouse went away mid-command: one sentence, no traceback
         from xinyong.runtime.warehouse import WarehouseError
+
         if not isinstance(exc, WarehouseError):
             raise
         print(f"xinyong: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ file; the child reports progress on a pipe, which the parent prints. The DAGs ru
 `dag.test()`, what `airflow dags test` does, in dependency order in one process (the
 in-process execution API starts once instead of once per DAG).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,8 +60,12 @@ def ensure_airflow_db(env: dict[str, str], log_file: Path) -> None:
     if marker.exists():
         return
     with log_file.open("a") as log:
-        result = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-                                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     if result.returncode != 0:
         raise RuntimeError(f"`airflow db migrate` failed; see {log_file}")
     marker.touch()
@@ -77,34 +82,45 @@ def _progress(event: dict) -> None:
 
 def _files_since(url: str, feed: str, since: float) -> list[dict]:
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("""select file_name, status, rows_read, rows_loaded, rows_rejected, message, report_path
+        cur.execute(
+            """select file_name, status, rows_read, rows_loaded, rows_rejected, message, report_path
                        from audit.feed_files where feed = %s and started_at >= to_timestamp(%s)
-                       order by file_id""", (feed, since))
+                       order by file_id""",
+            (feed, since),
+        )
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
+        return [dict(zip(cols, r, strict=False)) for r in cur.fetchall()]
 
 
 def _latest_publication_attempt(url: str, since: float) -> dict | None:
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("""select publication_id, status, reason, row_counts, artifacts from audit.publications
-                       where started_at >= to_timestamp(%s) order by publication_id desc limit 1""", (since,))
+        cur.execute(
+            """select publication_id, status, reason, row_counts, artifacts from audit.publications
+                       where started_at >= to_timestamp(%s) order by publication_id desc limit 1""",
+            (since,),
+        )
         row = cur.fetchone()
     if not row:
         return None
-    return dict(zip(["publication_id", "status", "reason", "row_counts", "artifacts"], row))
+    return dict(zip(["publication_id", "status", "reason", "row_counts", "artifacts"], row, strict=False))
 
 
 FRESHNESS_TASK = "check_freshness"
 
 
 def _failed_tasks(dag_run) -> set[str]:
-    return {ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) in ("failed", "upstream_failed")}
+    return {
+        ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) in ("failed", "upstream_failed")
+    }
 
 
 def _latest_alert(url: str, dag_id: str) -> str:
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("""select message from audit.freshness_alerts where feed = %s
-                       order by detected_at desc limit 1""", (dag_id.removeprefix("ingest_"),))
+        cur.execute(
+            """select message from audit.freshness_alerts where feed = %s
+                       order by detected_at desc limit 1""",
+            (dag_id.removeprefix("ingest_"),),
+        )
         row = cur.fetchone()
     return row[0] if row else f"{dag_id}: feed is stale"
 
@@ -134,14 +150,23 @@ def run_child() -> int:
         dag_run = bag.get_dag(dag_id).test()
         files = _files_since(url, dag_id.removeprefix("ingest_"), t0 - 1)
         failed = _failed_tasks(dag_run)
-        _progress({"event": "dag_end", "dag_id": dag_id, "state": str(dag_run.state),
-                   "seconds": round(time.time() - t0, 1), "files": files})
+        _progress(
+            {
+                "event": "dag_end",
+                "dag_id": dag_id,
+                "state": str(dag_run.state),
+                "seconds": round(time.time() - t0, 1),
+                "files": files,
+            }
+        )
         if failed == {FRESHNESS_TASK}:
             # A late feed is an alert for people (audit.freshness_alerts), not a reason to
             # withhold what the other feeds brought: the warehouse still builds.
             _progress({"event": "stale", "dag_id": dag_id, "message": _latest_alert(url, dag_id)})
         elif str(dag_run.state) != "success":
-            _progress({"event": "error", "message": f"{dag_id} failed ({', '.join(sorted(failed))}); see the log"})
+            _progress(
+                {"event": "error", "message": f"{dag_id} failed ({', '.join(sorted(failed))}); see the log"}
+            )
             return 1
     # Resolved once here and handed to the DAG as its param, so the decision and the build agree.
     day = pipeline.resolve_evaluation_date(os.environ.get("XINYONG_EVALUATION_DATE"))
@@ -154,8 +179,15 @@ def run_child() -> int:
     t0 = time.time()
     dag_run = bag.get_dag(WAREHOUSE_DAG).test(run_conf={"evaluation_date": day})
     attempt = _latest_publication_attempt(url, started - 1)
-    _progress({"event": "dag_end", "dag_id": WAREHOUSE_DAG, "state": str(dag_run.state),
-               "seconds": round(time.time() - t0, 1), "publication": attempt})
+    _progress(
+        {
+            "event": "dag_end",
+            "dag_id": WAREHOUSE_DAG,
+            "state": str(dag_run.state),
+            "seconds": round(time.time() - t0, 1),
+            "publication": attempt,
+        }
+    )
     return 0 if str(dag_run.state) == "success" and attempt and attempt["status"] == "published" else 1
 
 

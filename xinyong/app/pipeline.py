@@ -5,6 +5,7 @@ here is plain Python that tests call directly as well. The evaluation date is re
 once per warehouse run (`resolve_evaluation_date`) and passed explicitly from there on:
 to the publication row, dbt's `--vars`, the GX gate and the outbox.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -62,9 +63,9 @@ def resolve_evaluation_date(requested: str | None = None, run_after: dt.datetime
             return dt.date.fromisoformat(str(requested)).isoformat()
         except ValueError:
             raise ValueError(f"evaluation_date {requested!r} is not a date (YYYY-MM-DD)") from None
-    moment = run_after or dt.datetime.now(dt.timezone.utc)
+    moment = run_after or dt.datetime.now(dt.UTC)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(DISTRICT_TIMEZONE).date().isoformat()
 
 
@@ -83,8 +84,14 @@ def warehouse_url() -> str:
     except AirflowNotFoundException:
         return warehouse.url()
     # From the fields Airflow parsed, not get_uri(): that is Airflow's own URI format.
-    return warehouse.url_from_parts(host=conn.host, port=conn.port, user=conn.login, password=conn.password,
-                                    dbname=conn.schema, query=conn.extra_dejson)
+    return warehouse.url_from_parts(
+        host=conn.host,
+        port=conn.port,
+        user=conn.login,
+        password=conn.password,
+        dbname=conn.schema,
+        query=conn.extra_dejson,
+    )
 
 
 def check_landing() -> list[dict]:
@@ -145,8 +152,9 @@ def build_candidate(evaluation_date: str) -> dict:
     artifacts = {"dbt_target": str(result.target_path)}
     if not result.success:
         reason = "dbt build failed: " + "; ".join(result.failures[:5])
-        publish.fail(url, publication_id, reason, {"dbt": {"success": False, "failures": result.failures}},
-                     artifacts)
+        publish.fail(
+            url, publication_id, reason, {"dbt": {"success": False, "failures": result.failures}}, artifacts
+        )
         raise GateFailed(reason)
     publish.record(url, publication_id, artifacts, {"dbt": {"success": True}})
     return {"publication_id": publication_id, "evaluation_date": day, "artifacts": artifacts}
@@ -161,13 +169,24 @@ def audit_candidate(candidate: dict) -> dict:
     candidate["artifacts"].update({"data_docs": gate.data_docs, "gx_results": gate.results})
     candidate["gate_results"] = {"dbt": {"success": True}, "gx": gate.as_dict()}
     if not gate.success:
-        held = publish.fail(url, publication_id, gate.summary(), candidate["gate_results"],
-                            candidate["artifacts"], hold=gate.approvable)
-        report = publication_report.write(url, config.load(), publication_id,
-                                          new_schema=held or publish.CANDIDATE, old_schema=publish.LIVE)
+        held = publish.fail(
+            url,
+            publication_id,
+            gate.summary(),
+            candidate["gate_results"],
+            candidate["artifacts"],
+            hold=gate.approvable,
+        )
+        report = publication_report.write(
+            url, config.load(), publication_id, new_schema=held or publish.CANDIDATE, old_schema=publish.LIVE
+        )
         publish.record(url, publication_id, {"report": str(report)})
-        kept = (f"\n  candidate kept as schema {held}; release it with "
-                f"`xinyong publish --approve {publication_id} --reason \"...\"`" if held else "")
+        kept = (
+            f"\n  candidate kept as schema {held}; release it with "
+            f'`xinyong publish --approve {publication_id} --reason "..."`'
+            if held
+            else ""
+        )
         raise GateFailed(f"{gate.summary()}{kept}\n  publication report: {report}")
     log.info(gate.summary())
     return candidate
@@ -175,8 +194,9 @@ def audit_candidate(candidate: dict) -> dict:
 
 def publish_candidate(candidate: dict) -> dict:
     url = warehouse_url()
-    counts = publish.swap(url, candidate["publication_id"], publish.CANDIDATE,
-                          candidate["gate_results"], candidate["artifacts"])
+    counts = publish.swap(
+        url, candidate["publication_id"], publish.CANDIDATE, candidate["gate_results"], candidate["artifacts"]
+    )
     log.info("publication %s is live: %s", candidate["publication_id"], counts)
     faults.inject("publish:before_outbox")
     artifacts = deliver(url, candidate["publication_id"], candidate["evaluation_date"])
@@ -189,9 +209,13 @@ def deliver(url: str, publication_id: int, evaluation_date) -> dict:
     settings = config.load()
     folders = outbox.write(url, settings, publication_id, evaluation_date)
     lists = commitment_lists.write(url, settings, publication_id, evaluation_date)
-    report = publication_report.write(url, settings, publication_id,
-                                      new_schema=publish.LIVE, old_schema=publish.PREVIOUS)
-    artifacts = {"outbox": {consumer: str(folder) for consumer, folder in folders.items()},
-                 "commitment_lists": {code: str(path) for code, path in lists.items()}, "report": str(report)}
+    report = publication_report.write(
+        url, settings, publication_id, new_schema=publish.LIVE, old_schema=publish.PREVIOUS
+    )
+    artifacts = {
+        "outbox": {consumer: str(folder) for consumer, folder in folders.items()},
+        "commitment_lists": {code: str(path) for code, path in lists.items()},
+        "report": str(report),
+    }
     publish.record(url, publication_id, artifacts)
     return artifacts

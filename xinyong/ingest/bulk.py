@@ -21,6 +21,7 @@ The plain patterns are narrower than what the general path accepts, never wider:
 they refuse is only slower, not judged differently. `tests/integration/test_ingest_bulk.py`
 checks that both paths give the same raw rows and the same findings.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -41,14 +42,18 @@ ARROW_BLOCK = 1 << 23  # bytes of CSV per Arrow block: about 60,000 parking rows
 # (ISO dates, canonical numbers), so a plain row taken back out of raw reads as it was sent.
 _CODE = r"[!#-+\--`{-~\x{4e00}-\x{9fff}]+"  # printable ASCII but , " and lower case; CJK
 _EDGE = r"[^,\" \x00-\x1f\x{3000}\x{a0}]"  # what xy.clean would not trim (nor CSV quote)
-_DATE = (r"(?:1[89][0-9][0-9]|2[01][0-9][0-9]|2200)-"
-         r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
-         r"|02-(?:0[1-9]|1[0-9]|2[0-8]))")  # 29 February takes the general path
+_DATE = (
+    r"(?:1[89][0-9][0-9]|2[01][0-9][0-9]|2200)-"
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)  # 29 February takes the general path
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 _UNSIGNED = r"(?:0|[1-9][0-9]{0,14})"
 PLAIN = {
     "text": rf"{_EDGE}(?:[^,\"\x00-\x1f]*{_EDGE})?",  # no control characters either
-    "code": _CODE, "uscc": _CODE, "ric": _CODE,
+    "code": _CODE,
+    "uscc": _CODE,
+    "ric": _CODE,
     "date": _DATE,
     "datetime": rf"{_DATE} {_TIME}",
     "amount": rf"{_UNSIGNED}(?:\.[0-9]{{1,6}})?",
@@ -64,8 +69,8 @@ class NotBulk(Exception):
 @dataclass
 class BulkLoad:
     rows_read: int
-    rows_loaded: int       # plain rows left in raw after the rules
-    rows_set_aside: int    # rows now in `_landing` for the general path
+    rows_loaded: int  # plain rows left in raw after the rules
+    rows_set_aside: int  # rows now in `_landing` for the general path
 
 
 def eligible(header_map: HeaderMap) -> bool:
@@ -111,19 +116,38 @@ def _re2_escape(text: str) -> str:
 class _PlainRows:
     """Arrow blocks of the file in, CSV for COPY out (plain rows); the others to the spill file."""
 
-    def __init__(self, path: Path, encoding: str, width: int, contract: Contract, header_map: HeaderMap,
-                 lineage: tuple[int, str, str], side: "_SideWork", spill, max_cell_chars: int):
+    def __init__(
+        self,
+        path: Path,
+        encoding: str,
+        width: int,
+        contract: Contract,
+        header_map: HeaderMap,
+        lineage: tuple[int, str, str],
+        side: _SideWork,
+        spill,
+        max_cell_chars: int,
+    ):
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
         self.names = [f"f{i}" for i in range(1, width + 1)]
         self.reader = pcsv.open_csv(
             path,
-            read_options=pcsv.ReadOptions(column_names=self.names, skip_rows=1, block_size=ARROW_BLOCK, use_threads=False,
-                                          encoding="utf8" if encoding.startswith("utf-8") else encoding),
+            read_options=pcsv.ReadOptions(
+                column_names=self.names,
+                skip_rows=1,
+                block_size=ARROW_BLOCK,
+                use_threads=False,
+                encoding="utf8" if encoding.startswith("utf-8") else encoding,
+            ),
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in self.names},
-                                                strings_can_be_null=True, quoted_strings_can_be_null=True))
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in self.names},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
         self.mapped = sorted((pos, contract.column(name)) for name, pos in header_map.positions.items())
         self.lineage, self.side, self.spill = lineage, side, spill
         self.next_row = 2  # the header is row 1
@@ -133,8 +157,7 @@ class _PlainRows:
         self.too_long: int | None = None  # the first row with a cell past the feed's limit
 
     def copy_columns(self) -> list[str]:
-        return (["_source_row"] + [col.name for _, col in self.mapped]
-                + ["_file_id", "_source_file", "_as_of"])
+        return ["_source_row"] + [col.name for _, col in self.mapped] + ["_file_id", "_source_file", "_as_of"]
 
     @property
     def rows_read(self) -> int:
@@ -184,9 +207,13 @@ class _PlainRows:
         plain = pc.fill_null(plain, False) if plain is not None else pa.repeat(pa.scalar(True), n)
         if not pc.all(plain).as_py():
             other = pc.invert(plain)
-            set_aside = pa.Table.from_arrays([pc.filter(rows, other)] + [pc.filter(c, other) for c in batch.columns],
-                                             names=["_row"] + self.names)
-            pcsv.write_csv(set_aside, self.spill, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+            set_aside = pa.Table.from_arrays(
+                [pc.filter(rows, other)] + [pc.filter(c, other) for c in batch.columns],
+                names=["_row"] + self.names,
+            )
+            pcsv.write_csv(
+                set_aside, self.spill, pcsv.WriteOptions(include_header=False, quoting_style="needed")
+            )
             self.set_aside += set_aside.num_rows
             batch, rows = batch.filter(plain), pc.filter(rows, plain)
             n = batch.num_rows
@@ -194,15 +221,21 @@ class _PlainRows:
             return b""
         columns = [rows] + [batch.column(pos) for pos, _ in self.mapped]
         file_id, file_name, as_of = self.lineage
-        columns += [pa.repeat(pa.scalar(file_id, pa.int64()), n), pa.repeat(pa.scalar(file_name), n),
-                    pa.repeat(pa.scalar(as_of), n)]
+        columns += [
+            pa.repeat(pa.scalar(file_id, pa.int64()), n),
+            pa.repeat(pa.scalar(file_name), n),
+            pa.repeat(pa.scalar(as_of), n),
+        ]
         by_name = {col.name: batch.column(pos) for pos, col in self.mapped}
         self.side.take(batch=by_name)
         out = pa.BufferOutputStream()
         # Plain values hold no comma, quote or line break, so nothing is quoted: COPY parses
         # unquoted CSV markedly faster (Arrow would refuse a value that needed quotes).
-        pcsv.write_csv(pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))]), out,
-                       pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        pcsv.write_csv(
+            pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))]),
+            out,
+            pcsv.WriteOptions(include_header=False, quoting_style="none"),
+        )
         return out.getvalue().to_pybytes()
 
 
@@ -230,8 +263,10 @@ class _SideWork:
             # one text per column, a value per line (plain values hold no line breaks): PostgreSQL
             # splits a long text far faster than it parses an array of as many parameters
             arrays = ", ".join(r"string_to_array(%s, E'\n', E'\x01')" for _ in group)
-            self.queries[group] = (f"select * from unnest({arrays}) as c({', '.join(_q(c) for c in group)}) "
-                                   f"where coalesce({reasons}) is not null")
+            self.queries[group] = (
+                f"select * from unnest({arrays}) as c({', '.join(_q(c) for c in group)}) "
+                f"where coalesce({reasons}) is not null"
+            )
         self.personal = [name for name in contract.personal_ids if name in in_file]
         self.broken: dict[tuple[str, ...], list[tuple]] = {g: [] for g in self.groups}
         self.digests: dict[str, str] = {}
@@ -276,8 +311,10 @@ class _SideWork:
                             self.digests.update(secrets.id_digests(self.key, new.to_pylist()))
                         else:
                             columns = _split(new.to_pylist(), len(key))
-                            cur.execute(self.queries[key],
-                                        ["\n".join(_NULL if v is None else v for v in col) for col in columns])
+                            cur.execute(
+                                self.queries[key],
+                                ["\n".join(_NULL if v is None else v for v in col) for col in columns],
+                            )
                             self.broken[key].extend(cur.fetchall())
         except BaseException as exc:  # reported by finish(); keep draining until the sentinel
             self.error = exc
@@ -312,8 +349,19 @@ def _split(keys: list, width: int) -> list[list]:
     return columns
 
 
-def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: str, width: int,
-         file_id: int, file_name: str, as_of, warehouse_url: str, key: bytes) -> BulkLoad:
+def load(
+    cur,
+    contract: Contract,
+    header_map: HeaderMap,
+    path: Path,
+    encoding: str,
+    width: int,
+    file_id: int,
+    file_name: str,
+    as_of,
+    warehouse_url: str,
+    key: bytes,
+) -> BulkLoad:
     """Plain rows into raw, the rest into `_landing` (which the caller has created), and the
     keyed hashes (under `key`) of the plain rows' personal IDs into `_bulk_digests`. Raises
     NotBulk when Arrow cannot read the file as a table; the caller's savepoint then undoes
@@ -325,13 +373,24 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
     try:
         with tempfile.TemporaryFile() as spill:
             try:  # Arrow reads the first block on opening
-                plain = _PlainRows(path, encoding, width, contract, header_map,
-                                   (file_id, file_name, as_of.isoformat()), side, spill, contract.limits.max_cell_chars)
+                plain = _PlainRows(
+                    path,
+                    encoding,
+                    width,
+                    contract,
+                    header_map,
+                    (file_id, file_name, as_of.isoformat()),
+                    side,
+                    spill,
+                    contract.limits.max_cell_chars,
+                )
             except pa.ArrowInvalid as exc:
                 raise NotBulk(str(exc).splitlines()[0]) from None
-            cur.copy_expert(f"copy {contract.raw_table} ({', '.join(plain.copy_columns())}) from stdin "
-                            "with (format csv)", faults.during_copy(CopyStream(_ahead(plain.chunks()))),
-                            size=1 << 20)
+            cur.copy_expert(
+                f"copy {contract.raw_table} ({', '.join(plain.copy_columns())}) from stdin with (format csv)",
+                faults.during_copy(CopyStream(_ahead(plain.chunks()))),
+                size=1 << 20,
+            )
             if plain.too_long is not None:
                 raise cell_too_long(contract.limits, plain.too_long)
             if plain.error is not None:
@@ -348,8 +407,9 @@ def load(cur, contract: Contract, header_map: HeaderMap, path: Path, encoding: s
     return BulkLoad(plain.rows_read, copied - taken_back, plain.set_aside + taken_back)
 
 
-def _stage_digests(cur, contract: Contract, header_map: HeaderMap, file_id: int, side: _SideWork,
-                   taken_back: int) -> None:
+def _stage_digests(
+    cur, contract: Contract, header_map: HeaderMap, file_id: int, side: _SideWork, taken_back: int
+) -> None:
     """The keyed hashes of the plain rows still in raw, as `_bulk_digests` (a number only
     rows taken back had is left out)."""
     cur.execute("create temp table _bulk_digests (id_value text, digest text) on commit drop")
@@ -360,9 +420,12 @@ def _stage_digests(cur, contract: Contract, header_map: HeaderMap, file_id: int,
         positions = [header_map.positions[name] for name in side.personal]
         taken = " union ".join(f"select f{pos + 1} from _taken_back" for pos in positions)
         still_there = " or ".join(f"r.{name} = b.id_value" for name in side.personal)
-        cur.execute(f"""delete from _bulk_digests b where b.id_value in ({taken})
+        cur.execute(
+            f"""delete from _bulk_digests b where b.id_value in ({taken})
                           and not exists (select 1 from {contract.raw_table} r
-                                          where r._file_id = %s and ({still_there}))""", (file_id,))
+                                          where r._file_id = %s and ({still_there}))""",
+            (file_id,),
+        )
 
 
 def _ahead(chunks, depth: int = 2):
@@ -399,8 +462,9 @@ def _ahead(chunks, depth: int = 2):
         worker.join()
 
 
-def _take_back_rule_breakers(cur, contract: Contract, header_map: HeaderMap, width: int, file_id: int,
-                             side: _SideWork) -> int:
+def _take_back_rule_breakers(
+    cur, contract: Contract, header_map: HeaderMap, width: int, file_id: int, side: _SideWork
+) -> int:
     """Move the plain rows that break a rule from raw to `_landing`; how many there were."""
     per_row = side.per_row
     bad_combos = []
@@ -410,27 +474,37 @@ def _take_back_rule_breakers(cur, contract: Contract, header_map: HeaderMap, wid
         table = f"_broken_{i}"
         cur.execute(f"create temp table {table} ({', '.join(f'{_q(c)} text' for c in group)}) on commit drop")
         arrays = ", ".join("%s::text[]" for _ in group)
-        cur.execute(f"insert into {table} select * from unnest({arrays})", [list(col) for col in zip(*side.broken[group])])
+        cur.execute(
+            f"insert into {table} select * from unnest({arrays})",
+            [list(col) for col in zip(*side.broken[group], strict=False)],
+        )
         keys = ", ".join(f"coalesce(c.{_q(col)}, chr(1))" for col in group)
         bad_combos.append(f"({keys}) in (select {keys} from {table} c)")
     if not per_row and not bad_combos:
         return 0
     broken = [f"coalesce({', '.join(per_row)}) is not null"] if per_row else []
     by_position = {pos: name for name, pos in header_map.positions.items()}
-    as_sent = ", ".join((f"c.{_q(by_position[p])}::text" if p in by_position else "null::text") + f" as f{p + 1}"
-                        for p in range(width))
+    as_sent = ", ".join(
+        (f"c.{_q(by_position[p])}::text" if p in by_position else "null::text") + f" as f{p + 1}"
+        for p in range(width)
+    )
     # Found by a SELECT, which PostgreSQL can spread over parallel workers (a DELETE
     # cannot), then taken out by their row addresses.
     cur.execute(f"""select array_agg(c.ctid) from {contract.raw_table} c
-                    where c._file_id = {int(file_id)} and ({' or '.join(broken + bad_combos)})""")
+                    where c._file_id = {int(file_id)} and ({" or ".join(broken + bad_combos)})""")
     found = cur.fetchone()[0]
-    cur.execute(f"""create temp table _taken_back on commit drop as
+    cur.execute(
+        f"""create temp table _taken_back on commit drop as
                     with broken as (
                         delete from {contract.raw_table} c where c.ctid = any(%s::tid[])
                         returning c._source_row as _row, {as_sent})
-                    select * from broken""", (found or [],))
-    cur.execute(f"insert into _landing (_row, {', '.join(validation.landing_columns(width))}) "
-                "select * from _taken_back")
+                    select * from broken""",
+        (found or [],),
+    )
+    cur.execute(
+        f"insert into _landing (_row, {', '.join(validation.landing_columns(width))}) "
+        "select * from _taken_back"
+    )
     return cur.rowcount
 
 

@@ -10,12 +10,13 @@ unhashed. A problem is reported with the file, the line and one sentence. `table
 exports a contract as a Frictionless Table Schema, so a department can check a file
 before sending it.
 """
+
 from __future__ import annotations
 
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,9 +29,17 @@ CONTRACTS_DIR = PROJECT_ROOT / "connectors"
 # numeric XLSX cell in them is an error rather than something to convert.
 CODE_TYPES = {"code", "uscc", "ric"}
 SQL_TYPES = {
-    "text": "text", "code": "text", "uscc": "text", "ric": "text", "enum": "text",
-    "enum_set": "text", "date": "date", "datetime": "timestamp", "amount": "numeric",
-    "integer": "bigint", "year": "integer",
+    "text": "text",
+    "code": "text",
+    "uscc": "text",
+    "ric": "text",
+    "enum": "text",
+    "enum_set": "text",
+    "date": "date",
+    "datetime": "timestamp",
+    "amount": "numeric",
+    "integer": "bigint",
+    "year": "integer",
 }
 NUMERIC_TYPES = {"amount", "integer", "year"}
 ENUM_TYPES = {"enum", "enum_set"}
@@ -71,10 +80,10 @@ class Column(_Strict):
     required: bool = False
     aliases: tuple[str, ...] = ()
     values: tuple[str, ...] = ()
-    min: Optional[float] = None
-    max: Optional[float] = None
-    personal: Optional[PersonalKind] = None
-    personal_when: Optional[str] = None  # SQL condition; None = always personal
+    min: float | None = None
+    max: float | None = None
+    personal: PersonalKind | None = None
+    personal_when: str | None = None  # SQL condition; None = always personal
 
     @field_validator("values", mode="before")
     @classmethod
@@ -92,7 +101,9 @@ class Column(_Strict):
             raise _Problem(("values",), f"values are only for enum and enum_set, not {self.type}")
         for bound in ("min", "max"):
             if getattr(self, bound) is not None and self.type not in NUMERIC_TYPES:
-                raise _Problem((bound,), f"{bound} is only for {', '.join(sorted(NUMERIC_TYPES))}, not {self.type}")
+                raise _Problem(
+                    (bound,), f"{bound} is only for {', '.join(sorted(NUMERIC_TYPES))}, not {self.type}"
+                )
         return self
 
     @property
@@ -113,11 +124,12 @@ class Check(_Strict):
 class Limits(_Strict):
     """How much one file of the feed may make the platform read. Past any of them the file is
     refused with a reason, before or while it is read, never after reading it whole."""
-    max_file_mb: float = Field(200, gt=0)           # checked on the file's size, before it is opened
+
+    max_file_mb: float = Field(200, gt=0)  # checked on the file's size, before it is opened
     max_xlsx_expanded_mb: float = Field(256, gt=0)  # an XLSX's parts, uncompressed, before parsing
-    max_columns: int = Field(300, gt=0)             # on the header, before a landing table is made
-    max_rows: int = Field(1_000_000, gt=0)          # data lines (CSV) or rows (XLSX) after the header
-    max_cell_chars: int = Field(4000, gt=0)         # characters in one cell
+    max_columns: int = Field(300, gt=0)  # on the header, before a landing table is made
+    max_rows: int = Field(1_000_000, gt=0)  # data lines (CSV) or rows (XLSX) after the header
+    max_cell_chars: int = Field(4000, gt=0)  # characters in one cell
 
     @property
     def max_file_bytes(self) -> int:
@@ -150,19 +162,27 @@ class Contract(_Strict):
         seen: dict[str, int] = {}  # normalised header or alias -> index of the column using it
         for i, col in enumerate(self.columns):
             if col.name in names[:i]:
-                raise _Problem(("columns", i, "name"), f"column name {col.name!r} is already used by "
-                                                       f"columns[{names.index(col.name)}]")
+                raise _Problem(
+                    ("columns", i, "name"),
+                    f"column name {col.name!r} is already used by columns[{names.index(col.name)}]",
+                )
             for j, header in enumerate((col.header, *col.aliases)):
                 other = seen.setdefault(normalise_header(header), i)
-                if other != i or normalise_header(header) in map(normalise_header, (col.header, *col.aliases)[:j]):
+                if other != i or normalise_header(header) in map(
+                    normalise_header, (col.header, *col.aliases)[:j]
+                ):
                     where = ("columns", i, "header") if j == 0 else ("columns", i, "aliases", j - 1)
-                    raise _Problem(where, f"header {header!r} is already used by columns[{other}] "
-                                          f"({self.columns[other].name})")
+                    raise _Problem(
+                        where,
+                        f"header {header!r} is already used by columns[{other}] ({self.columns[other].name})",
+                    )
             if col.personal_when:
                 for ref, _ in PLACEHOLDER.findall(col.personal_when):
                     if ref not in names:
-                        raise _Problem(("columns", i, "personal_when"),
-                                       f"personal_when names {{{ref}}}, which is not a column")
+                        raise _Problem(
+                            ("columns", i, "personal_when"),
+                            f"personal_when names {{{ref}}}, which is not a column",
+                        )
         for i, ref in enumerate(self.key):
             if ref not in names:
                 raise _Problem(("key", i), f"key column {ref!r} is not a column")
@@ -174,7 +194,9 @@ class Contract(_Strict):
                 raise _Problem(("checks", i, "column"), f"column {check.column!r} is not a column")
             for ref, _ in PLACEHOLDER.findall(check.fail_if):
                 if ref not in names:
-                    raise _Problem(("checks", i, "fail_if"), f"fail_if names {{{ref}}}, which is not a column")
+                    raise _Problem(
+                        ("checks", i, "fail_if"), f"fail_if names {{{ref}}}, which is not a column"
+                    )
         return self
 
     @property
@@ -290,6 +312,7 @@ def display_path(path: Path) -> str:
 
 def parse(data: dict, source: str = "contract", root: yaml.Node | None = None) -> Contract:
     """A validated contract; `root` (the composed YAML document) gives the error its line."""
+
     def fail(loc: tuple, message: str) -> ContractError:
         line = _node_line(root, loc)
         return ContractError(f"{source}{f', line {line}' if line else ''}: {message}")
@@ -309,8 +332,10 @@ def load_file(path: Path) -> Contract:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
-        raise ContractError(f"{source}{f', line {line}' if line else ''}: not valid YAML "
-                            f"({getattr(exc, 'problem', None) or exc})") from None
+        raise ContractError(
+            f"{source}{f', line {line}' if line else ''}: not valid YAML "
+            f"({getattr(exc, 'problem', None) or exc})"
+        ) from None
     data = yaml.safe_load(text)
     duplicate = _duplicate_keys(root)
     if duplicate:
@@ -318,8 +343,10 @@ def load_file(path: Path) -> Contract:
         raise ContractError(f"{source}, line {_node_line(root, loc)}: {_place(data, loc)}: {message}")
     contract = parse(data, source, root)
     if contract.feed != path.stem:
-        raise ContractError(f"{source}, line {_node_line(root, ('feed',))}: feed {contract.feed!r} "
-                            f"does not match the file name {path.name!r}")
+        raise ContractError(
+            f"{source}, line {_node_line(root, ('feed',))}: feed {contract.feed!r} "
+            f"does not match the file name {path.name!r}"
+        )
     return contract
 
 
@@ -338,9 +365,17 @@ def load(feed: str) -> Contract:
 # ---------------------------------------------------------------- Frictionless Table Schema
 
 TABLE_SCHEMA_TYPES = {
-    "text": "string", "code": "string", "uscc": "string", "ric": "string", "enum": "string",
-    "enum_set": "string", "date": "date", "datetime": "datetime", "amount": "number",
-    "integer": "integer", "year": "year",
+    "text": "string",
+    "code": "string",
+    "uscc": "string",
+    "ric": "string",
+    "enum": "string",
+    "enum_set": "string",
+    "date": "date",
+    "datetime": "datetime",
+    "amount": "number",
+    "integer": "integer",
+    "year": "year",
 }
 # Shape only: the check character itself (ISO 7064 / GB 11643) is beyond a pattern.
 TABLE_SCHEMA_PATTERNS = {
@@ -359,8 +394,11 @@ def table_schema(contract: Contract) -> dict:
     """
     fields = []
     for col in contract.columns:
-        field: dict[str, Any] = {"name": col.header, "type": TABLE_SCHEMA_TYPES[col.type],
-                                 "description": col.name}
+        field: dict[str, Any] = {
+            "name": col.header,
+            "type": TABLE_SCHEMA_TYPES[col.type],
+            "description": col.name,
+        }
         if col.type in ("date", "datetime"):
             field["format"] = "any"
         if col.type == "amount":

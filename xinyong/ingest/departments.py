@@ -8,6 +8,7 @@ warnings and objections, route by it; contracts do not name their department.
 Loading validates every row and fails, naming the seed's line, when a feed with a contract
 has no sending department or two, or when the seed names a feed that has no contract.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,20 +37,24 @@ class Department(BaseModel):
     uscc: str
     name: str = Field(min_length=1)
     domains: tuple[str, ...] = ()  # supervision domains, e.g. 市场监管
-    feeds: tuple[str, ...] = ()    # feeds it sends (connectors/<feed>.yml)
+    feeds: tuple[str, ...] = ()  # feeds it sends (connectors/<feed>.yml)
     outbox_folder: str = Field(min_length=1)  # relative: under XINYONG_HOME/reports; or absolute
     email: EmailStr
 
     @field_validator("domains", "feeds", mode="before")
     @classmethod
     def _split(cls, text: Any) -> Any:
-        return tuple(part.strip() for part in text.split("|") if part.strip()) if isinstance(text, str) else text
+        return (
+            tuple(part.strip() for part in text.split("|") if part.strip()) if isinstance(text, str) else text
+        )
 
     @field_validator("uscc")
     @classmethod
     def _uscc_is_valid(cls, code: str) -> str:
         if not uscc_code.is_valid(code):
-            raise ValueError(f"{code!r} is not a valid 统一社会信用代码 (18 characters, check character last)")
+            raise ValueError(
+                f"{code!r} is not a valid 统一社会信用代码 (18 characters, check character last)"
+            )
         return code
 
     @field_validator("outbox_folder")
@@ -90,15 +95,21 @@ def load(path: Path = SEED, contracts_dir: Path = contracts.CONTRACTS_DIR) -> tu
         for line, dept in rows:
             value = getattr(dept, field)
             if value in seen:
-                raise _fail(path, line, f"{dept.department_code}: {field} {value!r} is already on line {seen[value]}")
+                raise _fail(
+                    path, line, f"{dept.department_code}: {field} {value!r} is already on line {seen[value]}"
+                )
             seen[value] = line
     feeds = contracts.load_all(contracts_dir)
     senders: dict[str, list[str]] = {feed: [] for feed in feeds}
     for line, dept in rows:
         for feed in dept.feeds:
             if feed not in senders:
-                raise _fail(path, line, f"{dept.department_code}: feed {feed!r} has no contract in "
-                                        f"{contracts.display_path(contracts_dir)}")
+                raise _fail(
+                    path,
+                    line,
+                    f"{dept.department_code}: feed {feed!r} has no contract in "
+                    f"{contracts.display_path(contracts_dir)}",
+                )
             senders[feed].append(dept.department_code)
     for feed, codes in senders.items():
         if len(codes) != 1:

@@ -4,6 +4,7 @@ CSV encoding is told apart by the bytes: a UTF-8 BOM, else valid UTF-8, else GB1
 (a superset of GBK, what Windows Excel writes). XLSX is read from its first sheet in
 streaming mode. Rows are yielded one at a time so memory stays bounded for any size.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -11,9 +12,9 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from xinyong.ingest.contracts import Contract, Limits, normalise_header
 
@@ -27,10 +28,10 @@ class UnreadableFile(ValueError):
 
 @dataclass
 class HeaderMap:
-    positions: dict[str, int]                       # contract column -> position in the file
+    positions: dict[str, int]  # contract column -> position in the file
     missing_required: list[str] = field(default_factory=list)  # contract headers
     missing_optional: list[str] = field(default_factory=list)
-    extra: dict[str, int] = field(default_factory=dict)         # unknown header -> position
+    extra: dict[str, int] = field(default_factory=dict)  # unknown header -> position
 
 
 def detect_encoding(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
@@ -49,15 +50,19 @@ def detect_encoding(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
         while chunk := fh.read(CHUNK):
             nul = chunk.find(b"\0")
             if nul >= 0:
-                raise UnreadableFile(f"文件第 {offset + nul + 1:,} 个字节是 NUL（二进制内容），不是文本 CSV；"
-                                     "请从 Excel 另存为 CSV 后重新上传")
+                raise UnreadableFile(
+                    f"文件第 {offset + nul + 1:,} 个字节是 NUL（二进制内容），不是文本 CSV；"
+                    "请从 Excel 另存为 CSV 后重新上传"
+                )
             # A line longer than a chunk spans chunks: only the distance from the last line
             # break before this chunk to the first one in it (or to its end) can exceed the
             # bound, which is never less than a chunk.
             first = chunk.find(b"\n")
             if (offset + (first if first >= 0 else len(chunk))) - line_start > longest:
-                raise UnreadableFile(f"第 {lines + 1:,} 行超过 {longest / 2**20:,.1f} MB 仍未换行，"
-                                     f"超出本数据类别的上限（{limits.max_columns} 列、每格 {limits.max_cell_chars} 字），未读取")
+                raise UnreadableFile(
+                    f"第 {lines + 1:,} 行超过 {longest / 2**20:,.1f} MB 仍未换行，"
+                    f"超出本数据类别的上限（{limits.max_columns} 列、每格 {limits.max_cell_chars} 字），未读取"
+                )
             if first >= 0:
                 lines += chunk.count(b"\n")
                 line_start = offset + chunk.rfind(b"\n") + 1
@@ -93,8 +98,10 @@ def check_xlsx_size(path: Path, limit: int = DEFAULT_LIMITS.max_xlsx_expanded_by
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableFile(f"无法打开 Excel 文件（不是有效的 xlsx）：{str(exc)[:80]}") from None
     if expanded > limit:
-        raise UnreadableFile(f"Excel 文件解压后约 {expanded / 1048576:,.0f} MB，超过 {limit / 1048576:,.0f} MB 的上限，"
-                             "未读取；请拆分后重新上传或改用 CSV")
+        raise UnreadableFile(
+            f"Excel 文件解压后约 {expanded / 1048576:,.0f} MB，超过 {limit / 1048576:,.0f} MB 的上限，"
+            "未读取；请拆分后重新上传或改用 CSV"
+        )
 
 
 def map_header(contract: Contract, header: list) -> HeaderMap:
@@ -121,8 +128,8 @@ def map_header(contract: Contract, header: list) -> HeaderMap:
 
 @dataclass
 class Row:
-    number: int                 # as in the file, header = row 1
-    cells: list                 # texts, positionally as in the file
+    number: int  # as in the file, header = row 1
+    cells: list  # texts, positionally as in the file
     numeric_code_cells: list[int] = field(default_factory=list)  # positions of numbers in code columns
 
 
@@ -192,12 +199,18 @@ class TableFile:
             yield header
             for number, values in enumerate(rows, start=2):
                 if number > last_row:  # counted as the sheet is streamed: the rest is never parsed
-                    raise UnreadableFile(f"工作表超过 {self.limits.max_rows:,} 行的上限，文件未加载；请拆分后重新上传")
+                    raise UnreadableFile(
+                        f"工作表超过 {self.limits.max_rows:,} 行的上限，文件未加载；请拆分后重新上传"
+                    )
                 if all(v is None or str(v).strip() == "" for v in values):
                     continue
                 row = Row(number, [])
                 for pos, value in enumerate(values):
-                    if pos in code_positions and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    if (
+                        pos in code_positions
+                        and isinstance(value, (int, float))
+                        and not isinstance(value, bool)
+                    ):
                         row.numeric_code_cells.append(pos)
                     text = cell_text(value)
                     if len(text) > limit:
@@ -217,8 +230,11 @@ def cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S") if (value.hour, value.minute, value.second) != (0, 0, 0) \
+        return (
+            value.strftime("%Y-%m-%d %H:%M:%S")
+            if (value.hour, value.minute, value.second) != (0, 0, 0)
             else value.strftime("%Y-%m-%d")
+        )
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
     return str(value)
@@ -243,10 +259,10 @@ class CopyStream(io.RawIOBase):
                     more = more.encode("utf-8")
             except StopIteration:
                 break
-            self._buffer = self._buffer[self._offset:] + more
+            self._buffer = self._buffer[self._offset :] + more
             self._offset = 0
         n = min(len(target), len(self._buffer) - self._offset)
-        target[:n] = self._buffer[self._offset:self._offset + n]
+        target[:n] = self._buffer[self._offset : self._offset + n]
         self._offset += n
         return n
 
@@ -271,7 +287,7 @@ def copy_safe(path: Path, encoding: str) -> bool:
             quote = data.find(b'"', len(carry) - recheck)
             recheck = 0
             while quote != -1:
-                before, after = data[quote - 1:quote], data[quote + 1:quote + 2]
+                before, after = data[quote - 1 : quote], data[quote + 1 : quote + 2]
                 if not after:
                     recheck = 1  # the last byte of this chunk: look again with the next one
                 elif before not in b',\r\n"' and after not in b',\r\n"':
@@ -281,7 +297,7 @@ def copy_safe(path: Path, encoding: str) -> bool:
             last_line = data.rfind(b"\n")
             carry = data[last_line:] if last_line >= 0 and len(data) - last_line <= 4096 else data[-2:]
             chunk = fh.read(CHUNK)
-    last_line = carry[carry.rfind(b"\n") + 1:]
+    last_line = carry[carry.rfind(b"\n") + 1 :]
     if last_line and not last_line.strip(b" \t,\r"):
         return False
     return True

@@ -1,4 +1,5 @@
 """Reports a person reads: the department's rejection report for a file with problems."""
+
 from __future__ import annotations
 
 import csv
@@ -25,12 +26,18 @@ def department_report_path(settings: config.Settings, feed: str, file_name: str)
 def write_department_report(warehouse_url: str, file_id: int, settings: config.Settings) -> Path:
     """An HTML page and an Excel-friendly CSV (UTF-8 with BOM) listing every rejected value."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute("""select feed, file_name, status, rows_read, rows_loaded, rows_rejected, message,
+        cur.execute(
+            """select feed, file_name, status, rows_read, rows_loaded, rows_rejected, message,
                               to_char(finished_at at time zone 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')
-                       from audit.feed_files where file_id = %s""", (file_id,))
+                       from audit.feed_files where file_id = %s""",
+            (file_id,),
+        )
         feed, file_name, status, read, loaded, rejected, message, when = cur.fetchone()
-        cur.execute("""select row_number, column_name, coalesce(value, ''), reason from audit.rejected_rows
-                       where file_id = %s order by row_number, column_name""", (file_id,))
+        cur.execute(
+            """select row_number, column_name, coalesce(value, ''), reason from audit.rejected_rows
+                       where file_id = %s order by row_number, column_name""",
+            (file_id,),
+        )
         problems = cur.fetchall()
     page = department_report_path(settings, feed, file_name)
     page.parent.mkdir(parents=True, exist_ok=True)
@@ -40,9 +47,12 @@ def write_department_report(warehouse_url: str, file_id: int, settings: config.S
         writer.writerow(["文件", "行号", "列", "值", "原因"])
         writer.writerows([file_name, *p] for p in problems)
     esc = html.escape
-    rows = "\n".join(f"<tr><td>{r}</td><td>{esc(c)}</td><td>{esc(v)}</td><td>{esc(why)}</td></tr>"
-                     for r, c, v, why in problems)
-    page.write_text(f"""<!doctype html>
+    rows = "\n".join(
+        f"<tr><td>{r}</td><td>{esc(c)}</td><td>{esc(v)}</td><td>{esc(why)}</td></tr>"
+        for r, c, v, why in problems
+    )
+    page.write_text(
+        f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>数据报送问题反馈：{esc(file_name)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse;width:100%}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f0f0f0}}
@@ -54,12 +64,14 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f0
 <tr><td>处理结果</td><td><b>{esc(STATUS_TEXT.get(status, status))}</b></td></tr>
 <tr><td>读取行数</td><td>{read}</td></tr><tr><td>加载行数</td><td>{loaded}</td></tr>
 <tr><td>退回行数</td><td>{rejected}</td></tr>
-<tr><td>说明</td><td>{esc(message or '')}</td></tr><tr><td>处理时间</td><td>{when}</td></tr>
+<tr><td>说明</td><td>{esc(message or "")}</td></tr><tr><td>处理时间</td><td>{when}</td></tr>
 </table>
 <p>行号按文件计（表头为第 1 行）。请修改下列问题后，以新文件名重新报送（个人信息已脱敏）。
 可用 Excel 打开同名表格：<a href="{esc(table.name)}">{esc(table.name)}</a></p>
 <table><tr><th>行号</th><th>列</th><th>值</th><th>原因</th></tr>
 {rows}
 </table></body></html>
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return page

@@ -1,4 +1,5 @@
 """The raw tables of the feeds, derived from their contracts, on top of the runtime's schema."""
+
 from __future__ import annotations
 
 from xinyong.ingest import contracts
@@ -38,9 +39,11 @@ def _move_row_hashes_to_digests(cur, contract: contracts.Contract) -> None:
     the digests, drop the columns (and the staging views over them, which the next build
     recreates)."""
     for name in contract.personal_ids:
-        cur.execute("""select 1 from information_schema.columns
+        cur.execute(
+            """select 1 from information_schema.columns
                        where table_schema = 'raw' and table_name = %s and column_name = %s""",
-                    (contract.feed, f"{name}_hash"))
+            (contract.feed, f"{name}_hash"),
+        )
         if cur.fetchone():
             cur.execute(f"""insert into raw.personal_id_digests (id_value, digest)
                             select distinct on ({name}) {name}, {name}_hash from {contract.raw_table}

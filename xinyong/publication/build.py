@@ -1,4 +1,5 @@
 """Build the warehouse with dbt into the candidate schema (the "write" of write-audit-publish)."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,13 @@ class BuildResult:
 
 def dbt_env(warehouse_url: str) -> dict[str, str]:
     """The environment dbt_project/profiles.yml reads: XINYONG_DB_<FIELD> per profile field."""
-    return {**{f"XINYONG_DB_{field.upper()}": value for field, value in warehouse.dbt_profile(warehouse_url).items()},
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return {
+        **{
+            f"XINYONG_DB_{field.upper()}": value
+            for field, value in warehouse.dbt_profile(warehouse_url).items()
+        },
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
 
 
 def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, target_dir: Path):
@@ -34,15 +40,25 @@ def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, targ
     os.environ.update(dbt_env(warehouse_url))
     dbt_sources.write(DBT_PROJECT)
     target_dir.mkdir(parents=True, exist_ok=True)
-    return dbtRunner().invoke([
-        *args, "--no-use-colors",
-        "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-        "--target-path", str(target_dir), "--log-path", str(target_dir / "logs"),
-    ])
+    return dbtRunner().invoke(
+        [
+            *args,
+            "--no-use-colors",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(target_dir),
+            "--log-path",
+            str(target_dir / "logs"),
+        ]
+    )
 
 
-def build_candidate(warehouse_url: str, settings: config.Settings, run_label: str,
-                    evaluation_date: str) -> BuildResult:
+def build_candidate(
+    warehouse_url: str, settings: config.Settings, run_label: str, evaluation_date: str
+) -> BuildResult:
     """`dbt build` (seeds, models, tests) into a fresh candidate schema for the evaluation date."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         schema.ensure(conn)
@@ -50,8 +66,12 @@ def build_candidate(warehouse_url: str, settings: config.Settings, run_label: st
         cur.execute(f"drop schema if exists {schemas.CANDIDATE} cascade")
     day = evaluation_date
     target_dir = settings.home / "dbt" / run_label
-    result = run_dbt(["build", "--vars", f"{{evaluation_date: '{day}', publish_schema: {schemas.CANDIDATE}}}"],
-                     warehouse_url, settings, target_dir)
+    result = run_dbt(
+        ["build", "--vars", f"{{evaluation_date: '{day}', publish_schema: {schemas.CANDIDATE}}}"],
+        warehouse_url,
+        settings,
+        target_dir,
+    )
     failures = []
     if result.result is not None:
         for node in result.result:

@@ -13,6 +13,7 @@ Derived from it: the roles, grants, column privileges and row-level security (`r
 the outbox extracts (`outbox`) and the README's readers block (`readers_table()`, between
 `<!-- consumers:start -->` and `<!-- consumers:end -->`; a unit test compares them).
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from xinyong.runtime.config import PROJECT_ROOT
@@ -49,12 +58,14 @@ def _wrong(at: tuple[str, ...], problem: str) -> PydanticCustomError:
 
 # --- the declaration's shape (dbt exposure keys, and our `meta`) -------------------------
 
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TableAccess(_Strict):
     """What a consumer sees of one table: `rows` (SQL over its columns) minus `hidden_columns`."""
+
     rows: str = ALL_ROWS
     hidden_columns: tuple[str, ...] = ()
 
@@ -79,7 +90,7 @@ class Meta(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _grants_need_a_role(self) -> "Meta":
+    def _grants_need_a_role(self) -> Meta:
         if "grants" in self.receives and not self.role:
             raise ValueError("a consumer that receives `grants` needs a `role`")
         if len(set(self.receives)) != len(self.receives):
@@ -109,7 +120,9 @@ class Exposure(_Strict):
     @classmethod
     def _name_is_identifier(cls, value: str) -> str:
         if not _IDENTIFIER.match(value):
-            raise ValueError(f"consumer name {value!r} is not a plain lower-case identifier (it names a folder)")
+            raise ValueError(
+                f"consumer name {value!r} is not a plain lower-case identifier (it names a folder)"
+            )
         return value
 
     @field_validator("depends_on")
@@ -122,15 +135,16 @@ class Exposure(_Strict):
             if not match:
                 raise ValueError(f"{ref!r}: a consumer reads published models, written ref('<model>')")
             if match.group(1) not in published:
-                raise ValueError(f"{match.group(1)!r} is not a published model "
-                                 f"(published: {', '.join(sorted(published))})")
+                raise ValueError(
+                    f"{match.group(1)!r} is not a published model (published: {', '.join(sorted(published))})"
+                )
             tables.append(match.group(1))
         if len(set(tables)) != len(tables):
             raise ValueError("a table is named twice")
         return tuple(tables)
 
     @model_validator(mode="after")
-    def _tables_and_columns_exist(self, info: ValidationInfo) -> "Exposure":
+    def _tables_and_columns_exist(self, info: ValidationInfo) -> Exposure:
         published = info.context["published"]
         for table, access in self.config.meta.tables.items():
             at = ("config", "meta", "tables", table)
@@ -139,8 +153,10 @@ class Exposure(_Strict):
             columns = published[table]
             for column in access.hidden_columns:
                 if column not in columns:
-                    raise _wrong(at + ("hidden_columns",), f"{column!r} is not a column of {table} "
-                                                            f"(columns: {', '.join(columns)})")
+                    raise _wrong(
+                        at + ("hidden_columns",),
+                        f"{column!r} is not a column of {table} (columns: {', '.join(columns)})",
+                    )
             if set(columns) <= set(access.hidden_columns):
                 raise _wrong(at + ("hidden_columns",), "every column hidden; leave the table out instead")
             try:
@@ -148,8 +164,11 @@ class Exposure(_Strict):
             except ValueError as exc:
                 raise _wrong(at + ("rows",), str(exc)) from None
             if unknown:
-                raise _wrong(at + ("rows",), f"{', '.join(map(repr, unknown))} is not a column of {table}; "
-                                             "a row filter reads only its own table's columns")
+                raise _wrong(
+                    at + ("rows",),
+                    f"{', '.join(map(repr, unknown))} is not a column of {table}; "
+                    "a row filter reads only its own table's columns",
+                )
         return self
 
 
@@ -160,6 +179,7 @@ class Declaration(_Strict):
 
 # --- what the rest of the platform uses ------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Consumer:
     name: str
@@ -167,7 +187,7 @@ class Consumer:
     description: str
     role: str | None
     receives: tuple[str, ...]
-    tables: dict[str, TableAccess]   # every table it reads, in declaration order
+    tables: dict[str, TableAccess]  # every table it reads, in declaration order
 
     @property
     def grants(self) -> bool:
@@ -180,10 +200,44 @@ class Consumer:
 
 # Words of SQL that are not column names (a row filter is a plain boolean expression).
 _SQL_WORDS = {
-    "and", "or", "not", "is", "null", "true", "false", "in", "like", "ilike", "similar", "to",
-    "escape", "between", "symmetric", "distinct", "from", "case", "when", "then", "else", "end",
-    "any", "all", "some", "unknown", "current_date", "current_timestamp", "localtimestamp",
-    "date", "timestamp", "interval", "time", "integer", "numeric", "text", "boolean", "bigint",
+    "and",
+    "or",
+    "not",
+    "is",
+    "null",
+    "true",
+    "false",
+    "in",
+    "like",
+    "ilike",
+    "similar",
+    "to",
+    "escape",
+    "between",
+    "symmetric",
+    "distinct",
+    "from",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "any",
+    "all",
+    "some",
+    "unknown",
+    "current_date",
+    "current_timestamp",
+    "localtimestamp",
+    "date",
+    "timestamp",
+    "interval",
+    "time",
+    "integer",
+    "numeric",
+    "text",
+    "boolean",
+    "bigint",
 }
 
 
@@ -220,7 +274,9 @@ def _line(node, loc: tuple) -> int:
     """The line of the YAML node at a pydantic error location (the deepest one that exists)."""
     for key in loc:
         if isinstance(node, yaml.MappingNode):
-            found = [v for k, v in node.value if k.value == key] or [k for k, _ in node.value if k.value == key]
+            found = [v for k, v in node.value if k.value == key] or [
+                k for k, _ in node.value if k.value == key
+            ]
             if not found:
                 break
             node = found[0]
@@ -251,7 +307,11 @@ def load(project: Path = DBT_PROJECT) -> tuple[Consumer, ...]:
                     pass
                 loc = loc[2:]
             what = ".".join(str(part) for part in loc)
-            message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+            message = (
+                "unknown key"
+                if error["type"] == "extra_forbidden"
+                else error["msg"].removeprefix("Value error, ")
+            )
             problems.append(f"{where}: {what + ': ' if what else ''}{message}")
         raise DeclarationError("\n".join(problems)) from None
     consumers = []
@@ -259,10 +319,16 @@ def load(project: Path = DBT_PROJECT) -> tuple[Consumer, ...]:
         if not exposure.config.enabled:
             continue
         meta = exposure.config.meta
-        consumers.append(Consumer(
-            name=exposure.name, label=exposure.label, description=" ".join(exposure.description.split()),
-            role=meta.role, receives=meta.receives,
-            tables={table: meta.tables.get(table, TableAccess()) for table in exposure.depends_on}))
+        consumers.append(
+            Consumer(
+                name=exposure.name,
+                label=exposure.label,
+                description=" ".join(exposure.description.split()),
+                role=meta.role,
+                receives=meta.receives,
+                tables={table: meta.tables.get(table, TableAccess()) for table in exposure.depends_on},
+            )
+        )
     for attribute in ("name", "role"):
         values = [getattr(c, attribute) for c in consumers if getattr(c, attribute)]
         twice = sorted({v for v in values if values.count(v) > 1})
@@ -282,30 +348,48 @@ def readers_table(consumers: tuple[Consumer, ...] | None = None) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
-    intro = (f"Readers, derived from the consumer declaration `dbt_project/{DECLARATION.as_posix()}` "
-             "(grants, column privileges and row-level security are re-applied inside the swap "
-             "transaction; no role reads `raw`, `audit`, `staging`, `intermediate`, `policy` or a "
-             "publication that is not live):")
-    lines = [textwrap.fill(intro, width=90, break_on_hyphens=False), "",
-             "| consumer | role | receives | tables (rows it sees; hidden columns) |",
-             "|---|---|---|---|"]
+    intro = (
+        f"Readers, derived from the consumer declaration `dbt_project/{DECLARATION.as_posix()}` "
+        "(grants, column privileges and row-level security are re-applied inside the swap "
+        "transaction; no role reads `raw`, `audit`, `staging`, `intermediate`, `policy` or a "
+        "publication that is not live):"
+    )
+    lines = [
+        textwrap.fill(intro, width=90, break_on_hyphens=False),
+        "",
+        "| consumer | role | receives | tables (rows it sees; hidden columns) |",
+        "|---|---|---|---|",
+    ]
     for consumer in consumers:
         reads = []
         for table, access in consumer.tables.items():
-            notes = ([f"rows `{cell(access.rows)}`"] if access.rows != ALL_ROWS else []) + \
-                    ([f"hidden {', '.join(f'`{c}`' for c in access.hidden_columns)}"] if access.hidden_columns else [])
+            notes = ([f"rows `{cell(access.rows)}`"] if access.rows != ALL_ROWS else []) + (
+                [f"hidden {', '.join(f'`{c}`' for c in access.hidden_columns)}"]
+                if access.hidden_columns
+                else []
+            )
             reads.append(f"`{table}`" + (f" ({'; '.join(notes)})" if notes else ""))
-        receives = [f"outbox `{OUTBOX_FOLDER.format(consumer=consumer.name, publication_id='<id>')}/`"
-                    if way == "outbox" else way for way in consumer.receives]
-        lines.append(f"| {consumer.label} (`{consumer.name}`) | {f'`{consumer.role}`' if consumer.role else '–'} "
-                     f"| {', '.join(receives)} | {', '.join(reads)} |")
+        receives = [
+            f"outbox `{OUTBOX_FOLDER.format(consumer=consumer.name, publication_id='<id>')}/`"
+            if way == "outbox"
+            else way
+            for way in consumer.receives
+        ]
+        lines.append(
+            f"| {consumer.label} (`{consumer.name}`) | {f'`{consumer.role}`' if consumer.role else '–'} "
+            f"| {', '.join(receives)} | {', '.join(reads)} |"
+        )
     notes = [f"{consumer.label}: {consumer.description}" for consumer in consumers]
-    notes.append("Outbox (`XINYONG_OUTBOX`, default `.xinyong/outbox`): for each consumer that receives "
-                 f"`outbox`, `{OUTBOX_FOLDER.format(consumer='<consumer>', publication_id='<id>')}/` with exactly "
-                 "the rows and columns it is declared to read, as Parquet and CSV, plus `manifest.json` "
-                 "(publication id, schema version, row counts, SHA-256 per file); written as a hidden "
-                 "temp folder, then renamed.")
+    notes.append(
+        "Outbox (`XINYONG_OUTBOX`, default `.xinyong/outbox`): for each consumer that receives "
+        f"`outbox`, `{OUTBOX_FOLDER.format(consumer='<consumer>', publication_id='<id>')}/` with exactly "
+        "the rows and columns it is declared to read, as Parquet and CSV, plus `manifest.json` "
+        "(publication id, schema version, row counts, SHA-256 per file); written as a hidden "
+        "temp folder, then renamed."
+    )
     lines.append("")
-    lines += [textwrap.fill(note, width=90, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
-              for note in notes]
+    lines += [
+        textwrap.fill(note, width=90, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
+        for note in notes
+    ]
     return "\n".join(lines)

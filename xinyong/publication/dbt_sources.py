@@ -9,6 +9,7 @@ column by its keyed hash, `<column>_hash`), and the personal ID columns. The fil
 gitignored and rewritten before every dbt invocation of xinyong; run
 `python -m xinyong.publication.dbt_sources` before a bare `dbt` command.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,10 @@ import yaml
 from xinyong.ingest import contracts, departments
 
 SOURCES_FILE = Path("models") / "staging" / "_contracts__sources.yml"
-HEADER = ("# Generated from connectors/*.yml by xinyong/publication/dbt_sources.py "
-          "(python -m xinyong.publication.dbt_sources); do not edit.\n")
+HEADER = (
+    "# Generated from connectors/*.yml by xinyong/publication/dbt_sources.py "
+    "(python -m xinyong.publication.dbt_sources); do not edit.\n"
+)
 
 
 def hashed(column: str) -> str:
@@ -38,26 +41,33 @@ def source(contract: contracts.Contract) -> dict:
     headers = " + ".join(contract.column(name).header for name in contract.key)
     description = f"每个被接收文件的每个有效行，一行一个版本（`_as_of` 为文件的数据日期）；键为{headers}。"
     if contract.personal_ids:
-        description += ("个人证件号码（" + "、".join(contract.personal_ids) + "）只在 raw 中，下游使用其键控哈希（"
-                        + "、".join(hashed(name) for name in contract.personal_ids) + "）。")
+        description += (
+            "个人证件号码（"
+            + "、".join(contract.personal_ids)
+            + "）只在 raw 中，下游使用其键控哈希（"
+            + "、".join(hashed(name) for name in contract.personal_ids)
+            + "）。"
+        )
     return {
         "name": contract.feed,
         "description": f"{contract.title}。报送单位：{departments.sender(contract.feed).name}",
         "schema": "raw",
-        "tables": [{
-            "name": contract.feed,
-            "description": description,
-            "config": {
-                "loaded_at_field": "_loaded_at",
-                "freshness": {"warn_after": {"count": contract.cadence_days, "period": "day"}},
-                "meta": {
-                    "contract_key": list(contract.key),
-                    "staging_key": staging_key(contract),
-                    "personal_id_columns": list(contract.personal_ids),
+        "tables": [
+            {
+                "name": contract.feed,
+                "description": description,
+                "config": {
+                    "loaded_at_field": "_loaded_at",
+                    "freshness": {"warn_after": {"count": contract.cadence_days, "period": "day"}},
+                    "meta": {
+                        "contract_key": list(contract.key),
+                        "staging_key": staging_key(contract),
+                        "personal_id_columns": list(contract.personal_ids),
+                    },
                 },
-            },
-            "columns": [{"name": c.name, "description": c.header} for c in contract.columns],
-        }],
+                "columns": [{"name": c.name, "description": c.header} for c in contract.columns],
+            }
+        ],
     }
 
 

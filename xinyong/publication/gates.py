@@ -15,6 +15,7 @@ yet) is skipped and reported as such. Results and Data Docs are written under
 `<XINYONG_HOME>/gx/`, so two homes on one checkout keep their own; each failure names its
 expectation, the offending rows (masked) and its Data Docs page.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,11 +62,11 @@ class GateResult:
     candidate_schema: str = schemas.CANDIDATE
     evaluation_date: str | None = None
     checked: int = 0
-    failures: list[dict] = field(default_factory=list)   # one per failed expectation
-    skipped: list[dict] = field(default_factory=list)    # validations that could not apply
+    failures: list[dict] = field(default_factory=list)  # one per failed expectation
+    skipped: list[dict] = field(default_factory=list)  # validations that could not apply
     validations: list[dict] = field(default_factory=list)
     data_docs: str | None = None
-    results: str | None = None   # the folder of this home's validation results
+    results: str | None = None  # the folder of this home's validation results
 
     @property
     def approvable(self) -> bool:
@@ -73,23 +74,37 @@ class GateResult:
         return bool(self.failures) and all(f["approvable"] for f in self.failures)
 
     def as_dict(self) -> dict:
-        return {"success": self.success, "candidate_schema": self.candidate_schema,
-                "evaluation_date": self.evaluation_date, "checked": self.checked, "failures": self.failures,
-                "skipped": self.skipped, "validations": self.validations, "approvable": self.approvable,
-                "data_docs": self.data_docs}
+        return {
+            "success": self.success,
+            "candidate_schema": self.candidate_schema,
+            "evaluation_date": self.evaluation_date,
+            "checked": self.checked,
+            "failures": self.failures,
+            "skipped": self.skipped,
+            "validations": self.validations,
+            "approvable": self.approvable,
+            "data_docs": self.data_docs,
+        }
 
     def summary(self) -> str:
         skipped = "".join(f"\n  skipped {s['validation']}: {s['reason']}" for s in self.skipped)
         if self.success:
             return f"GX gate passed ({self.checked} expectations){skipped}"
-        lines = [f"GX gate failed: {len(self.failures)} of {self.checked} expectations"
-                 + (" (all approvable: `xinyong publish --approve <publication_id> --reason ...`)"
-                    if self.approvable else "")]
+        lines = [
+            f"GX gate failed: {len(self.failures)} of {self.checked} expectations"
+            + (
+                " (all approvable: `xinyong publish --approve <publication_id> --reason ...`)"
+                if self.approvable
+                else ""
+            )
+        ]
         for f in self.failures:
-            lines.append(f"  - {f['asset']}: {f['expectation']}"
-                         + (f" [{f['note']}]" if f.get("note") else "")
-                         + f" {f['kwargs']} unexpected={f.get('unexpected_count')}"
-                         + (" (approvable)" if f["approvable"] else ""))
+            lines.append(
+                f"  - {f['asset']}: {f['expectation']}"
+                + (f" [{f['note']}]" if f.get("note") else "")
+                + f" {f['kwargs']} unexpected={f.get('unexpected_count')}"
+                + (" (approvable)" if f["approvable"] else "")
+            )
             if f.get("error"):
                 lines.append(f"      error: {f['error']}")
             for example in f.get("examples") or []:
@@ -115,7 +130,8 @@ def session_url(warehouse_url: str, candidate_schema: str, settings: dict[str, o
             raise ValueError(f"gate setting {name}={value!r} cannot travel as a session setting")
         options.append(f"-c xinyong.{name}={value}")
     return url.update_query_dict({"options": " ".join(o for o in options if o)}).render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
 
 
 def mask(value, column: str = ""):
@@ -145,9 +161,11 @@ def prepare(warehouse_url: str) -> None:
             if col.personal != "name":
                 continue
             condition = col.personal_when.replace("{", "").replace("}", "") if col.personal_when else "true"
-            selects.append(f"select btrim({col.name}) as person_name from {contract.raw_table} "
-                           f"where {col.name} is not null and char_length(btrim({col.name})) between 2 and 4 "
-                           f"and ({condition})")
+            selects.append(
+                f"select btrim({col.name}) as person_name from {contract.raw_table} "
+                f"where {col.name} is not null and char_length(btrim({col.name})) between 2 and 4 "
+                f"and ({condition})"
+            )
     body = "\nunion\n".join(selects) or "select null::text as person_name where false"
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.bootstrap'))")
@@ -165,7 +183,7 @@ def _missing_relations(cur, vd, requires: dict, candidate_schema: str) -> list[s
     needed = list(requires.get(vd.name, []))
     asset = vd.data_source.get_asset(vd.asset.name) if hasattr(vd, "data_source") else vd.asset
     if getattr(asset, "type", "") == "table":
-        schema = asset.schema_name if isinstance(asset.schema_name, str) else None   # GX: `Missing`
+        schema = asset.schema_name if isinstance(asset.schema_name, str) else None  # GX: `Missing`
         needed.append(f"{schema}.{asset.table_name}" if schema else asset.table_name)
     needed = [name if "." in name else f"{candidate_schema}.{name}" for name in needed]
     return [r for r in dict.fromkeys(needed) if not _relation_exists(cur, r)]
@@ -200,8 +218,13 @@ def _examples(details: dict) -> list:
     return mask(list(details.get("partial_unexpected_list") or [])[:5], "name")
 
 
-def run_gate(warehouse_url: str, evaluation_date: str, candidate_schema: str = schemas.CANDIDATE,
-             checkpoint: str = CHECKPOINT, home: Path | None = None) -> GateResult:
+def run_gate(
+    warehouse_url: str,
+    evaluation_date: str,
+    candidate_schema: str = schemas.CANDIDATE,
+    checkpoint: str = CHECKPOINT,
+    home: Path | None = None,
+) -> GateResult:
     """Run every validation of the checkpoint against `candidate_schema` as of `evaluation_date`;
     results and Data Docs go under `home` (default: XINYONG_HOME)."""
     import great_expectations as gx
@@ -211,32 +234,52 @@ def run_gate(warehouse_url: str, evaluation_date: str, candidate_schema: str = s
     home = home or config.load().home
     settings = policy()
     os.environ[WAREHOUSE_URL_ENV] = session_url(
-        warehouse_url, candidate_schema, {"evaluation_date": day, **(settings.get("sql_parameters") or {})})
+        warehouse_url, candidate_schema, {"evaluation_date": day, **(settings.get("sql_parameters") or {})}
+    )
     os.environ[GX_HOME_ENV] = str(gx_home(home))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     prepare(warehouse_url)
     context = gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
     definitions = context.checkpoints.get(checkpoint).validation_definitions
-    run_time = dt.datetime.now(dt.timezone.utc)
+    run_time = dt.datetime.now(dt.UTC)
     run_id = RunIdentifier(run_name=f"xinyong-{run_time:%Y%m%dT%H%M%S}", run_time=run_time)
-    gate = GateResult(success=True, candidate_schema=candidate_schema, evaluation_date=day,
-                      results=str(results_dir(home)))
+    gate = GateResult(
+        success=True, candidate_schema=candidate_schema, evaluation_date=day, results=str(results_dir(home))
+    )
     ran: list[tuple[str, object]] = []
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        missing = {vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
-                   for vd in definitions}
+        missing = {
+            vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
+            for vd in definitions
+        }
     for vd in definitions:
         if missing[vd.name]:
-            gate.skipped.append({"validation": vd.name, "suite": vd.suite.name,
-                                 "reason": f"{', '.join(missing[vd.name])} does not exist"})
+            gate.skipped.append(
+                {
+                    "validation": vd.name,
+                    "suite": vd.suite.name,
+                    "reason": f"{', '.join(missing[vd.name])} does not exist",
+                }
+            )
             continue
         index_columns = (settings.get("index_columns") or {}).get(vd.name)
-        result = vd.run(expectation_parameters=dict(settings.get("parameters") or {}), run_id=run_id,
-                        result_format={"result_format": "COMPLETE",
-                                       **({"unexpected_index_column_names": index_columns} if index_columns else {})})
+        result = vd.run(
+            expectation_parameters=dict(settings.get("parameters") or {}),
+            run_id=run_id,
+            result_format={
+                "result_format": "COMPLETE",
+                **({"unexpected_index_column_names": index_columns} if index_columns else {}),
+            },
+        )
         ran.append((vd.suite.name, result))
-        gate.validations.append({"validation": vd.name, "suite": vd.suite.name, "success": bool(result.success),
-                                 "expectations": len(result.results)})
+        gate.validations.append(
+            {
+                "validation": vd.name,
+                "suite": vd.suite.name,
+                "success": bool(result.success),
+                "expectations": len(result.results),
+            }
+        )
         for r in result.results:
             gate.checked += 1
             if r.success:
@@ -244,18 +287,22 @@ def run_gate(warehouse_url: str, evaluation_date: str, candidate_schema: str = s
             cfg = r.expectation_config
             details = r.result or {}
             error = _error(r.exception_info)
-            gate.failures.append({
-                "validation": vd.name,
-                "asset": vd.asset.name,
-                "suite": vd.suite.name,
-                "expectation": cfg.type,
-                "note": (cfg.meta or {}).get("note", ""),
-                "approvable": bool((cfg.meta or {}).get("approvable")) and not error,
-                "kwargs": {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "unexpected_rows_query")},
-                "unexpected_count": details.get("unexpected_count", details.get("observed_value")),
-                "examples": _examples(details),
-                **({"error": error.splitlines()[0][:300]} if error else {}),
-            })
+            gate.failures.append(
+                {
+                    "validation": vd.name,
+                    "asset": vd.asset.name,
+                    "suite": vd.suite.name,
+                    "expectation": cfg.type,
+                    "note": (cfg.meta or {}).get("note", ""),
+                    "approvable": bool((cfg.meta or {}).get("approvable")) and not error,
+                    "kwargs": {
+                        k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "unexpected_rows_query")
+                    },
+                    "unexpected_count": details.get("unexpected_count", details.get("observed_value")),
+                    "examples": _examples(details),
+                    **({"error": error.splitlines()[0][:300]} if error else {}),
+                }
+            )
     gate.success = not gate.failures
     context.build_data_docs()
     sites = context.get_docs_sites_urls()

@@ -10,6 +10,7 @@ renamed when complete, so a reader listing the outbox never sees a partial folde
 outbox is XINYONG_OUTBOX, else XINYONG_HOME/outbox; each consumer's folder is its own, so
 a deployment can give each one access to its folder only.
 """
+
 from __future__ import annotations
 
 import csv
@@ -63,31 +64,47 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write(warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date) -> dict[str, Path]:
+def write(
+    warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date
+) -> dict[str, Path]:
     """Write the publication's folder for every outbox consumer once; returns {consumer: folder}."""
-    return {consumer.name: _write_one(warehouse_url, settings, publication_id, evaluation_date, consumer)
-            for consumer in consumers.load() if consumer.outbox}
+    return {
+        consumer.name: _write_one(warehouse_url, settings, publication_id, evaluation_date, consumer)
+        for consumer in consumers.load()
+        if consumer.outbox
+    }
 
 
 def _extract(cur, table: str, access: consumers.TableAccess) -> tuple[list[str], list[tuple]] | None:
     """The rows and columns of a live table the declaration grants; None when the table is not built."""
-    cur.execute("""select column_name from information_schema.columns
-                   where table_schema = %s and table_name = %s order by ordinal_position""", (LIVE, table))
+    cur.execute(
+        """select column_name from information_schema.columns
+                   where table_schema = %s and table_name = %s order by ordinal_position""",
+        (LIVE, table),
+    )
     names = [c for (c,) in cur.fetchall() if c not in access.hidden_columns]
     if not names:
         return None
-    cur.execute(sql.SQL("select {} from {} where ({}) order by 1").format(
-        sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(LIVE, table), sql.SQL(access.rows)))
+    cur.execute(
+        sql.SQL("select {} from {} where ({}) order by 1").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(LIVE, table), sql.SQL(access.rows)
+        )
+    )
     return names, cur.fetchall()
 
 
-def _write_one(warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date,
-               consumer: consumers.Consumer) -> Path:
+def _write_one(
+    warehouse_url: str,
+    settings: config.Settings,
+    publication_id: int,
+    evaluation_date,
+    consumer: consumers.Consumer,
+) -> Path:
     final = folder(settings, consumer.name, publication_id)
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.tmp-*"):   # left by a killed writer
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed writer
         shutil.rmtree(stale, ignore_errors=True)
     staging = final.parent / f".{final.name}.tmp-{os.getpid()}"
     staging.mkdir()
@@ -99,26 +116,39 @@ def _write_one(warehouse_url: str, settings: config.Settings, publication_id: in
             if extract is None:
                 continue
             names, data = extract
-            arrow = pa.table({n: pa.array([r[i] for r in data]) for i, n in enumerate(names)}) if data \
+            arrow = (
+                pa.table({n: pa.array([r[i] for r in data]) for i, n in enumerate(names)})
+                if data
                 else pa.table({n: pa.array([], pa.string()) for n in names})
+            )
             pq.write_table(arrow, staging / f"{table}.parquet")
             with (staging / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(names)
                 writer.writerows(data)
             counts[table] = len(data)
-            columns[table] = [f"{n}:{t}" for n, t in zip(arrow.schema.names, arrow.schema.types)]
+            columns[table] = [
+                f"{n}:{t}" for n, t in zip(arrow.schema.names, arrow.schema.types, strict=False)
+            ]
             for suffix in ("parquet", "csv"):
                 path = staging / f"{table}.{suffix}"
-                files.append({"table": table, "file": path.name, "format": suffix, "rows": len(data),
-                              "bytes": path.stat().st_size, "sha256": _sha256(path)})
+                files.append(
+                    {
+                        "table": table,
+                        "file": path.name,
+                        "format": suffix,
+                        "rows": len(data),
+                        "bytes": path.stat().st_size,
+                        "sha256": _sha256(path),
+                    }
+                )
     fingerprint = hashlib.sha256(json.dumps(columns, sort_keys=True).encode()).hexdigest()[:12]
     manifest = {
         "publication_id": publication_id,
         "consumer": consumer.name,
         "schema_version": f"{_project_version()}+{fingerprint}",
         "evaluation_date": str(evaluation_date),
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "row_counts": counts,
         "columns": columns,
         "files": files,
@@ -129,6 +159,6 @@ def _write_one(warehouse_url: str, settings: config.Settings, publication_id: in
             os.fsync(fh.fileno())
     _fsync_dir(staging)
     faults.inject("outbox:writing")
-    os.rename(staging, final)   # atomic on one file system: readers see no folder or a whole one
+    os.rename(staging, final)  # atomic on one file system: readers see no folder or a whole one
     _fsync_dir(final.parent)
     return final

@@ -16,6 +16,7 @@ failures are approvable is kept as `publish_held_<id>` (renamed, so the next bui
 drop it) until a person approves it with `approve()` or a newer publication goes live.
 Every attempt, approval and rollback is a row (or an update of one) in audit.publications.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -54,11 +55,16 @@ def start(warehouse_url: str, evaluation_date: str) -> int:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         schema.ensure(conn)
         # One warehouse run at a time (max_active_runs=1): a 'running' row left now was killed.
-        cur.execute("""update audit.publications set status = 'failed', finished_at = now(), reason = %s
-                       where status = 'running'""", (INTERRUPTED,))
-        cur.execute(f"""insert into audit.publications (status, evaluation_date, input_file_id)
+        cur.execute(
+            """update audit.publications set status = 'failed', finished_at = now(), reason = %s
+                       where status = 'running'""",
+            (INTERRUPTED,),
+        )
+        cur.execute(
+            f"""insert into audit.publications (status, evaluation_date, input_file_id)
                         values ('running', %s, ({LOADED_HIGH_WATER_MARK})) returning publication_id""",
-                    (evaluation_date,))
+            (evaluation_date,),
+        )
         return cur.fetchone()[0]
 
 
@@ -67,10 +73,13 @@ def _last_decision(cur) -> tuple[int, tuple | None]:
     evaluation date, newest file it read), or None."""
     cur.execute(LOADED_HIGH_WATER_MARK)
     newest_file = cur.fetchone()[0]
-    cur.execute("""select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
+    cur.execute(
+        """select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
                    from audit.publications
                    where status <> 'running' and coalesce(reason, '') not like %s
-                   order by publication_id desc limit 1""", (UNDECIDED,))
+                   order by publication_id desc limit 1""",
+        (UNDECIDED,),
+    )
     return newest_file, cur.fetchone()
 
 
@@ -100,14 +109,18 @@ def files_awaiting_build(warehouse_url: str) -> bool:
     return newest_file > (last[3] if last else 0)
 
 
-def record(warehouse_url: str, publication_id: int, artifacts: dict | None = None,
-           gate_results: dict | None = None) -> None:
+def record(
+    warehouse_url: str, publication_id: int, artifacts: dict | None = None, gate_results: dict | None = None
+) -> None:
     """Merge artifact locations / gate results into the attempt's row as they appear."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute("""update audit.publications
+        cur.execute(
+            """update audit.publications
                        set artifacts = coalesce(artifacts, '{}'::jsonb) || %s::jsonb,
                            gate_results = coalesce(gate_results, '{}'::jsonb) || %s::jsonb
-                       where publication_id = %s""", (_json(artifacts), _json(gate_results), publication_id))
+                       where publication_id = %s""",
+            (_json(artifacts), _json(gate_results), publication_id),
+        )
 
 
 def _schema_exists(cur, name: str) -> bool:
@@ -116,8 +129,11 @@ def _schema_exists(cur, name: str) -> bool:
 
 
 def row_counts(cur, schema: str) -> dict[str, int]:
-    cur.execute("""select table_name from information_schema.tables
-                   where table_schema = %s and table_type = 'BASE TABLE' order by 1""", (schema,))
+    cur.execute(
+        """select table_name from information_schema.tables
+                   where table_schema = %s and table_type = 'BASE TABLE' order by 1""",
+        (schema,),
+    )
     counts = {}
     for (table,) in cur.fetchall():
         cur.execute(f'select count(*) from "{schema}"."{table}"')
@@ -132,8 +148,14 @@ def _drop_held(cur, keep: str | None = None) -> None:
             cur.execute(f'drop schema "{name}" cascade')
 
 
-def fail(warehouse_url: str, publication_id: int, reason: str, gate_results: dict | None = None,
-         artifacts: dict | None = None, hold: bool = False) -> str | None:
+def fail(
+    warehouse_url: str,
+    publication_id: int,
+    reason: str,
+    gate_results: dict | None = None,
+    artifacts: dict | None = None,
+    hold: bool = False,
+) -> str | None:
     """Record a failed attempt; `hold` keeps an approvable candidate as publish_held_<id>."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.publish'))")
@@ -144,12 +166,14 @@ def fail(warehouse_url: str, publication_id: int, reason: str, gate_results: dic
             _drop_held(cur)
             cur.execute(f'alter schema {CANDIDATE} rename to "{held}"')
             roles.revoke(cur, held)
-        cur.execute("""update audit.publications set status = 'failed', finished_at = now(), reason = %s,
+        cur.execute(
+            """update audit.publications set status = 'failed', finished_at = now(), reason = %s,
                            gate_results = coalesce(gate_results, '{}'::jsonb) || %s::jsonb,
                            artifacts = coalesce(artifacts, '{}'::jsonb) || %s::jsonb,
                            row_counts = %s, held_schema = %s
                        where publication_id = %s""",
-                    (reason, _json(gate_results), _json(artifacts), _json(counts), held, publication_id))
+            (reason, _json(gate_results), _json(artifacts), _json(counts), held, publication_id),
+        )
         return held
 
 
@@ -184,15 +208,23 @@ class ReadersHoldPublication(PublishError):
 
 
 def _readers_holding(cur, schemas: tuple[str, ...]) -> str:
-    cur.execute("""select distinct l.pid, a.usename, a.application_name, a.state,
+    cur.execute(
+        """select distinct l.pid, a.usename, a.application_name, a.state,
                           to_char(a.xact_start, 'HH24:MI:SS')
                    from pg_locks l join pg_class c on c.oid = l.relation
                    join pg_namespace n on n.oid = c.relnamespace
                    join pg_stat_activity a on a.pid = l.pid
                    where n.nspname = any(%s) and l.granted and l.pid <> pg_backend_pid()
-                   order by 1 limit 10""", (list(schemas),))
-    return "; ".join(f"pid {pid} {user} ({app or 'no application name'}, {state}, in a transaction since {since})"
-                     for pid, user, app, state, since in cur.fetchall()) or "none left"
+                   order by 1 limit 10""",
+        (list(schemas),),
+    )
+    return (
+        "; ".join(
+            f"pid {pid} {user} ({app or 'no application name'}, {state}, in a transaction since {since})"
+            for pid, user, app, state, since in cur.fetchall()
+        )
+        or "none left"
+    )
 
 
 def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None = None) -> int:
@@ -204,8 +236,11 @@ def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None 
     taken is let through (the swap gives way, then tries again) before the server's
     deadlock check would cancel either side. After `wait_seconds` in all, give up.
     Returns the number of tries."""
-    cur.execute("""select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-                   where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm') order by 1, 2""", (list(schemas),))
+    cur.execute(
+        """select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm') order by 1, 2""",
+        (list(schemas),),
+    )
     tables = [sql.Identifier(*name) for name in cur.fetchall()]
     if not tables:
         return 0
@@ -220,8 +255,7 @@ def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None 
         cur.execute("savepoint lock_out_readers")
         cur.execute("select set_config('statement_timeout', %s, true)", (f"{try_ms}ms",))
         try:
-            cur.execute(sql.SQL("lock table {} in access exclusive mode").format(
-                sql.SQL(", ").join(tables)))
+            cur.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables)))
         except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable):
             cur.execute("rollback to savepoint lock_out_readers")
             if time.monotonic() >= deadline:
@@ -229,36 +263,53 @@ def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None 
                     f"readers kept transactions open on {', '.join(schemas)} for longer than the swap waits "
                     f"({tries} tries): {_readers_holding(cur, schemas)}; the live publication was not changed"
                 ) from None
-            time.sleep(min(1.0, 0.02 * tries))   # the readers queued behind this try go first
+            time.sleep(min(1.0, 0.02 * tries))  # the readers queued behind this try go first
             continue
         cur.execute("select set_config('statement_timeout', %s, true)", (statement_timeout,))
         cur.execute("release savepoint lock_out_readers")
         return tries
 
 
-def swap(warehouse_url: str, publication_id: int, candidate: str, gate_results: dict,
-         artifacts: dict, approval: dict | None = None, reader_wait_seconds: float | None = None) -> dict[str, int]:
+def swap(
+    warehouse_url: str,
+    publication_id: int,
+    candidate: str,
+    gate_results: dict,
+    artifacts: dict,
+    approval: dict | None = None,
+    reader_wait_seconds: float | None = None,
+) -> dict[str, int]:
     """Make the candidate live, atomically, with grants; the old live schema becomes the previous one."""
     try:
-        return _swap(warehouse_url, publication_id, candidate, gate_results, artifacts, approval,
-                     reader_wait_seconds)
+        return _swap(
+            warehouse_url, publication_id, candidate, gate_results, artifacts, approval, reader_wait_seconds
+        )
     except ReadersHoldPublication as exc:
         # No verdict on the candidate: the next run builds and tries again.
         with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-            cur.execute("""update audit.publications set status = 'failed', finished_at = now(), reason = %s
+            cur.execute(
+                """update audit.publications set status = 'failed', finished_at = now(), reason = %s
                            where publication_id = %s and status = 'running'""",
-                        (f"interrupted: {exc}", publication_id))
+                (f"interrupted: {exc}", publication_id),
+            )
         raise
 
 
-def _swap(warehouse_url: str, publication_id: int, candidate: str, gate_results: dict,
-          artifacts: dict, approval: dict | None, reader_wait_seconds: float | None) -> dict[str, int]:
+def _swap(
+    warehouse_url: str,
+    publication_id: int,
+    candidate: str,
+    gate_results: dict,
+    artifacts: dict,
+    approval: dict | None,
+    reader_wait_seconds: float | None,
+) -> dict[str, int]:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         # Serialise publishers; a second one waits and then swaps its own candidate.
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.publish'))")
         if not _schema_exists(cur, candidate):
             raise PublishError(f"candidate schema {candidate} does not exist")
-        counts = row_counts(cur, candidate)   # before readers are kept waiting
+        counts = row_counts(cur, candidate)  # before readers are kept waiting
         _lock_out_readers(cur, (LIVE, PREVIOUS), reader_wait_seconds)
         cur.execute(f"drop schema if exists {PREVIOUS} cascade")
         if _schema_exists(cur, LIVE):
@@ -268,29 +319,41 @@ def _swap(warehouse_url: str, publication_id: int, candidate: str, gate_results:
         cur.execute(f"comment on schema {LIVE} is %s", (f"xinyong publication {publication_id}",))
         granted = roles.apply(cur, LIVE)
         roles.revoke(cur, PREVIOUS)
-        _drop_held(cur)   # a held candidate older than what is now live can no longer be approved
+        _drop_held(cur)  # a held candidate older than what is now live can no longer be approved
         cur.execute("""update audit.publications set status = 'superseded'
                        where status = 'published'""")
         approval = approval or {}
-        cur.execute("""update audit.publications set status = 'published', finished_at = now(),
+        cur.execute(
+            """update audit.publications set status = 'published', finished_at = now(),
                            gate_results = coalesce(gate_results, '{}'::jsonb) || %s::jsonb, row_counts = %s,
                            artifacts = coalesce(artifacts, '{}'::jsonb) || %s::jsonb,
                            held_schema = null, approved_by = %s, approved_reason = %s,
                            approved_at = case when %s::text is null then null else now() end
                        where publication_id = %s""",
-                    (_json(gate_results), _json(counts), _json({**artifacts, "grants": granted}),
-                     approval.get("by"), approval.get("reason"), approval.get("by"), publication_id))
+            (
+                _json(gate_results),
+                _json(counts),
+                _json({**artifacts, "grants": granted}),
+                approval.get("by"),
+                approval.get("reason"),
+                approval.get("by"),
+                publication_id,
+            ),
+        )
         return counts
 
 
 def approve(warehouse_url: str, publication_id: int, reason: str, by: str | None = None) -> dict:
     """Release a held candidate whose only gate failures are approvable; the approval is recorded."""
     if not (reason or "").strip():
-        raise PublishError("an approval needs a reason (--reason \"...\")")
+        raise PublishError('an approval needs a reason (--reason "...")')
     by = by or os.environ.get("XINYONG_APPROVER") or getpass.getuser()
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        cur.execute("""select status, held_schema, gate_results, evaluation_date from audit.publications
-                       where publication_id = %s""", (publication_id,))
+        cur.execute(
+            """select status, held_schema, gate_results, evaluation_date from audit.publications
+                       where publication_id = %s""",
+            (publication_id,),
+        )
         row = cur.fetchone()
         if row is None:
             raise PublishError(f"there is no publication attempt {publication_id}")
@@ -301,16 +364,28 @@ def approve(warehouse_url: str, publication_id: int, reason: str, by: str | None
         blocking = [f for f in failures if not f.get("approvable")]
         if (gate_results or {}).get("dbt", {}).get("success") is False or blocking or not failures:
             names = ", ".join(sorted({f"{f['asset']}: {f['expectation']}" for f in blocking})) or "dbt build"
-            raise PublishError(f"attempt {publication_id} failed gates that no approval can release ({names}); "
-                               "fix the data or the model and run again")
+            raise PublishError(
+                f"attempt {publication_id} failed gates that no approval can release ({names}); "
+                "fix the data or the model and run again"
+            )
         if not held or not _schema_exists(cur, held):
-            raise PublishError(f"the candidate of attempt {publication_id} is no longer kept "
-                               "(a newer publication went live or a newer attempt was held); run again")
-        gate_results = {**gate_results, "approval": {"by": by, "reason": reason,
-                                                     "released": [f["expectation"] for f in failures]}}
-    counts = swap(warehouse_url, publication_id, held, gate_results, {}, approval={"by": by, "reason": reason})
-    return {"publication_id": publication_id, "approved_by": by, "row_counts": counts,
-            "evaluation_date": evaluation_date}
+            raise PublishError(
+                f"the candidate of attempt {publication_id} is no longer kept "
+                "(a newer publication went live or a newer attempt was held); run again"
+            )
+        gate_results = {
+            **gate_results,
+            "approval": {"by": by, "reason": reason, "released": [f["expectation"] for f in failures]},
+        }
+    counts = swap(
+        warehouse_url, publication_id, held, gate_results, {}, approval={"by": by, "reason": reason}
+    )
+    return {
+        "publication_id": publication_id,
+        "approved_by": by,
+        "row_counts": counts,
+        "evaluation_date": evaluation_date,
+    }
 
 
 def rollback(warehouse_url: str, by: str | None = None) -> dict:
@@ -328,10 +403,14 @@ def rollback(warehouse_url: str, by: str | None = None) -> dict:
         cur.execute(f"alter schema {PREVIOUS} rename to {LIVE}")
         roles.apply(cur, LIVE)
         roles.revoke(cur, ROLLED_BACK)
-        cur.execute("""update audit.publications set status = 'rolled_back', rolled_back_by = %s,
-                           rolled_back_at = now() where publication_id = %s""", (by, live_id))
-        cur.execute("update audit.publications set status = 'published' where publication_id = %s",
-                    (previous_id,))
+        cur.execute(
+            """update audit.publications set status = 'rolled_back', rolled_back_by = %s,
+                           rolled_back_at = now() where publication_id = %s""",
+            (by, live_id),
+        )
+        cur.execute(
+            "update audit.publications set status = 'published' where publication_id = %s", (previous_id,)
+        )
     return {"restored": previous_id, "rolled_back": live_id, "by": by}
 
 
@@ -343,4 +422,8 @@ def current(warehouse_url: str) -> dict | None:
         row = cur.fetchone()
     if row is None:
         return None
-    return dict(zip(["publication_id", "finished_at", "evaluation_date", "row_counts", "artifacts"], row))
+    return dict(
+        zip(
+            ["publication_id", "finished_at", "evaluation_date", "row_counts", "artifacts"], row, strict=False
+        )
+    )

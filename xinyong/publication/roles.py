@@ -20,9 +20,10 @@ log holds it); on a server of your own it creates roles WITH LOGIN and no passwo
 operator sets one (`ALTER ROLE ... PASSWORD`, or a certificate). A role that exists already
 is never altered, so passwords set by an operator stay as they are.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from psycopg2 import sql
 
@@ -51,16 +52,25 @@ def ensure_roles(cur, roles: list[str] | None = None, password: Callable[[str], 
         cur.execute("select 1 from pg_roles where rolname = %s", (role,))
         if cur.fetchone() is not None:
             continue
-        secret = sql.SQL(" password {}").format(sql.Literal(secrets.scram_verifier(password(role)))) \
-            if password else sql.SQL("")
-        cur.execute(sql.SQL("""do $$ begin
+        secret = (
+            sql.SQL(" password {}").format(sql.Literal(secrets.scram_verifier(password(role))))
+            if password
+            else sql.SQL("")
+        )
+        cur.execute(
+            sql.SQL("""do $$ begin
             create role {role} login{secret};
         exception when duplicate_object or unique_violation then null;
-        end $$""").format(role=_ident(role), secret=secret))
+        end $$""").format(role=_ident(role), secret=secret)
+        )
 
 
-def reader_url(role: str, warehouse_url: str | None = None, password: str | None = None,
-               settings: config.Settings | None = None) -> str:
+def reader_url(
+    role: str,
+    warehouse_url: str | None = None,
+    password: str | None = None,
+    settings: config.Settings | None = None,
+) -> str:
     """The warehouse URL as a consumer's role would use it: the platform's database, the role's
     name and, on the embedded server, its password (elsewhere the operator's, given as `password`
     or left to libpq: PGPASSWORD, ~/.pgpass)."""
@@ -69,26 +79,39 @@ def reader_url(role: str, warehouse_url: str | None = None, password: str | None
         password = managed(role)
     params = warehouse.connection_parameters(warehouse_url or warehouse.url(settings))
     query = {k: v for k, v in params.items() if k not in ("host", "port", "user", "password", "dbname")}
-    return warehouse.url_from_parts(host=params.get("host"), port=params.get("port"), user=role,
-                                    password=password, dbname=params.get("dbname"), query=query)
+    return warehouse.url_from_parts(
+        host=params.get("host"),
+        port=params.get("port"),
+        user=role,
+        password=password,
+        dbname=params.get("dbname"),
+        query=query,
+    )
 
 
 def _tables(cur, schema: str) -> list[str]:
-    cur.execute("""select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-                   where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') order by 1""", (schema,))
+    cur.execute(
+        """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') order by 1""",
+        (schema,),
+    )
     return [t for (t,) in cur.fetchall()]
 
 
 def _columns(cur, schema: str, table: str) -> list[str]:
-    cur.execute("""select column_name from information_schema.columns
-                   where table_schema = %s and table_name = %s order by ordinal_position""", (schema, table))
+    cur.execute(
+        """select column_name from information_schema.columns
+                   where table_schema = %s and table_name = %s order by ordinal_position""",
+        (schema, table),
+    )
     return [c for (c,) in cur.fetchall()]
 
 
 def holders(cur, schema: str) -> list[str]:
     """Every role that holds a privilege on the schema or on a table or column in it (owner
     aside; `PUBLIC` for a grant to everyone)."""
-    cur.execute("""
+    cur.execute(
+        """
         with acl as (
             select (aclexplode(nspacl)).grantee, nspowner as owner from pg_namespace where nspname = %(s)s
             union all
@@ -100,7 +123,9 @@ def holders(cur, schema: str) -> list[str]:
             where n.nspname = %(s)s and a.attacl is not null
         )
         select distinct coalesce(r.rolname, 'PUBLIC') from acl left join pg_roles r on r.oid = acl.grantee
-        where acl.grantee <> acl.owner order by 1""", {"s": schema})
+        where acl.grantee <> acl.owner order by 1""",
+        {"s": schema},
+    )
     return [r for (r,) in cur.fetchall()]
 
 
@@ -113,8 +138,11 @@ def _strip(cur, schema: str) -> None:
     cur.execute("""select tablename, policyname from pg_policies where schemaname = %s""", (schema,))
     for table, policy in cur.fetchall():
         cur.execute(sql.SQL("drop policy {} on {}").format(_ident(policy), _ident(schema, table)))
-    cur.execute("""select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-                   where n.nspname = %s and c.relrowsecurity""", (schema,))
+    cur.execute(
+        """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = %s and c.relrowsecurity""",
+        (schema,),
+    )
     for (table,) in cur.fetchall():
         cur.execute(sql.SQL("alter table {} disable row level security").format(_ident(schema, table)))
 
@@ -138,13 +166,16 @@ def apply(cur, schema: str = "publish") -> dict[str, list[str]]:
         cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(schema), _ident(consumer.role)))
         granted[consumer.role] = []
         for table, access in consumer.tables.items():
-            if table not in present:   # a model the warehouse does not build (yet)
+            if table not in present:  # a model the warehouse does not build (yet)
                 continue
             target = _ident(schema, table)
             if access.hidden_columns:
                 visible = [c for c in _columns(cur, schema, table) if c not in access.hidden_columns]
-                cur.execute(sql.SQL("grant select ({}) on {} to {}").format(
-                    sql.SQL(", ").join(map(_ident, visible)), target, _ident(consumer.role)))
+                cur.execute(
+                    sql.SQL("grant select ({}) on {} to {}").format(
+                        sql.SQL(", ").join(map(_ident, visible)), target, _ident(consumer.role)
+                    )
+                )
             else:
                 cur.execute(sql.SQL("grant select on {} to {}").format(target, _ident(consumer.role)))
             granted[consumer.role].append(table)
@@ -154,9 +185,14 @@ def apply(cur, schema: str = "publish") -> dict[str, list[str]]:
         cur.execute(sql.SQL("alter table {} enable row level security").format(target))
         for consumer in readers:
             if table in consumer.tables:
-                cur.execute(sql.SQL("create policy {} on {} for select to {} using ({})").format(
-                    _ident(f"{consumer.name}_reads"), target, _ident(consumer.role),
-                    sql.SQL(consumer.tables[table].rows)))
+                cur.execute(
+                    sql.SQL("create policy {} on {} for select to {} using ({})").format(
+                        _ident(f"{consumer.name}_reads"),
+                        target,
+                        _ident(consumer.role),
+                        sql.SQL(consumer.tables[table].rows),
+                    )
+                )
     return granted
 
 
@@ -164,11 +200,14 @@ def undeclared_readers(cur, schema: str = "publish") -> list[tuple[str, str]]:
     """(role, table) for every role that can read some column of a table of the schema although
     no consumer declares that it reads the table (superusers, the owner and pg_* roles aside)."""
     declared = {(c.role, t) for c in declaration.load() if c.grants for t in c.tables}
-    cur.execute("""select r.rolname, c.relname from pg_class c
+    cur.execute(
+        """select r.rolname, c.relname from pg_class c
                    join pg_namespace n on n.oid = c.relnamespace
                    cross join pg_roles r
                    where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')
                      and not r.rolsuper and r.oid <> c.relowner and r.rolname not like 'pg\\_%%'
                      and has_any_column_privilege(r.oid, c.oid, 'select')
-                   order by 1, 2""", (schema,))
+                   order by 1, 2""",
+        (schema,),
+    )
     return [(role, table) for role, table in cur.fetchall() if (role, table) not in declared]

@@ -6,6 +6,7 @@ live schema as PREVIOUS for a rollback. A candidate whose only gate failures a p
 approve is kept as HELD_PREFIX + publication id until it is approved or superseded; a
 rolled-back publication is set apart as ROLLED_BACK. Readers only ever see LIVE.
 """
+
 from __future__ import annotations
 
 LIVE = "publish"

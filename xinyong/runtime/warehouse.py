@@ -1,4 +1,5 @@
 """Warehouse access: the one URL, connections, and the schema the platform owns."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -37,8 +38,10 @@ def _parsed(warehouse_url: str) -> URL:
     except ArgumentError:
         parsed = None
     if parsed is None or parsed.get_backend_name() != "postgresql":
-        raise WarehouseError("The warehouse URL is not a PostgreSQL URL (postgresql://user:password@host:port/database, "
-                             "with the password percent-encoded).")
+        raise WarehouseError(
+            "The warehouse URL is not a PostgreSQL URL (postgresql://user:password@host:port/database, "
+            "with the password percent-encoded)."
+        )
     return parsed
 
 
@@ -46,9 +49,17 @@ def connection_parameters(warehouse_url: str) -> dict[str, str]:
     """libpq keywords for psycopg2: user and password percent-decoded, the query (sslmode, ...) kept.
     What the URL leaves out stays out, so libpq's defaults apply."""
     parsed = _parsed(warehouse_url)
-    params = {key: str(value) for key, value in (
-        ("host", parsed.host), ("port", parsed.port), ("user", parsed.username),
-        ("password", parsed.password), ("dbname", parsed.database)) if value not in (None, "")}
+    params = {
+        key: str(value)
+        for key, value in (
+            ("host", parsed.host),
+            ("port", parsed.port),
+            ("user", parsed.username),
+            ("password", parsed.password),
+            ("dbname", parsed.database),
+        )
+        if value not in (None, "")
+    }
     for key, value in parsed.query.items():
         if not isinstance(value, str):
             raise WarehouseError(f"The warehouse URL gives {key} more than once; give it once.")
@@ -64,8 +75,10 @@ def dbt_profile(warehouse_url: str) -> dict[str, str]:
     unsupported = sorted(set(params) - set(fields))
     if unsupported:
         # Passing them to psycopg2 but not to dbt would connect the two differently.
-        raise WarehouseError(f"The warehouse URL sets {', '.join(unsupported)}, which dbt's profile does not "
-                             f"pass on; only {', '.join(DBT_QUERY_PARAMETERS)} may follow the '?'.")
+        raise WarehouseError(
+            f"The warehouse URL sets {', '.join(unsupported)}, which dbt's profile does not "
+            f"pass on; only {', '.join(DBT_QUERY_PARAMETERS)} may follow the '?'."
+        )
     # dbt needs a number for the port; 5432 is libpq's default too.
     return {field: params.get(field, "5432" if field == "port" else "") for field in fields}
 
@@ -83,13 +96,25 @@ def redacted(warehouse_url: str) -> str:
         return "an unreadable URL"  # printing it could print the password
 
 
-def url_from_parts(*, host: str | None, port: int | None, user: str | None, password: str | None,
-                   dbname: str | None, query: dict | None = None) -> str:
+def url_from_parts(
+    *,
+    host: str | None,
+    port: int | None,
+    user: str | None,
+    password: str | None,
+    dbname: str | None,
+    query: dict | None = None,
+) -> str:
     """A warehouse URL from separate fields (an Airflow Connection), every field encoded for the URL."""
-    return URL.create("postgresql", username=user or None, password=password or None, host=host or None,
-                      port=int(port) if port else None, database=dbname or None,
-                      query={key: str(value) for key, value in (query or {}).items()},
-                      ).render_as_string(hide_password=False)
+    return URL.create(
+        "postgresql",
+        username=user or None,
+        password=password or None,
+        host=host or None,
+        port=int(port) if port else None,
+        database=dbname or None,
+        query={key: str(value) for key, value in (query or {}).items()},
+    ).render_as_string(hide_password=False)
 
 
 def connect(warehouse_url: str | None = None) -> psycopg2.extensions.connection:
@@ -100,7 +125,9 @@ def connect(warehouse_url: str | None = None) -> psycopg2.extensions.connection:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise WarehouseError(f"Cannot connect to the warehouse at {redacted(target)}: {first}") from None
     if conn.server_version < MIN_SERVER_VERSION:
-        raise WarehouseError(f"The warehouse runs PostgreSQL {conn.server_version // 10000}; Xinyong needs 13 or newer.")
+        raise WarehouseError(
+            f"The warehouse runs PostgreSQL {conn.server_version // 10000}; Xinyong needs 13 or newer."
+        )
     return conn
 
 
