@@ -37,10 +37,12 @@ test: install
 	scripts/install_chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# Python: ruff lint and format check (configured in pyproject.toml).
+# Python: ruff lint and format check (configured in pyproject.toml); SQL: sqlfluff with the
+# dbt templater (configured in .sqlfluff; the script starts the warehouse dbt compiles against).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint_sql.py lint
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not e2e" -p no:cacheprovider

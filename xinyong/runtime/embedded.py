@@ -475,6 +475,11 @@ def _ensure_accounts(server: EmbeddedServer) -> None:
         conn.close()
 
 
+def running(home: Path) -> bool:
+    """Whether the embedded server of `home` is up."""
+    return _running_pid(home / "pg" / "data") is not None
+
+
 def stop(home: Path) -> bool:
     data_dir = home / "pg" / "data"
     if _running_pid(data_dir) is None:
