@@ -24,7 +24,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import query
-from tests.distributed import cluster
+from xinyong.app import services as cluster
 from xinyong.app.orchestrate import DAGS_FOLDER
 from xinyong.ingest import contracts
 from xinyong.runtime import embedded

@@ -2,7 +2,7 @@
 
 No Docker engine is needed: the file is validated against the Compose Specification's
 JSON schema (tests/data/compose-spec.json), and its Airflow services are compared with
-deploy/topology.yml, from which tests/distributed/cluster.py builds its processes.
+deploy/topology.yml, from which xinyong/app/services.py builds the processes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.distributed import cluster
+from xinyong.app import services as cluster
 from xinyong.runtime.config import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"

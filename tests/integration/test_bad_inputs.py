@@ -304,7 +304,7 @@ path, url, home = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 settings = config.Settings(home=home, landing=path.parent.parent, warehouse_url=url, embedded_port=0,
                            evaluation_date=None)
 outcome = ingest.ingest_file(path, contracts.load(path.parent.name), settings, url)
-peak = next(l.split()[1] for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM"))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: the peak resident set
 print(json.dumps({"status": outcome.status, "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
                   "message": outcome.message, "peak_rss_kib": int(peak)}))
 """

@@ -146,13 +146,53 @@ def cmd_run(args) -> int:
     os.close(write_fd)
     totals = {"files": 0, "read": 0, "loaded": 0, "rejected": 0}
     outcome: dict = {}
-    with os.fdopen(read_fd) as events:
+    with os.fdopen(read_fd) as events, _StepProgress() as steps:
         for line in events:
             event = json.loads(line)
-            _show(event, totals, outcome)
+            if event["event"] == "progress":
+                steps.update(event)
+            else:
+                _show(event, totals, outcome)
     code = child.wait()
     _summary(settings, url, totals, outcome, code, log_file)
     return 0 if code == 0 else 1
+
+
+class _StepProgress:
+    """One line per step (a feed's ingest, dbt, the GX gate) with its counts as they move,
+    drawn by rich on a terminal; nothing when stdout is not one (a log, a pipe, cron)."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console()
+        self.progress = Progress(
+            TextColumn("  {task.description:<24}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]:<11} {task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def update(self, event: dict) -> None:
+        step, counts = event["step"], event.get("counts") or {}
+        shown = ", ".join(f"{value:,} {name.replace('_', ' ')}" for name, value in counts.items() if value)
+        if step not in self.tasks:
+            self.tasks[step] = self.progress.add_task(
+                step, total=event["total"], unit=event["unit"], counts=""
+            )
+        self.progress.update(self.tasks[step], completed=event["done"], total=event["total"], counts=shown)
 
 
 def _show(event: dict, totals: dict, outcome: dict) -> None:
@@ -335,6 +375,15 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_airflow(args) -> int:
+    """Airflow's UI and services on this machine, until Ctrl-C."""
+    from xinyong.app import local_airflow
+
+    settings = config.load()
+    url = _warehouse(settings)
+    return local_airflow.serve(settings, url, args.port, _say)
+
+
 def cmd_contracts(args) -> int:
     """Export every feed contract as a Frictionless Table Schema a department can check files with."""
     from xinyong.ingest import contracts
@@ -382,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("setup", help="prepare the warehouse and Airflow's metadata database")
     p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("airflow", help="Airflow's UI, scheduler and DAG processor on this machine")
+    p.add_argument("--port", type=int, default=int(os.environ.get("XINYONG_AIRFLOW_PORT", 8080)))
+    p.set_defaults(func=cmd_airflow)
 
     p = sub.add_parser("contracts", help="export the feed contracts as Frictionless Table Schemas")
     p.add_argument("action", choices=["export"])

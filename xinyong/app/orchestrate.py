@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from xinyong.runtime import config, embedded, warehouse
+from xinyong.runtime import config, embedded, progress, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
@@ -72,12 +72,10 @@ def ensure_airflow_db(env: dict[str, str], log_file: Path) -> None:
 
 
 def _progress(event: dict) -> None:
-    fd = os.environ.get("XINYONG_PROGRESS_FD")
-    line = json.dumps(event, ensure_ascii=False, default=str) + "\n"
-    if fd:
-        os.write(int(fd), line.encode())
+    if os.environ.get(progress.FD_ENV):
+        progress.emit(event)
     else:
-        sys.stderr.write(line)
+        sys.stderr.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
 
 
 def _files_since(url: str, feed: str, since: float) -> list[dict]:

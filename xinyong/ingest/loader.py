@@ -36,6 +36,7 @@ from xinyong.ingest.readers import (
     map_header,
 )
 from xinyong.runtime import config, faults, secrets, warehouse
+from xinyong.runtime import progress as run_progress
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_SUFFIXES = (".part", ".tmp")
@@ -241,9 +242,20 @@ def ingest_feed(
     if waiting:
         with warehouse.transaction(warehouse_url) as conn:
             schema.ensure(conn)
+        run_progress.report(
+            f"ingest {contract.feed}", 0, len(waiting), "files", rows_loaded=0, rows_rejected=0
+        )
     for path in waiting:
         outcome = ingest_file(path, contract, settings, warehouse_url)
         outcomes.append(outcome)
+        run_progress.report(
+            f"ingest {contract.feed}",
+            len(outcomes),
+            len(waiting),
+            "files",
+            rows_loaded=sum(o.rows_loaded for o in outcomes),
+            rows_rejected=sum(o.rows_rejected for o in outcomes),
+        )
         if progress:
             progress(
                 f"{contract.feed}/{outcome.file_name}: {outcome.status} "

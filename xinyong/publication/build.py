@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xinyong.ingest import schema
 from xinyong.publication import dbt_sources, schemas
-from xinyong.runtime import config, warehouse
+from xinyong.runtime import config, progress, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
@@ -33,6 +33,25 @@ def dbt_env(warehouse_url: str) -> dict[str, str]:
     }
 
 
+def _node_counter(step: str):
+    """A dbt callback that reports nodes done of the total dbt announces before it starts."""
+    state = {"done": 0, "total": None, "failed": 0}
+
+    def on_event(event) -> None:
+        name = event.info.name
+        if name == "ConcurrencyLine":
+            state["total"] = event.data.node_count
+        elif name == "NodeFinished":
+            state["done"] += 1
+            if str(event.data.run_result.status) in ("error", "fail"):
+                state["failed"] += 1
+        else:
+            return
+        progress.report(step, state["done"], state["total"], "nodes", failed=state["failed"])
+
+    return on_event
+
+
 def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, target_dir: Path):
     """Run dbt in-process (dbtRunner) against the warehouse; returns dbt's result object."""
     from dbt.cli.main import dbtRunner
@@ -40,7 +59,7 @@ def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, targ
     os.environ.update(dbt_env(warehouse_url))
     dbt_sources.write(DBT_PROJECT)
     target_dir.mkdir(parents=True, exist_ok=True)
-    return dbtRunner().invoke(
+    return dbtRunner(callbacks=[_node_counter(f"dbt {args[0]}")]).invoke(
         [
             *args,
             "--no-use-colors",

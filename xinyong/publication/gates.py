@@ -28,7 +28,7 @@ import yaml
 
 from xinyong.ingest import contracts
 from xinyong.publication import schemas
-from xinyong.runtime import config, warehouse
+from xinyong.runtime import config, progress, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
 GX_ROOT = PROJECT_ROOT / "expectations"
@@ -252,7 +252,8 @@ def run_gate(
             vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
             for vd in definitions
         }
-    for vd in definitions:
+    for done, vd in enumerate(definitions):
+        progress.report("GX gate", done, len(definitions), "validations", failed=len(gate.failures))
         if missing[vd.name]:
             gate.skipped.append(
                 {
@@ -304,6 +305,7 @@ def run_gate(
                 }
             )
     gate.success = not gate.failures
+    progress.report("GX gate", len(definitions), len(definitions), "validations", failed=len(gate.failures))
     context.build_data_docs()
     sites = context.get_docs_sites_urls()
     if sites:

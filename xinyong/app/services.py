@@ -1,4 +1,5 @@
-"""The production topology as processes on one machine: what the distributed test starts.
+"""Airflow's services as processes on one machine: what `xinyong airflow` and the
+distributed test start.
 
 Commands and shared environment come from deploy/topology.yml, the file the compose
 services are checked against. Each service is a process group with its log in a file;
@@ -17,13 +18,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import yaml
 
 from xinyong.runtime.config import PROJECT_ROOT
 
 TOPOLOGY_FILE = PROJECT_ROOT / "deploy" / "topology.yml"
 VENV_BIN = Path(sys.executable).parent
-PORT_RANGE = range(55600, 55700)  # this suite's ports, clear of the other engineers' and CI's
+PORT_RANGE = range(55600, 55700)  # the distributed test's ports, clear of the other engineers' and CI's
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
@@ -81,35 +83,11 @@ def wait_for_port(port: int, timeout: float, alive=lambda: True) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _started(pid: int) -> str | None:
-    """The process's start time, which tells a pid apart from a later reuse of it."""
+def descendants(pid: int) -> list[psutil.Process]:
     try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 @dataclass
@@ -163,7 +141,7 @@ class Cluster:
         """SIGTERM every service group, SIGKILL what is left after `grace` seconds."""
         survivors: list[str] = []
         # Noted before SIGTERM: a child that left the process group is still found.
-        family = {(pid, _started(pid)) for s in self.services for pid in descendants(s.process.pid)}
+        family = {p for s in self.services for p in descendants(s.process.pid)}
         for service in reversed(self.services):
             if service.alive():
                 try:
@@ -177,17 +155,16 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 survivors.append(service.name)
         for service in self.services:
-            family |= {(pid, _started(pid)) for pid in descendants(service.process.pid)}
+            family |= set(descendants(service.process.pid))
             try:
                 os.killpg(service.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        for pid, started in family:
-            if started is not None and _started(pid) == started:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+        for process in family:  # psutil checks the start time: a reused pid is not killed
+            try:
+                process.kill()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
         for service in self.services:
             try:
                 service.process.wait(timeout=10)
