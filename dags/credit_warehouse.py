@@ -65,7 +65,7 @@ def credit_warehouse():
     def audit_candidate(candidate: dict) -> dict:
         return pipeline.audit_candidate(candidate)
 
-    @task(outlets=[Asset(pipeline.PUBLISH_ASSET_URI)])
+    @task(outlets=[Asset(uri) for uri in pipeline.publish_asset_uris()])
     def publish_candidate(candidate: dict) -> dict:
         return pipeline.publish_candidate(candidate)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -11,13 +12,20 @@ from xinyong.ingest import contracts
 ALLOWED_TAGS = {"xinyong", "ingest", "warehouse", "publish"}
 
 PROBE = """
-import json
+import json, warnings
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder=%r)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    bag = DagBag(dag_folder=%r)
 print(json.dumps({
     "import_errors": {k: str(v) for k, v in bag.import_errors.items()},
     "dags": {d.dag_id: {"owner": d.owner, "tags": sorted(d.tags), "doc": d.doc_md or "",
-                        "tasks": [t.task_id for t in d.tasks]} for d in bag.dags.values()},
+                        "tasks": [t.task_id for t in d.tasks],
+                        "outlets": sorted(o.uri for t in d.tasks for o in t.outlets),
+                        "schedule_assets": sorted(a.uri for a in
+                                                  getattr(getattr(d.timetable, "asset_condition", None), "objects", []))}
+             for d in bag.dags.values()},
+    "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
 }))
 """
 
@@ -49,6 +57,27 @@ def test_dag_folder_has_no_import_errors_and_dags_are_owned_tagged_documented(tm
         "audit_candidate",
         "publish_candidate",
     ]
+
+
+def test_assets_are_tables_named_as_the_postgres_provider_names_them(tmp_path):
+    """`postgres://host:port/database/schema/table`: Airflow's postgres provider takes the URI
+    as it is (its handler would rewrite or refuse another form) and warns about none."""
+    from airflow.sdk import Asset
+
+    bag = load_dagbag(tmp_path)
+    feeds = sorted(contracts.load_all())
+    outlets = {uri for dag in bag["dags"].values() for uri in dag["outlets"]}
+    warehouse = bag["dags"]["credit_warehouse"]
+    assert warehouse["schedule_assets"] == sorted(
+        uri for uri in outlets if re.fullmatch(rf"postgres://[^/]+:\d+/\w+/raw/({'|'.join(feeds)})", uri)
+    )
+    assert len(warehouse["schedule_assets"]) == len(feeds)
+    published = {uri.rsplit("/", 1)[1] for uri in warehouse["outlets"]}
+    assert {"entity_credit_profile", "red_list", "black_list"} <= published
+    for uri in outlets:
+        assert re.fullmatch(r"postgres://[^/]+:\d+/\w+/(raw|publish)/\w+", uri), uri
+        assert Asset(uri).uri == uri  # the provider's handler leaves it as it is
+    assert [w for w in bag["warnings"] if "asset" in w.lower() or "uri" in w.lower()] == []
 
 
 def test_dag_files_stay_thin():

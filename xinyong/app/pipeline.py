@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from xinyong import ingest
 from xinyong.ingest import contracts, departments, freshness
-from xinyong.publication import build, commitment_lists, gates, outbox, publish
+from xinyong.publication import build, commitment_lists, consumers, gates, outbox, publish, schemas
 from xinyong.publication import report as publication_report
 from xinyong.runtime import config, faults, warehouse
 
@@ -28,7 +28,8 @@ class GateFailed(RuntimeError):
 
 
 def feed_asset_uri(feed: str) -> str:
-    return f"xinyong://raw/{feed}"
+    """The Asset an ingest run emits: the feed's raw table, as the postgres provider names it."""
+    return warehouse.table_uri("raw", feed)
 
 
 def feeds() -> list[contracts.Contract]:
@@ -69,7 +70,10 @@ def resolve_evaluation_date(requested: str | None = None, run_after: dt.datetime
     return moment.astimezone(DISTRICT_TIMEZONE).date().isoformat()
 
 
-PUBLISH_ASSET_URI = "xinyong://publish"
+def publish_asset_uris() -> list[str]:
+    """The Assets a publication updates: every table of the publish schema (the dbt models of
+    marts/publish), as the postgres provider names them."""
+    return [warehouse.table_uri(schemas.LIVE, model) for model in consumers.published_models()]
 
 
 def warehouse_url() -> str:

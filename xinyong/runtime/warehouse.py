@@ -27,6 +27,19 @@ def url(settings: config.Settings | None = None) -> str:
     return embedded.ensure_running(settings.home, settings.embedded_port).url("xinyong")
 
 
+def table_uri(schema: str, table: str, settings: config.Settings | None = None) -> str:
+    """A table's URI as Airflow's postgres provider names tables (`postgres://host:port/db/schema/table`,
+    the form its Asset handler accepts), without connecting: the DAG processor calls this while
+    parsing, where the embedded server need not run."""
+    settings = settings or config.load()
+    if settings.warehouse_url:
+        parsed = _parsed(settings.warehouse_url)
+        host, port, database = parsed.host or "localhost", parsed.port or 5432, parsed.database
+    else:
+        host, port, database = "127.0.0.1", settings.embedded_port, embedded.DATABASES[0]
+    return f"postgres://{host}:{port}/{database}/{schema}/{table}"
+
+
 # The warehouse URL is parsed here and only here; every consumer gets its own form of it.
 # libpq keywords a URL may carry in its query that dbt's profile passes on too (profiles.yml).
 DBT_QUERY_PARAMETERS = ("sslmode", "sslcert", "sslkey", "sslrootcert")
