@@ -2,11 +2,12 @@
 
     .venv/bin/python expectations/define_gates.py
 
-Writes gx/great_expectations.yml (stores, Data Docs site and the warehouse datasource's
-assets), one suite per concern (gx/expectations/), one validation definition per asset
-and suite (gx/validation_definitions/) and the checkpoint listing them all
-(gx/checkpoints/). Ids are derived from names, so a rerun changes nothing unless a
-definition changed. The files are what runs; this script only keeps them consistent.
+Defines, through GX's API (`context.data_sources`, `.suites`, `.validation_definitions`,
+`.checkpoints`), the warehouse datasource's assets, one suite per concern, one validation
+definition per asset and suite and the checkpoint listing them all; GX writes the files
+in gx/. A rerun changes nothing unless a definition changed: what is as declared is kept
+with its id. GX tries each asset against the warehouse when it is added, so this needs one
+(the embedded server is started as `xinyong` starts it). The files are what runs.
 
 One home per gate: an invariant inside one model is a dbt test (dbt_project/models/**/*.yml,
 dbt_project/tests/), run by `dbt build` before the gate. What is here checks across runs
@@ -27,7 +28,8 @@ accepts on PostgreSQL before 16 (the batch is the whole table anyway).
 
 from __future__ import annotations
 
-import json
+import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -244,82 +246,117 @@ def project_config(data_context_id: str | None) -> dict:
     }
 
 
+# GX tests a table asset against its table when it is added. The candidate exists only during
+# a build, so the definitions are made against empty stand-ins in this scratch schema
+# (the candidate's tables are unqualified: the connection's search_path names the schema).
+SCRATCH_SCHEMA = "gx_definitions"
+
+
 def write() -> None:
+    """Define everything through GX's API in the file context gx/; GX writes the files."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    from xinyong.runtime import warehouse
+
     config_path = GX / "great_expectations.yml"
     existing = yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
-    config = project_config((existing or {}).get("data_context_id"))
-    assets = {}
-    for name, (schema, table) in TABLE_ASSETS.items():
-        assets[name] = {
-            "type": "table",
-            "id": _id("asset", name),
-            "batch_metadata": {},
-            "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
-            "table_name": table,
-            **({"schema_name": schema} if schema else {}),
-        }
-    for name, query in QUERY_ASSETS.items():
-        assets[name] = {
-            "type": "query",
-            "id": _id("asset", name),
-            "batch_metadata": {},
-            "batch_definitions": {"whole_table": {"id": _id("batch", name), "partitioner": None}},
-            "query": " ".join(query.split()),
-        }
-    config["fluent_datasources"] = {
-        "warehouse": {
-            "type": "postgres",
-            "id": _id("datasource", "warehouse"),
-            "assets": assets,
-            "connection_string": "${" + gates.WAREHOUSE_URL_ENV + "}",
-        }
-    }
+    existing = existing or {}
+    # The project config (stores, Data Docs site) is GX's YAML; its datasources are GX's to write.
+    config = {**project_config(existing.get("data_context_id")), "fluent_datasources": {}}
+    if existing.get("fluent_datasources"):
+        config["fluent_datasources"] = existing["fluent_datasources"]
     config_path.write_text(
         "# Great Expectations file context of Xinyong's gates; the assets, suites, validation\n"
-        "# definitions and checkpoint are written by expectations/define_gates.py.\n"
+        "# definitions and checkpoint are defined by expectations/define_gates.py through GX's API.\n"
         + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )
 
-    for folder in ("expectations", "validation_definitions", "checkpoints"):
-        for old in (GX / folder).glob("*.json"):
-            old.unlink()
-    vd_refs = []
-    for vd_name, (asset, suite, expectations) in VALIDATIONS.items():
-        suite_doc = {
-            "name": suite,
-            "id": _id("suite", suite),
-            "notes": None,
-            "meta": {"great_expectations_version": "1.24.1"},
-            "expectations": [
-                {**e, "id": _id("expectation", suite, str(i))} for i, e in enumerate(expectations)
-            ],
-        }
-        (GX / "expectations" / f"{suite}.json").write_text(
-            json.dumps(suite_doc, ensure_ascii=False, indent=2), encoding="utf-8"
+    url = warehouse.url()
+    with warehouse.transaction(url) as conn, conn.cursor() as cur:
+        cur.execute(f"create schema if not exists {SCRATCH_SCHEMA}")
+        for schema, table in TABLE_ASSETS.values():
+            cur.execute(f"create table if not exists {schema or SCRATCH_SCHEMA}.{table} ()")
+    os.environ[gates.WAREHOUSE_URL_ENV] = gates.session_url(url, SCRATCH_SCHEMA, {})
+    os.environ.setdefault(gates.GX_HOME_ENV, tempfile.mkdtemp(prefix="gx-define-"))
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    try:
+        context = gx.get_context(mode="file", project_root_dir=str(GX.parent))
+        if "warehouse" in context.data_sources.all():
+            source = context.data_sources.get("warehouse")  # replacing it would drop its assets' ids
+        else:
+            source = context.data_sources.add_postgres(
+                "warehouse", connection_string="${" + gates.WAREHOUSE_URL_ENV + "}"
+            )
+        for name in set(source.get_asset_names()) - set(TABLE_ASSETS) - set(QUERY_ASSETS):
+            source.delete_asset(name)
+        for name, (schema, table) in TABLE_ASSETS.items():
+            _asset(source, name, "table", table_name=table, **({"schema_name": schema} if schema else {}))
+        for name, query in QUERY_ASSETS.items():
+            _asset(source, name, "query", query=" ".join(query.split()))
+
+        for old in set(s.name for s in context.suites.all()) - {
+            suite for _, suite, _ in VALIDATIONS.values()
+        }:
+            context.suites.delete(old)
+        for old in set(v.name for v in context.validation_definitions.all()) - set(VALIDATIONS):
+            context.validation_definitions.delete(old)
+        definitions = []
+        for vd_name, (asset, suite_name, expectations) in VALIDATIONS.items():
+            suite = _suite(context, suite_name, [ExpectationConfiguration(**e) for e in expectations])
+            batch = source.get_asset(asset).get_batch_definition("whole_table")
+            definitions.append(
+                context.validation_definitions.add_or_update(
+                    gx.ValidationDefinition(name=vd_name, id=_id("vd", vd_name), data=batch, suite=suite)
+                )
+            )
+        context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=CHECKPOINT,
+                id=_id("checkpoint", CHECKPOINT),
+                validation_definitions=definitions,
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                result_format={"result_format": "COMPLETE"},
+            )
         )
-        vd = {
-            "name": vd_name,
-            "id": _id("vd", vd_name),
-            "data": {
-                "datasource": {"name": "warehouse", "id": _id("datasource", "warehouse")},
-                "asset": {"name": asset, "id": _id("asset", asset)},
-                "batch_definition": {"name": "whole_table", "id": _id("batch", asset)},
-            },
-            "suite": {"name": suite, "id": _id("suite", suite)},
-        }
-        (GX / "validation_definitions" / f"{vd_name}.json").write_text(
-            json.dumps(vd, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
-        vd_refs.append({"name": vd_name, "id": vd["id"]})
-    checkpoint = {
-        "name": CHECKPOINT,
-        "id": _id("checkpoint", CHECKPOINT),
-        "actions": [{"name": "update_data_docs", "site_names": [], "type": "update_data_docs"}],
-        "result_format": {"result_format": "COMPLETE"},
-        "validation_definitions": vd_refs,
-    }
-    (GX / "checkpoints" / f"{CHECKPOINT}.json").write_text(json.dumps(checkpoint, indent=2), encoding="utf-8")
+    finally:
+        with warehouse.transaction(url) as conn, conn.cursor() as cur:
+            cur.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")
+
+
+def _suite(context, name: str, expectations: list):
+    """The suite as declared: kept (with its expectations' ids) when it is, else replaced."""
+    import great_expectations as gx
+    from great_expectations.exceptions import DataContextError
+
+    def plain(configurations) -> list[dict]:
+        return [{k: v for k, v in c.to_json_dict().items() if k != "id"} for c in configurations]
+
+    try:
+        existing = context.suites.get(name)
+        if plain(e.configuration for e in existing.expectations) == plain(expectations):
+            return existing
+    except DataContextError:
+        pass
+    suite = gx.ExpectationSuite(name=name, id=_id("suite", name), expectations=[])
+    for configuration in expectations:
+        suite.expectations.append(configuration.to_domain_obj())
+    return context.suites.add_or_update(suite)
+
+
+def _asset(source, name: str, kind: str, **fields):
+    """The asset as declared: kept (with its id) when it is, made anew when it changed."""
+    if name in source.get_asset_names():
+        asset = source.get_asset(name)
+        if asset.type == kind and all(getattr(asset, k) == v for k, v in fields.items()):
+            return asset
+        source.delete_asset(name)
+    add = source.add_table_asset if kind == "table" else source.add_query_asset
+    asset = add(name, **fields)
+    asset.add_batch_definition_whole_table("whole_table")
+    return asset
 
 
 if __name__ == "__main__":

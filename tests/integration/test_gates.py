@@ -127,3 +127,46 @@ def test_dbt_tests_take_score_and_tier_bounds_from_the_seeds(loaded, dbt_project
         "assert_scores_within_floor_and_ceiling": ("fail", above),
         "assert_tiers_follow_policy_thresholds": ("fail", top),
     }
+
+
+def _gx_files(root: Path) -> dict[str, object]:
+    """What gx/ defines, parsed (GX orders the keys its own way)."""
+    import yaml
+
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix == ".json":
+            found[str(path.relative_to(root))] = json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".yml":
+            found[str(path.relative_to(root))] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return found
+
+
+def test_define_gates_reproduces_the_committed_gx_files_through_gx_api(warehouse_url, tmp_path, monkeypatch):
+    """The files in gx/ are what GX writes from define_gates.py's declarations: a rerun keeps
+    them (with their ids), and a changed declaration changes them."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("define_gates", gates.GX_ROOT / "define_gates.py")
+    define_gates = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(define_gates)
+    committed = gates.GX_ROOT / "gx"
+    copy = tmp_path / "gx"
+    shutil.copytree(committed, copy, ignore=shutil.ignore_patterns("uncommitted"))
+    monkeypatch.setattr(define_gates, "GX", copy)
+    monkeypatch.setenv("XINYONG_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv(gates.WAREHOUSE_URL_ENV, "")
+    monkeypatch.setenv(gates.GX_HOME_ENV, str(tmp_path / "state"))
+
+    define_gates.write()
+    assert _gx_files(copy) == _gx_files(committed)
+
+    volume = define_gates.VALIDATIONS["feed_file_volumes"][2][0]
+    monkeypatch.setitem(volume, "kwargs", {**volume["kwargs"], "column": "rows_ratio"})
+    define_gates.write()
+    changed = _gx_files(copy)
+    assert changed["expectations/feed_volume.json"]["expectations"][0]["kwargs"]["column"] == "rows_ratio"
+    assert {k: v for k, v in changed.items() if k != "expectations/feed_volume.json"} == {
+        k: v for k, v in _gx_files(committed).items() if k != "expectations/feed_volume.json"
+    }
