@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 LANDING ?= landing
 export XINYONG_LANDING ?= $(abspath $(LANDING))
 
-.PHONY: install setup demo test test-fast lint bench clean stop
+.PHONY: install setup demo airflow test test-fast lint bench clean stop
 
 install: $(INSTALLED)
 
@@ -31,6 +31,11 @@ demo: setup
 	fi
 	$(BIN)/xinyong run
 	$(BIN)/xinyong status
+
+# Airflow's UI (API server, scheduler, DAG processor, triggerer) on http://127.0.0.1:8080/ with
+# the demo's runs; prints the login; Ctrl-C stops it. AIRFLOW_PORT=... for another port.
+airflow: setup
+	$(BIN)/xinyong airflow --port $${AIRFLOW_PORT:-8080}
 
 # Chromium (Debian package) for the publication-report test; quick when already installed.
 test: install

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ def test_run_publishes_one_profile_per_generated_entity_then_rerun_changes_nothi
     assert first.returncode == 0, first.stdout + first.stderr
     assert "publication 1 is live" in first.stdout
     assert "no feed takes up" not in first.stdout  # the generator leaves nothing unknown in landing
+    # stdout is no terminal here: no progress lines (tests/e2e/test_airflow_ui.py forces one)
+    assert not re.search(r"\d+/\d+ (files|nodes|validations)", first.stdout), first.stdout
     url = run(env, "db", "url").stdout.strip()
     profile = query(url, "select tier, count(*) from publish.entity_credit_profile group by tier")
     assert sum(n for _, n in profile) == manifest["expected_entities"]
