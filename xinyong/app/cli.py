@@ -152,6 +152,8 @@ def cmd_run(args) -> int:
             if event["event"] == "progress":
                 steps.update(event)
             else:
+                if event["event"] == "dag_end":
+                    steps.finish()
                 _show(event, totals, outcome)
     code = child.wait()
     _summary(settings, url, totals, outcome, code, log_file)
@@ -176,6 +178,7 @@ class _StepProgress:
             console=console,
             disable=not console.is_terminal,
         )
+        self.drawn = console.is_terminal
         self.tasks: dict[str, int] = {}
 
     def __enter__(self):
@@ -184,6 +187,20 @@ class _StepProgress:
 
     def __exit__(self, *exc):
         self.progress.stop()
+
+    def finish(self) -> None:
+        """The DAG's steps leave the live display as one final line each."""
+        for task in self.progress.tasks:
+            if self.drawn:
+                line = f"  {task.description:<24} {task.completed:,.0f}/{task.total or 0:,.0f} {task.fields['unit']}"
+                counts = task.fields["counts"]
+                self.progress.console.print(
+                    f"{line}{', ' + counts if counts else ''} in {task.elapsed or 0:.1f}s",
+                    markup=False,
+                    highlight=False,
+                )
+            self.progress.remove_task(task.id)
+        self.tasks.clear()
 
     def update(self, event: dict) -> None:
         step, counts = event["step"], event.get("counts") or {}
