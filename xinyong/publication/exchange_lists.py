@@ -87,11 +87,22 @@ def own_entries(cur, schema: str = LIVE) -> list[dict[str, str]]:
     return list(merged.values())
 
 
+def _has_sources(cur, schema: str = LIVE) -> bool:
+    cur.execute(
+        """select count(*) from information_schema.columns
+           where table_schema = %s and table_name in ('red_list', 'black_list') and column_name = 'source_region'""",
+        (schema,),
+    )
+    return cur.fetchone()[0] == 2
+
+
 def write(
     warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date
 ) -> dict[str, Path]:
     """Write the district's lists for every agreement; returns {agreement_no: file}."""
     with publish.live_snapshot(warehouse_url, publication_id) as cur:
+        if not _has_sources(cur):  # a publication built before the lists carried their region
+            return {}
         entries = own_entries(cur)
     columns = {c.name: c.header for c in contracts.load(FEED).columns}
     decider = departments.sender(FEED)
