@@ -4,7 +4,6 @@ removal dates, the cap at D, the exchange outbox, and an unmapped scale holding 
 through the approvable gate; one warehouse built for the module, on a real database."""
 
 import csv
-import shutil
 
 import openpyxl
 import pytest
@@ -285,4 +284,3 @@ def test_an_unmapped_scale_loads_and_holds_publication_until_approved(published)
     failures = gates["gx"]["failures"]
     assert [f["validation"] for f in failures] == ["domain_rating_scales"] and failures[0]["approvable"]
     assert "星级五级" in str(failures[0])
-    shutil.rmtree(folder / "domain_rating_20261121.xlsx", ignore_errors=True)
