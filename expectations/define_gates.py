@@ -60,10 +60,13 @@ TABLE_ASSETS = {
     "candidate_penalty_disclosure": (None, "penalty_disclosure"),
     "candidate_commitment_status": (None, "commitment_status"),
     "candidate_commitment_red_list": (None, "commitment_red_list"),
+    "candidate_domain_supervision": (None, "domain_supervision"),
 }
 # Every penalty with its window (disclosed or not), as dbt builds it for the candidate: the
 # intermediate schema is not swapped, so it holds the candidate's build.
 WINDOWED_PENALTIES = "intermediate.int_penalties_windowed"
+# Every current domain rating with its mapped class (null when the seed has no mapping yet).
+CURRENT_DOMAIN_RATINGS = "intermediate.int_domain_ratings_current"
 QUERY_ASSETS = {
     # every table of the candidate schema, found at run time
     "candidate_schema": """select table_name::text from information_schema.tables
@@ -171,6 +174,19 @@ VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
             rows(
                 "select f.* from audit.commitment_list_overlap(current_schema()) f",
                 "践诺红名单 and 践诺灰名单 are disjoint: no subject on both",
+            ),
+        ],
+    ),
+    "domain_rating_scales": (
+        "candidate_domain_supervision",
+        "domain_rating_scales",
+        [
+            rows(
+                f"select f.* from audit.domain_scale_findings('{CURRENT_DOMAIN_RATINGS}') f",
+                "every current domain rating's scale (评价等级体系) and grade map to a class in the seed "
+                "domain_grade_classes; an unmapped one loaded and waits until the credit office maps it "
+                "(or releases this publication)",
+                approvable=True,
             ),
         ],
     ),

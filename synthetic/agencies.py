@@ -53,3 +53,11 @@ AGENCIES = {
 }
 # The district credit office: publishes penalties (数据来源单位) and decides repairs.
 CREDIT_OFFICE = _agency("credit_office", "")
+
+
+def supervisor(domain: str) -> Agency:
+    """The department of the seed that supervises `domain` (every domain has exactly one)."""
+    for code, row in _departments().items():
+        if domain in row["domains"].split("|"):
+            return _agency(code, "")
+    raise KeyError(f"no department supervises {domain!r} in {_SEED}")

@@ -23,6 +23,9 @@ SCALES: dict[str, dict[str, int]] = {
         "repairs": 10,
         "commitments": 80,
         "commitment_updates": 5,
+        "court_cases": 40,
+        "court_government_cases": 1,
+        "exchange_entries": 8,
     },
     "district": {
         "enterprises": 24_000,
@@ -44,5 +47,8 @@ SCALES: dict[str, dict[str, int]] = {
         "repairs": 500,
         "commitments": 8_200,
         "commitment_updates": 300,  # 武隆 holds 8,200 commitments
+        "court_cases": 300,  # the low hundreds
+        "court_government_cases": 3,
+        "exchange_entries": 60,
     },
 }

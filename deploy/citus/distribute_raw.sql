@@ -5,11 +5,14 @@
 create extension if not exists citus;
 set citus.enable_repartition_joins = on;
 
+select create_distributed_table('raw.court_dishonest', 'case_no');
 select create_distributed_table('raw.commitment', 'commitment_no');
 select create_distributed_table('raw.penalty', 'decision_no');
 select create_distributed_table('raw.credit_repair', 'decision_no', colocate_with => 'raw.penalty');
 select create_distributed_table('raw.parking', 'record_no');
 select create_distributed_table('raw.entity_register', 'uscc');
+select create_distributed_table('raw.domain_rating', 'uscc', colocate_with => 'raw.entity_register');
+select create_distributed_table('raw.list_exchange', 'uscc', colocate_with => 'raw.entity_register');
 select create_distributed_table('raw.rural_cooperative', 'uscc', colocate_with => 'raw.entity_register');
 select create_distributed_table('raw.tax_credit', 'uscc', colocate_with => 'raw.entity_register');
 -- keyed on a personal ID number: co-located with its digests on the number

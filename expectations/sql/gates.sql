@@ -204,3 +204,24 @@ begin
         p_schema, p_schema);
 end
 $$;
+
+-- A current domain rating whose scale or grade the seed domain_grade_classes does not map
+-- (p_ratings: the warehouse's current ratings, as dbt built them for the candidate): one row
+-- per scale, grade and domain, with how many ratings and the first one's source row. The
+-- rating loads (the department's words are no error); the credit office maps it in the seed.
+create or replace function audit.domain_scale_findings(p_ratings text)
+returns table (scale text, grade text, domain text, ratings bigint, source_file text, source_row bigint)
+language plpgsql stable as $$
+begin
+    if to_regclass(p_ratings) is null then
+        return;
+    end if;
+    return query execute format(
+        $q$select r.scale, r.grade, r.domain, count(*),
+                  (array_agg(r.source_file order by r.source_file, r.source_row))[1],
+                  (array_agg(r.source_row order by r.source_file, r.source_row))[1]
+           from %s r where not r.is_grade_mapped
+           group by r.scale, r.grade, r.domain order by 1, 2, 3$q$,
+        p_ratings);
+end
+$$;

@@ -21,6 +21,9 @@ ORDER = (
     "rural_cooperative",
     "credit_household",
     "commitment",
+    "domain_rating",
+    "court_dishonest",
+    "list_exchange",
 )
 
 

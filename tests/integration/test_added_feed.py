@@ -1,6 +1,7 @@
-"""Adding a feed is declarations only: on a copy of the project, a ninth feed (the court's list
-of dishonest debtors) is added with its contract, one staging folder and its sender's row in
-the departments seed, and two of its files flow through ingest, dbt build and the gates."""
+"""Adding a feed is declarations only: on a copy of the project, a made-up feed (the utilities'
+list of business accounts in arrears) is added with its contract, one staging folder and its
+sender's row in the departments seed, and two of its files flow through ingest, dbt build and
+the gates."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, query
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 ADDED = REPO / "tests" / "data" / "added_feed"
-SHARED_SAMPLE = "court_dishonest_20261120.csv"  # a copy of the shared sample
+FEED = "utility_arrears"
+FIRST = "utility_arrears_20261120.csv"
 
 RUN = f"""
 import json
@@ -43,47 +45,43 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-def add_court_feed(project: Path) -> None:
+def add_feed(project: Path) -> None:
     """The three declarations a new feed takes: contract, staging folder, sender."""
-    shutil.copy(ADDED / "connectors" / "court_dishonest.yml", project / "connectors")
-    shutil.copytree(
-        ADDED / "staging" / "court_dishonest", project / "dbt_project/models/staging/court_dishonest"
-    )
+    shutil.copy(ADDED / "connectors" / f"{FEED}.yml", project / "connectors")
+    shutil.copytree(ADDED / "staging" / FEED, project / f"dbt_project/models/staging/{FEED}")
     seed = project / "dbt_project" / "seeds" / "departments.csv"
     with seed.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
-        if row["department_code"] == "court":
-            row["feeds"] = "court_dishonest"
+        if row["department_code"] == "urban":  # the 城市管理局 collects the utilities' lists
+            row["feeds"] = "|".join(filter(None, [row["feeds"], FEED]))
     with seed.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
 
 
-def second_court_file(landing: Path) -> None:
-    """The next day: one debtor paid and left the list, one new case."""
-    with (ADDED / SHARED_SAMPLE).open(encoding="gb18030", newline="") as fh:
+def second_file(landing: Path) -> None:
+    """The next day: one account settled, one new."""
+    with (ADDED / FIRST).open(encoding="utf-8", newline="") as fh:
         header, *rows = list(csv.reader(fh))
     paid = list(rows[0])
-    paid[header.index("履行情况")], paid[header.index("移除日期")] = "全部履行", "2026-11-21"
+    paid[header.index("结清日期")] = "2026-11-21"
     new = list(rows[1])
-    new[header.index("案号")] = "（2026）渝0115执2301号"
-    with (landing / "court_dishonest" / "court_dishonest_20261121.csv").open(
-        "w", encoding="utf-8", newline=""
-    ) as fh:
+    new[header.index("户号")] = "SW-0115-000199"
+    with (landing / FEED / f"{FEED}_20261121.csv").open("w", encoding="gb18030", newline="") as fh:
         csv.writer(fh).writerows([header, paid, new])
 
 
-def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
+def test_an_added_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
     project = copy_project(tmp_path / "project")
-    add_court_feed(project)
+    add_feed(project)
     landing = tmp_path / "landing"
     landing.mkdir()
-    drop_samples(landing, [p.name for p in SAMPLES.iterdir() if not p.name.startswith("court_")])
-    (landing / "court_dishonest").mkdir()
-    shutil.copy(ADDED / SHARED_SAMPLE, landing / "court_dishonest")
-    second_court_file(landing)
+    drop_samples(landing, [p.name for p in SAMPLES.iterdir()])
+    (landing / FEED).mkdir()
+    shutil.copy(ADDED / FIRST, landing / FEED)
+    second_file(landing)
     name = f"t_added_{os.getpid()}"
     pg_server.create_database(name)
     url = pg_server.url(name)
@@ -100,21 +98,21 @@ def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
         )
         assert run.returncode == 0, run.stderr[-4000:]
         result = json.loads(run.stdout.strip().splitlines()[-1])
-        court = {o["file_name"]: o for o in result["outcomes"] if o["feed"] == "court_dishonest"}
-        assert court[SHARED_SAMPLE]["status"] == "loaded" and court[SHARED_SAMPLE]["rows_loaded"] == 10
-        assert court["court_dishonest_20261121.csv"]["rows_loaded"] == 2
-        # staging holds the latest version of each case: the paid debtor has left the list
-        listings = dict(query(url, "select case_no, is_listed from staging.stg_court_dishonest__listings"))
-        assert (
-            len(listings) == 11 and list(listings.values()).count(False) == 2
-        )  # the sample's own + the paid
-        # the personal columns the contract marks are masked and hashed, never raw
-        person = query(
-            url,
-            """select debtor_name, id_number_masked, id_number_hash is not null
-                               from staging.stg_court_dishonest__listings where is_natural_person""",
+        added = {o["file_name"]: o for o in result["outcomes"] if o["feed"] == FEED}
+        assert added[FIRST]["status"] == "loaded" and added[FIRST]["rows_loaded"] == 10
+        assert added[f"{FEED}_20261121.csv"]["rows_loaded"] == 2
+        # staging holds the latest version of each account: the settled one is no longer in arrears
+        accounts = dict(
+            query(url, "select account_no, is_in_arrears from staging.stg_utility_arrears__accounts")
         )
-        assert person and person[0][0].endswith("*") and "********" in person[0][1] and person[0][2]
+        assert (
+            len(accounts) == 11 and list(accounts.values()).count(False) == 2
+        )  # the sample's own + the paid
+        # amounts with thousands separators were read as numbers
+        assert query(
+            url,
+            "select arrears_yuan from staging.stg_utility_arrears__accounts where account_no = 'DL-0115-000201'",
+        ) == [(23400,)]
         # dbt's key test ran on the new model, and the gates let the publication through
         status, gates = query(
             url,
@@ -126,7 +124,7 @@ def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
             next((tmp_path / "home" / "dbt").glob("publication_*/run_results.json")).read_text()
         )
         assert any(
-            "unique_contract_key_stg_court_dishonest__listings" in r["unique_id"] and r["status"] == "pass"
+            "unique_contract_key_stg_utility_arrears__accounts" in r["unique_id"] and r["status"] == "pass"
             for r in manifest["results"]
         )
         # and Airflow makes its ingest DAG from the contract alone
@@ -148,6 +146,6 @@ def test_a_ninth_feed_flows_through_ingest_build_and_gates(pg_server, tmp_path):
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db",
             },
         )
-        assert "ingest_court_dishonest" in dags.stdout, dags.stderr[-2000:]
+        assert f"ingest_{FEED}" in dags.stdout, dags.stderr[-2000:]
     finally:
         pg_server.admin(f'drop database "{name}" with (force)')

@@ -45,11 +45,18 @@ def test_sample_cases_hold(published):
     assert query(url, "select tier from publish.entity_credit_profile where uscc = '91500115E13H32BC7P'") == [
         ("D",)
     ]
-    assert query(
-        url,
-        """select reason_code, source_file, source_row from publish.black_list
-                         where uscc = '91500115E13H32BC7P'""",
-    ) == [("TAX_MAJOR_VIOLATOR", "tax_credit_20261120.csv", 11)]
+    # (it is also on the court's list and on 四川省广安市's black list: one row per reason)
+    assert set(
+        query(
+            url,
+            """select reason_code, source_file, source_row from publish.black_list
+                             where uscc = '91500115E13H32BC7P'""",
+        )
+    ) == {
+        ("TAX_MAJOR_VIOLATOR", "tax_credit_20261120.csv", 11),
+        ("COURT_DISHONEST", "court_dishonest_20261120.csv", 2),
+        ("EXCHANGE_BLACK", "list_exchange_20261120.csv", 6),
+    }
     # the 严重 penalty inside its window: D, black-listed, not a loan candidate
     serious = query(
         url,

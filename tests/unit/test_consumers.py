@@ -83,7 +83,7 @@ def test_meta_outside_config_is_an_unknown_key(project):
 def test_a_table_that_is_not_a_published_model_fails(project):
     message = broken(
         project,
-        "- ref('rural_credit_town')\n    config:\n      meta:\n        role: public_website",
+        "- ref('government_dishonesty')\n    config:\n      meta:\n        role: public_website",
         "- ref('int_households_rated')\n    config:\n      meta:\n        role: public_website",
     )
     assert (

@@ -77,6 +77,9 @@ def test_citus_distribution_keeps_its_keys_and_colocation():
         "select create_distributed_table('raw.penalty', 'decision_no');",
         "select create_distributed_table('raw.credit_repair', 'decision_no', colocate_with => 'raw.penalty');",
         "select create_distributed_table('raw.commitment', 'commitment_no');",
+        "select create_distributed_table('raw.court_dishonest', 'case_no');",
+        "select create_distributed_table('raw.domain_rating', 'uscc', colocate_with => 'raw.entity_register');",
+        "select create_distributed_table('raw.list_exchange', 'uscc', colocate_with => 'raw.entity_register');",
         "select create_distributed_table('raw.personal_id_digests', 'id_value');",
         "select create_distributed_table('raw.credit_household', 'id_number', "
         "colocate_with => 'raw.personal_id_digests');",

@@ -1,5 +1,6 @@
 """The departments seed: one row per recipient, one sender per feed, agreeing with the generator."""
 
+import csv
 import re
 
 import pytest
@@ -45,7 +46,7 @@ def test_every_feed_has_exactly_one_sender_and_reports_route_to_its_outbox():
 def test_the_credit_office_receives_reports_and_sends_what_passes_through_the_platform():
     office = next(d for d in departments.recipients() if d.department_code == "credit_office")
     assert office.uscc == CREDIT_OFFICE.uscc and office.name == CREDIT_OFFICE.name
-    assert set(office.feeds) == {"penalty", "credit_repair", "commitment"}
+    assert set(office.feeds) == {"penalty", "credit_repair", "commitment", "domain_rating", "list_exchange"}
 
 
 def test_the_generators_agencies_are_the_seeds_departments():
@@ -95,3 +96,14 @@ def test_an_outbox_shared_by_two_departments_fails_loading(tmp_path):
     assert load_error(path) == (
         f"{path}, line {line}: police: outbox_folder 'departments/urban' is already on line {urban}"
     )
+
+
+def test_every_supervision_domain_has_exactly_one_department_and_one_policy():
+    """The 16 domains are enumerated by the domain_rating contract (and commitment's 监管领域);
+    each is covered by one department of the seed and has one combine rule."""
+    domains = contracts.load("domain_rating").column("domain").values
+    assert len(domains) == 16 and contracts.load("commitment").column("domain").values == domains
+    covering = [d for dept in departments.load() for d in dept.domains]
+    assert sorted(covering) == sorted(domains)
+    with (departments.SEED.parent / "domain_supervision_policy.csv").open(encoding="utf-8", newline="") as fh:
+        assert sorted(row["domain"] for row in csv.DictReader(fh)) == sorted(domains)

@@ -24,6 +24,7 @@ from xinyong.ingest import contracts, departments
 
 AS_OF = datetime.date(2026, 11, 20)
 SEED = 7
+REPO = Path(__file__).resolve().parents[2]
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 FULLWIDTH_DIGITS = "０１２３４５６７８９"
@@ -37,6 +38,9 @@ FILES = {
     "credit_household": {"credit_household_20261120.xlsx"},
     "credit_repair": {"credit_repair_20261120.csv"},
     "commitment": {"commitment_20261120.csv", "commitment_20261121.csv"},
+    "domain_rating": {"domain_rating_20261120.xlsx"},
+    "court_dishonest": {"court_dishonest_20261120.csv"},
+    "list_exchange": {"list_exchange_20261120.csv"},
 }
 MAIN_FILE = {
     "entity_register": "entity_register_20261120.csv",
@@ -47,6 +51,9 @@ MAIN_FILE = {
     "credit_household": "credit_household_20261120.xlsx",
     "credit_repair": "credit_repair_20261120.csv",
     "commitment": "commitment_20261120.csv",
+    "domain_rating": "domain_rating_20261120.xlsx",
+    "court_dishonest": "court_dishonest_20261120.csv",
+    "list_exchange": "list_exchange_20261120.csv",
 }
 ENCODING = {
     "entity_register": "utf-8-sig",
@@ -55,6 +62,8 @@ ENCODING = {
     "parking": "utf-8",
     "credit_repair": "utf-8",
     "commitment": "utf-8",
+    "court_dishonest": "gb18030",
+    "list_exchange": "gb18030",
 }
 HEADERS = {feed: [column.header for column in contracts.load(feed).columns] for feed in FILES}
 
@@ -587,3 +596,44 @@ def test_broken_header_is_refused_when_the_contract_accepts_it(contracts_from, t
     contracts_from(accept_short_header)
     with pytest.raises(ValueError, match="accepted header"):
         generate("sample", SEED, tmp_path, broken_header=True)
+
+
+# ------------------------------------------------------------------ second-stage lists
+
+
+def test_domain_ratings_use_the_contract_domains_and_mapped_scales(landing):
+    domains = set(contracts.load("domain_rating").column("domain").values)
+    classes = REPO / "dbt_project" / "seeds" / "domain_grade_classes.csv"
+    with classes.open(encoding="utf-8", newline="") as fh:
+        mapped = {(row["scale"], row["grade"]) for row in csv.DictReader(fh)}
+    bad = landing.bad_rows(MAIN_FILE["domain_rating"])
+    records = landing.records("domain_rating")
+    assert bad and len({row["监管领域"] for _, row in records} - {"城市管理"}) >= 10
+    for number, row in records:
+        assert (row["监管领域"] in domains) == (number not in bad), number
+        assert (row["评价等级体系"], row["评价等级"]) in mapped, number
+        assert uscc_ok(row["统一社会信用代码"]) and uscc_ok(row["评价部门统一社会信用代码"])
+
+
+def test_court_cases_name_registered_subjects_government_bodies_and_persons(landing):
+    register = {row["统一社会信用代码"] for row in landing.good_records("entity_register")}
+    records = landing.records("court_dishonest")
+    assert 30 <= len(records) <= 300
+    bodies = [row for _, row in records if row["统一社会信用代码"].startswith("11")]
+    assert len(bodies) == 1 and bodies[0]["被执行人名称"].endswith("人民政府")
+    old = [row["组织机构代码"] for _, row in records if row["组织机构代码"]]
+    assert old and all(len(code) == 9 and any(u[8:17] == code for u in register) for code in old)
+    persons = [row for _, row in records if row["被执行人类别"] == "自然人"]
+    assert persons and all(ric_ok(row["证件号码"]) and not row["统一社会信用代码"] for row in persons)
+    bad = landing.bad_rows(MAIN_FILE["court_dishonest"])
+    for number, row in records:
+        assert (row["发布日期"] < row["立案日期"]) == (number in bad), number
+
+
+def test_exchange_entries_mix_subjects_of_the_district_and_of_the_partners(landing):
+    register = {row["统一社会信用代码"] for row in landing.good_records("entity_register")}
+    records = [row for _, row in landing.records("list_exchange")]
+    here = [row for row in records if row["统一社会信用代码"] in register]
+    assert records and 0 < len(here) < len(records)
+    assert {row["名单类型"] for row in records} <= {"红名单", "黑名单"}
+    assert all(uscc_ok(row["统一社会信用代码"]) for row in records)

@@ -46,7 +46,12 @@ def test_export_writes_a_valid_table_schema_per_contract(tmp_path, capsys):
 # penalty_20261120.csv is left out: its row 12 writes dates as 2026年3月5日, which the ingest
 # accepts and the Table Schema date parser cannot (contracts.table_schema says so). The same
 # form in commitment_20261120.csv row 14 is the one thing the schema finds there.
-DATES_WRITTEN_IN_CHINESE = {"commitment_20261120.csv": [(14, "承诺日期", "type-error")]}
+# domain_rating_20261120.xlsx row 26 is a rating in 城市管理, not one of the 16 domains: the
+# schema's enumeration finds it as the ingest does.
+EXPECTED_ERRORS = {
+    "commitment_20261120.csv": [(14, "承诺日期", "type-error")],
+    "domain_rating_20261120.xlsx": [(26, "监管领域", "constraint-error")],
+}
 
 
 @pytest.mark.parametrize(
@@ -56,7 +61,7 @@ def test_every_sample_passes_its_exported_schema(sample):
     feed = sample.rsplit("_", 1)[0]
     assert errors(
         SAMPLES / sample, contracts.table_schema(contracts.load(feed)), ENCODINGS.get(feed)
-    ) == DATES_WRITTEN_IN_CHINESE.get(sample, [])
+    ) == EXPECTED_ERRORS.get(sample, [])
 
 
 def test_a_broken_file_fails_its_exported_schema_where_it_is_broken(tmp_path):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from xinyong import ingest
 from xinyong.ingest import contracts, departments, freshness
-from xinyong.publication import build, commitment_lists, consumers, gates, outbox, publish, schemas
+from xinyong.publication import build, commitment_lists, consumers, exchange_lists, gates, outbox, publish, schemas
 from xinyong.publication import report as publication_report
 from xinyong.runtime import config, faults, warehouse
 
@@ -209,16 +209,19 @@ def publish_candidate(candidate: dict) -> dict:
 
 def deliver(url: str, publication_id: int, evaluation_date) -> dict:
     """After a publication went live: the outbox of each consumer that receives one, each
-    受理单位's commitment list, and the report."""
+    受理单位's commitment list, the district's red and black lists for its list-exchange
+    partners, and the report."""
     settings = config.load()
     folders = outbox.write(url, settings, publication_id, evaluation_date)
     lists = commitment_lists.write(url, settings, publication_id, evaluation_date)
+    exchanged = exchange_lists.write(url, settings, publication_id, evaluation_date)
     report = publication_report.write(
         url, settings, publication_id, new_schema=publish.LIVE, old_schema=publish.PREVIOUS
     )
     artifacts = {
         "outbox": {consumer: str(folder) for consumer, folder in folders.items()},
         "commitment_lists": {code: str(path) for code, path in lists.items()},
+        "list_exchange": {agreement: str(path) for agreement, path in exchanged.items()},
         "report": str(report),
     }
     publish.record(url, publication_id, artifacts)

@@ -59,6 +59,14 @@ grey_listed as (
     where listed.list_type = 'grey'
 ),
 
+-- the court's list: a registered subject is capped at D while its case is listed
+court_cases as (
+    select cases.*
+    from {{ ref('int_court_cases_matched') }} as cases
+    join entities using (uscc)
+    where cases.is_listed
+),
+
 -- each hit: the entity, the rule, the source record, and a date ordering repeated hits
 -- (the newest count first when a rule caps its hits per entity)
 
@@ -175,6 +183,11 @@ commitment_grey_list as (
     from grey_listed
 ),
 
+court_dishonest as (
+    select uscc, 'COURT_DISHONEST', 'court_dishonest', source_file, source_row, published_on
+    from court_cases
+),
+
 hits as (
     select * from base
     union all select * from registration
@@ -192,6 +205,7 @@ hits as (
     union all select * from commitment_kept
     union all select * from commitment_broken
     union all select * from commitment_grey_list
+    union all select * from court_dishonest
 ),
 
 ranked_hits as (

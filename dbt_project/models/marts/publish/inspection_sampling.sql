@@ -1,24 +1,32 @@
--- 双随机 sampling frame per tier: every active market entity, with its tier's inspection
--- ratio, its place in a reproducible random order (seeded by the evaluation date) and
--- whether it falls inside the tier's sample (ceil(ratio × frame size)).
+-- 双随机 sampling frames per domain (and its department) and supervision class: every active
+-- (存续/在业) market entity in each domain it is rated or active in (publish.domain_supervision),
+-- with the domain's inspection ratio for its class, its place in a reproducible random order
+-- (seeded by the evaluation date and the domain) and whether it falls inside the sample
+-- (ceil(ratio × frame size)). A subject rated nowhere is in its active domains' frames with
+-- its public tier.
 
 with
 
 frame as (
     select
-        profile.*,
-        count(*) over (partition by profile.tier) as frame_size,
+        supervision.*,
+        tiers.tier_name as class_name,
+        count(*) over (partition by supervision.domain, supervision.supervision_class) as frame_size,
         row_number() over (
-            partition by profile.tier
-            order by md5(profile.entity_key || {{ evaluation_date() }}::text)
+            partition by supervision.domain, supervision.supervision_class
+            order by md5(supervision.entity_key || supervision.domain || {{ evaluation_date() }}::text)
         ) as draw_order
-    from {{ ref('entity_credit_profile') }} as profile
-    where profile.registration_status in ('存续', '在业')
+    from {{ ref('domain_supervision') }} as supervision
+    join {{ ref('credit_tiers') }} as tiers on tiers.tier = supervision.supervision_class
+    where supervision.registration_status in ('存续', '在业')
 )
 
 select
-    tier::text as tier,
-    tier_name::text as tier_name,
+    domain::text as domain,
+    department_code::text as department_code,
+    department_name::text as department_name,
+    supervision_class::text as supervision_class,
+    class_name::text as class_name,
     inspection_ratio::numeric(5, 4) as inspection_ratio,
     frame_size::integer as frame_size,
     ceil(inspection_ratio * frame_size)::integer as sample_size,
@@ -29,5 +37,7 @@ select
     entity_name::text as entity_name,
     entity_type::text as entity_type,
     town::text as town,
+    public_tier::text as public_tier,
+    domain_grade::text as domain_grade,
     evaluation_date::date as evaluation_date
 from frame

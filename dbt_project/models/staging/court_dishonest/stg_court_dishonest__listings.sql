@@ -14,8 +14,10 @@ latest as (
 
 renamed as (
     select
-        -- ids
+        -- ids (an old case with only an 组织机构代码 gets its key in int_court_cases_matched)
         case_no,
+        case when debtor_category = '自然人' then {{ person_key('id_number_hash') }}
+             when uscc is not null then {{ organisation_key('uscc') }} end as entity_key,
         uscc,
         organisation_code,
         id_number_hash,
@@ -36,7 +38,8 @@ renamed as (
         filed_on,
         published_on,
         removed_on,
-        removed_on is null or removed_on > {{ evaluation_date() }} as is_listed,
+        published_on <= {{ evaluation_date() }}
+            and (removed_on is null or removed_on > {{ evaluation_date() }}) as is_listed,
         -- lineage
         _as_of as as_of,
         _source_file as source_file,
