@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+DISTRICT = ZoneInfo("Asia/Shanghai")
 
 
 @cache
@@ -23,6 +26,9 @@ def environment(package: str) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else ("-" if n is None else n)
+    env.filters["signed"] = lambda n: f"{n:+,}"
+    # Times as the district reads its clocks.
+    env.filters["local"] = lambda t: t.astimezone(DISTRICT).strftime("%Y-%m-%d %H:%M") if t else "-"
     return env
 
 
