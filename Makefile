@@ -23,13 +23,21 @@ $(INSTALLED): requirements.lock pyproject.toml
 setup: install
 	$(BIN)/xinyong setup
 
-# Generates the sample district once; a second `make demo` finds nothing new to load.
+# Generates the sample district once, with a second day's files kept aside; runs day one
+# (the first publication: the baseline, no warnings), moves day two into the landing folder
+# and runs again (the second publication warns the departments); a second `make demo` finds
+# nothing new to load.
+DAY2 := .xinyong/demo-day2
 demo: setup
 	@if [ ! -e .xinyong/demo-generated ]; then \
-	  $(BIN)/xinyong generate --scale sample --seed 20261120 --out $(XINYONG_LANDING) && \
+	  $(BIN)/xinyong generate --scale sample --seed 20261120 --out $(XINYONG_LANDING) --second-day $(DAY2) && \
 	  touch .xinyong/demo-generated; \
 	fi
 	$(BIN)/xinyong run
+	@if [ -d $(DAY2) ]; then \
+	  echo "--- day two: the tax bureau's re-rated file ---"; \
+	  cp -r $(DAY2)/. $(XINYONG_LANDING)/ && rm -rf $(DAY2) && $(BIN)/xinyong run; \
+	fi
 	$(BIN)/xinyong status
 
 # Airflow's UI (API server, scheduler, DAG processor, triggerer) on http://127.0.0.1:8080/ with

@@ -12,7 +12,12 @@ passed on to dbt, the gate and the outbox.
 2. `audit_candidate`: the Great Expectations gate on the candidate and the feeds
    (expectations/gx/, bounds in expectations/gate_policy.yml); Data Docs rebuilt.
 3. `publish_candidate`: one transaction swaps the candidate into `publish` and
-   re-applies the grants; then the loan-platform outbox and the publication report.
+   re-applies the grants; then the outbox, the departments' lists and risk warnings, and
+   the publication report.
+4. `notify_departments` (whatever became of the steps before): mails the risk warnings
+   and the notifications (quarantined files, a held or failed publication, stale feeds)
+   through the SMTP connection `xinyong_smtp`, each once (audit.mail_ledger), and
+   regenerates every department's page.
 
 A failure at any step leaves the last good publication in place; the reason (failing
 expectation, masked rows, Data Docs page) is in `audit.publications` and this task's log.
@@ -69,7 +74,11 @@ def credit_warehouse():
     def publish_candidate(candidate: dict) -> dict:
         return pipeline.publish_candidate(candidate)
 
-    publish_candidate(audit_candidate(build_candidate()))
+    @task(trigger_rule="all_done")
+    def notify_departments() -> dict:
+        return pipeline.notify_departments()
+
+    publish_candidate(audit_candidate(build_candidate())) >> notify_departments()
 
 
 credit_warehouse()

@@ -56,6 +56,7 @@ def test_dag_folder_has_no_import_errors_and_dags_are_owned_tagged_documented(tm
         "build_candidate",
         "audit_candidate",
         "publish_candidate",
+        "notify_departments",
     ]
 
 

@@ -106,6 +106,11 @@ def cmd_generate(args) -> int:
     summary = generate.generate(args.scale, args.seed, out, progress=progress)
     files = summary.get("files", [])
     _say(f"wrote {len(files)} files; {summary.get('expected_entities', '?')} valid market entities")
+    if args.second_day:
+        from synthetic import second_day
+
+        written = second_day.write(summary, out, Path(args.second_day).resolve(), args.seed)
+        _say(f"second day's files (for a second run): {', '.join(map(str, written))}")
     return 0
 
 
@@ -298,6 +303,40 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
     _say(f"      department reports in {settings.reports / 'departments'}; full log in {log_file}")
 
 
+def _show_warnings(url: str, settings: config.Settings) -> None:
+    """The live publication's risk warnings: per kind, per department, and the first few."""
+    from xinyong.ingest import departments
+    from xinyong.publication import department_pages, risk_warnings
+    from xinyong.runtime import warehouse
+
+    with warehouse.transaction(url) as conn, conn.cursor() as cur:
+        if not risk_warnings.exists(cur):
+            return
+        warnings = risk_warnings.read(cur)
+        cur.execute("select status, count(*) from audit.mail_ledger group by 1 order by 1")
+        mails = ", ".join(f"{status} {n}" for status, n in cur.fetchall()) or (
+            "none sent (mail needs the SMTP connection AIRFLOW_CONN_XINYONG_SMTP; "
+            "the warnings are in the departments' folders and pages)"
+        )
+    if not warnings:
+        _say("risk warnings: none against the previous publication (the first one is the baseline)")
+        return
+    kinds: dict[str, int] = {}
+    for w in warnings:
+        kinds[w["title"]] = kinds.get(w["title"], 0) + 1
+    _say(f"risk warnings: {len(warnings)} ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
+    names = {d.department_code: d for d in departments.recipients()}
+    for code, entries in sorted(risk_warnings.per_department(warnings).items()):
+        page = department_pages.path(settings, names[code])
+        _say(f"  to {names[code].name} ({code}): {len(entries)}; page {page}")
+    for w in warnings[:10]:
+        _say(
+            f"  {w['title']}: {w['uscc'] or '-'} {w['subject_name'] or ''} {w['detail'] or ''} "
+            f"[{w['evidence_feed']} {w['evidence_file']} row {w['evidence_row']}]"
+        )
+    _say(f"mails (audit.mail_ledger): {mails}")
+
+
 def cmd_status(args) -> int:
     from xinyong.ingest import freshness
     from xinyong.publication import publish
@@ -315,6 +354,7 @@ def cmd_status(args) -> int:
         )
         if (live.get("artifacts") or {}).get("report"):
             _say(f"publication report: {live['artifacts']['report']}")
+        _show_warnings(url, settings)
     else:
         _say("no publication yet: run `xinyong run`")
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
@@ -383,10 +423,12 @@ def cmd_publish(args) -> int:
     except publish.PublishError as exc:
         raise UserError(str(exc)) from None
     artifacts = pipeline.deliver(url, args.approve, done["evaluation_date"])
+    notified = pipeline.notify_departments()  # its risk warnings mailed, the department pages
     _say(
         f"publication {done['publication_id']} approved by {done['approved_by']} and live in schema `publish`"
     )
     _say(f"  report: {artifacts['report']}")
+    _say(f"  risk warnings to {len(artifacts['risk_warnings'])} department(s); mails: {notified['mails']}")
     for consumer, folder in artifacts["outbox"].items():
         _say(f"  outbox ({consumer}): {folder}")
     return 0
@@ -425,6 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", choices=["sample", "district"], default="sample")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default=os.environ.get("XINYONG_LANDING", "landing"))
+    p.add_argument(
+        "--second-day",
+        metavar="DIR",
+        help="also write a second day's files into DIR (the tax bureau re-rates a few subjects D)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="run the daily pipeline through Airflow")

@@ -171,6 +171,8 @@ def run_child() -> int:
     reason = pipeline.build_reason(day)
     if reason is None:
         live = pipeline.complete_delivery()
+        # No warehouse DAG run: its last task (mails, department pages) runs here instead.
+        pipeline.notify_departments()
         _progress({"event": "unchanged", "publication": live})
         return 0 if live else 1
     _progress({"event": "dag_start", "dag_id": WAREHOUSE_DAG, "reason": reason})

@@ -14,7 +14,20 @@ from zoneinfo import ZoneInfo
 
 from xinyong import ingest
 from xinyong.ingest import contracts, departments, freshness
-from xinyong.publication import build, commitment_lists, consumers, exchange_lists, gates, outbox, publish, schemas
+from xinyong.publication import (
+    build,
+    commitment_lists,
+    consumers,
+    department_pages,
+    exchange_lists,
+    gates,
+    mailer,
+    notifications,
+    outbox,
+    publish,
+    risk_warnings,
+    schemas,
+)
 from xinyong.publication import report as publication_report
 from xinyong.runtime import config, faults, warehouse
 
@@ -210,11 +223,12 @@ def publish_candidate(candidate: dict) -> dict:
 def deliver(url: str, publication_id: int, evaluation_date) -> dict:
     """After a publication went live: the outbox of each consumer that receives one, each
     受理单位's commitment list, the district's red and black lists for its list-exchange
-    partners, and the report."""
+    partners, each recipient's risk warnings, and the report."""
     settings = config.load()
     folders = outbox.write(url, settings, publication_id, evaluation_date)
     lists = commitment_lists.write(url, settings, publication_id, evaluation_date)
     exchanged = exchange_lists.write(url, settings, publication_id, evaluation_date)
+    warned = risk_warnings.write(url, settings, publication_id, evaluation_date)
     report = publication_report.write(
         url, settings, publication_id, new_schema=publish.LIVE, old_schema=publish.PREVIOUS
     )
@@ -222,7 +236,24 @@ def deliver(url: str, publication_id: int, evaluation_date) -> dict:
         "outbox": {consumer: str(folder) for consumer, folder in folders.items()},
         "commitment_lists": {code: str(path) for code, path in lists.items()},
         "list_exchange": {agreement: str(path) for agreement, path in exchanged.items()},
+        "risk_warnings": {code: str(path) for code, path in warned.items()},
         "report": str(report),
     }
     publish.record(url, publication_id, artifacts)
     return artifacts
+
+
+def notify_departments() -> dict:
+    """After every warehouse run, whatever became of it: mail the live publication's risk
+    warnings and the run's notifications (quarantined files, a held or failed publication,
+    stale feeds) through the mailer, whose ledger keeps a rerun from sending twice; then
+    regenerate every department's page."""
+    url, settings = warehouse_url(), config.load()
+    live = publish.current(url)
+    messages = notifications.messages(url, settings)
+    if live and "risk_warnings" in (live.get("artifacts") or {}):
+        messages += risk_warnings.messages(url, settings, live["publication_id"], live["evaluation_date"])
+    mails = mailer.send(url, messages)
+    pages = department_pages.write_all(url, settings)
+    log.info("mails: %s; department pages: %d", mails, len(pages))
+    return {"mails": mails, "department_pages": {code: str(path) for code, path in pages.items()}}

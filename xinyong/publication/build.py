@@ -87,7 +87,12 @@ def build_candidate(
     day = evaluation_date
     target_dir = settings.home / "dbt" / run_label
     result = run_dbt(
-        ["build", "--vars", f"{{evaluation_date: '{day}', publish_schema: {schemas.CANDIDATE}}}"],
+        # live_schema: the publication readers see now, which the risk warnings compare against.
+        [
+            "build",
+            "--vars",
+            f"{{evaluation_date: '{day}', publish_schema: {schemas.CANDIDATE}, live_schema: {schemas.LIVE}}}",
+        ],
         warehouse_url,
         settings,
         target_dir,

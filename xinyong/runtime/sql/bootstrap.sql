@@ -101,3 +101,22 @@ create table if not exists audit.landing_findings (
 );
 create unique index if not exists landing_findings_open
     on audit.landing_findings (entry) where resolved_at is null;
+
+-- Every mail the platform sends (xinyong/publication/mailer.py): one row per message key
+-- (a warning batch of a publication for one recipient, a quarantined file, a held or
+-- failed publication, a freshness alert), claimed before the SMTP call, so a rerun sends
+-- nothing twice. 'sending' left behind means the process died during the call: the mail
+-- may have gone, so it is not sent again (shown on the department page). 'failed' (the
+-- server refused or was away) is tried again by the next run.
+create table if not exists audit.mail_ledger (
+    message_key   text primary key,
+    event         text not null,            -- risk_warnings / quarantine / publication / freshness
+    department    text not null,            -- departments.department_code
+    recipient     text not null,            -- the e-mail address
+    subject       text not null,
+    attachment    text,                     -- the file in the department's outbox folder, if any
+    status        text not null check (status in ('sending', 'sent', 'failed')),
+    error         text,
+    claimed_at    timestamptz not null default now(),
+    sent_at       timestamptz
+);
