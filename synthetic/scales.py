@@ -23,6 +23,8 @@ SCALES: dict[str, dict[str, int]] = {
         "repairs": 10,
         "commitments": 80,
         "commitment_updates": 5,
+        "loan_applications": 60,
+        "loan_updates": 3,
     },
     "district": {
         "enterprises": 24_000,
@@ -44,5 +46,7 @@ SCALES: dict[str, dict[str, int]] = {
         "repairs": 500,
         "commitments": 8_200,
         "commitment_updates": 300,  # 武隆 holds 8,200 commitments
+        "loan_applications": 1_600,  # 长寿 counts 1,080 loans (56.74 亿元)
+        "loan_updates": 60,
     },
 }

@@ -21,6 +21,7 @@ ORDER = (
     "rural_cooperative",
     "credit_household",
     "commitment",
+    "loan_outcome",
 )
 
 

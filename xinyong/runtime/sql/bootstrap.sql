@@ -101,3 +101,25 @@ create table if not exists audit.landing_findings (
 );
 create unique index if not exists landing_findings_open
     on audit.landing_findings (entry) where resolved_at is null;
+
+-- Every delivery of 信易贷 loan candidates (xinyong/publication/deliveries.py): the outbox
+-- extract for the loan platform once per publication, and each page the query API hands a
+-- lender. `lender_uscc` is the institution it went to; null when it went to the platform as
+-- a whole, which shows the list to every institution on it. `evaluation_date` is the day the
+-- delivered publication judged the candidates on (the BI tables count deliveries up to
+-- their own evaluation date). The keys are kept so conversion counts who applied after
+-- being delivered.
+create table if not exists audit.candidate_deliveries (
+    delivery_id      bigserial primary key,
+    delivered_at     timestamptz not null default now(),
+    publication_id   bigint not null,
+    evaluation_date  date not null,
+    channel          text not null check (channel in ('outbox', 'api')),
+    recipient        text not null,          -- the consumer (outbox) or the API client
+    lender_uscc      text,
+    candidate_count  integer not null check (candidate_count = cardinality(entity_keys)),
+    entity_keys      text[] not null
+);
+-- An outbox folder is delivered once per consumer and publication, however often it is checked.
+create unique index if not exists candidate_deliveries_outbox_once
+    on audit.candidate_deliveries (recipient, publication_id) where channel = 'outbox';
