@@ -77,6 +77,7 @@ def test_citus_distribution_keeps_its_keys_and_colocation():
         "select create_distributed_table('raw.penalty', 'decision_no');",
         "select create_distributed_table('raw.credit_repair', 'decision_no', colocate_with => 'raw.penalty');",
         "select create_distributed_table('raw.commitment', 'commitment_no');",
+        "select create_distributed_table('raw.loan_outcome', 'application_no');",
         "select create_distributed_table('raw.personal_id_digests', 'id_value');",
         "select create_distributed_table('raw.credit_household', 'id_number', "
         "colocate_with => 'raw.personal_id_digests');",
