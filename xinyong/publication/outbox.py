@@ -8,7 +8,9 @@ row filter; every column but the hidden ones) as `<table>.parquet` and `<table>.
 SHA-256 and size of every file). The folder is written under a hidden temporary name and
 renamed when complete, so a reader listing the outbox never sees a partial folder. The
 outbox is XINYONG_OUTBOX, else XINYONG_HOME/outbox; each consumer's folder is its own, so
-a deployment can give each one access to its folder only.
+a deployment can give each one access to its folder only. A folder holding `loan_candidates`
+is a delivery of 信易贷 candidates: it is logged once in `audit.candidate_deliveries`
+(`deliveries`), from the delivered file itself.
 """
 
 from __future__ import annotations

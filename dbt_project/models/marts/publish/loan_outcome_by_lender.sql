@@ -18,6 +18,13 @@ deliveries as (
     where evaluation_date <= {{ evaluation_date() }}
 ),
 
+names as (
+    -- the name the institution gave most recently
+    select distinct on (lender_uscc) lender_uscc, lender
+    from applications
+    order by lender_uscc, as_of desc, application_no desc
+),
+
 lenders as (
     select lender_uscc from products
     union
@@ -63,7 +70,6 @@ delivery_counts as (
 per_lender as (
     select
         lender_uscc,
-        (array_agg(lender order by applications desc, product))[1] as lender,
         count(*) as products,
         sum(applications) as applications,
         sum(pending) as pending,
@@ -82,7 +88,7 @@ per_lender as (
 joined as (
     select
         lenders.lender_uscc,
-        per_lender.lender,
+        names.lender,
         coalesce(per_lender.products, 0) as products,
         coalesce(delivery_counts.deliveries, 0) as deliveries,
         coalesce(delivery_totals.candidates_delivered, 0) as candidates_delivered,
@@ -98,6 +104,7 @@ joined as (
         coalesce(per_lender.credit_loans, 0) as credit_loans,
         coalesce(per_lender.troubled_loans, 0) as troubled_loans
     from lenders
+    left join names using (lender_uscc)
     left join per_lender using (lender_uscc)
     left join delivery_counts using (lender_uscc)
     left join delivery_totals using (lender_uscc)
