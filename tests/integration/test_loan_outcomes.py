@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import ingested_samples, query
 from tests.integration.publication_fixtures import publish_once
-from xinyong.publication import deliveries
+from xinyong.publication import deliveries, outbox
 from xinyong.runtime import warehouse
 
 pytestmark = pytest.mark.integration
@@ -121,24 +121,28 @@ def test_deliveries_are_logged_once_per_outbox_folder_and_counted_per_institutio
     assert outbox_keys
     rows = query(
         url,
-        """select publication_id, channel, recipient, lender_uscc, candidate_count, evaluation_date::text
+        """select publication_id, channel, recipient, lender_uscc, candidate_count, new_candidates,
+                  evaluation_date::text
            from audit.candidate_deliveries order by delivery_id""",
     )
-    # publication 2's outbox is its own delivery; publication 1's is logged once
+    everyone = len(outbox_keys)
     assert rows[0] == (
         first["publication_id"],
         "outbox",
         "loan_platform",
         None,
-        len(outbox_keys),
+        everyone,
+        everyone,
         "2026-11-22",
     )
-    assert rows[1][1:] == ("api", "ccb-test-client", CCB, 4, API_DELIVERED_ON)
-    assert [r[1] for r in rows[2:]] == ["outbox"]
-    from xinyong.publication import outbox
-
-    outbox.write(url, settings, rows[-1][0], "2026-11-22")  # checked again: not a new delivery
-    assert len(query(url, "select 1 from audit.candidate_deliveries")) == 3
+    assert rows[1][1:] == ("api", "ccb-test-client", CCB, 4, 4, API_DELIVERED_ON)  # the bank's own audience
+    # publication 2's outbox is a delivery of its own, of candidates the platform had: none new
+    assert rows[2][1:] == ("outbox", "loan_platform", None, everyone, 0, "2026-11-22")
+    assert len(rows) == 3
+    outbox.write(url, settings, rows[2][0], "2026-11-22")  # checked again: not a new delivery
+    assert query(url, "select count(*) from audit.candidate_deliveries") == [(3,)]
+    # only first deliveries are kept: the platform's candidates once, the bank's page once
+    assert query(url, "select count(*) from audit.delivered_candidates") == [(everyone + 4,)]
 
     api_keys = set(entity_keys(url, API_DELIVERED))
     delivered = {
@@ -151,7 +155,6 @@ def test_deliveries_are_logged_once_per_outbox_folder_and_counted_per_institutio
     }
     # publication 2 counts what was delivered up to its evaluation date: publication 1's
     # outbox (to every institution on the platform) and the bank's API page
-    everyone = len(outbox_keys)
     assert delivered[SANXIA] == (1, everyone, 0, 0.0)  # the outbox came after every application
     assert delivered[RURAL] == (1, everyone, 0, 0.0)
     ccb_candidates = len(outbox_keys | api_keys)

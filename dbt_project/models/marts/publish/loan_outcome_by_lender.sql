@@ -18,6 +18,12 @@ deliveries as (
     where evaluation_date <= {{ evaluation_date() }}
 ),
 
+-- each candidate's first delivery to an institution, or (lender_uscc null) to the platform
+delivered_candidates as (
+    select * from {{ source('audit', 'delivered_candidates') }}
+    where first_delivered_on <= {{ evaluation_date() }}
+),
+
 names as (
     -- the name the institution gave most recently
     select distinct on (lender_uscc) lender_uscc, lender
@@ -31,40 +37,39 @@ lenders as (
     select lender_uscc from deliveries where lender_uscc is not null
 ),
 
-lender_deliveries as (
-    -- a delivery with no institution went to the platform: every institution saw it
-    select lenders.lender_uscc, deliveries.delivery_id, deliveries.evaluation_date, deliveries.entity_keys
-    from lenders
-    join deliveries
-        on deliveries.lender_uscc = lenders.lender_uscc or deliveries.lender_uscc is null
-),
-
-delivered as (
-    -- per institution and candidate: the first day it was delivered
-    select lender_uscc, entity_key, min(evaluation_date) as first_delivered_on
-    from lender_deliveries
-    cross join lateral unnest(entity_keys) as keys (entity_key)
-    group by lender_uscc, entity_key
-),
-
-delivery_totals as (
-    select
-        delivered.lender_uscc,
-        count(*) as candidates_delivered,
-        count(*) filter (where exists (
-            select 1 from applications
-            where applications.lender_uscc = delivered.lender_uscc
-                and applications.entity_key = delivered.entity_key
-                and applications.applied_on >= delivered.first_delivered_on
-        )) as delivered_applicants
-    from delivered
-    group by delivered.lender_uscc
-),
-
 delivery_counts as (
-    select lender_uscc, count(*) as deliveries
-    from lender_deliveries
-    group by lender_uscc
+    -- a delivery to the platform reached every institution on it
+    select lenders.lender_uscc, count(*) as deliveries
+    from lenders
+    join deliveries on deliveries.lender_uscc = lenders.lender_uscc or deliveries.lender_uscc is null
+    group by lenders.lender_uscc
+),
+
+candidate_counts as (
+    -- the platform's candidates, and each institution's own that the platform did not carry
+    select
+        lenders.lender_uscc,
+        (select count(*) from delivered_candidates where lender_uscc is null)
+        + (select count(*) from delivered_candidates as own
+           where own.lender_uscc = lenders.lender_uscc
+               and not exists (select 1 from delivered_candidates as platform
+                               where platform.lender_uscc is null and platform.entity_key = own.entity_key))
+            as candidates_delivered
+    from lenders
+),
+
+converted as (
+    -- borrowers who applied to an institution on or after their first delivery to it
+    select applications.lender_uscc, count(distinct applications.entity_key) as delivered_applicants
+    from applications
+    where exists (
+        select 1 from delivered_candidates
+        where delivered_candidates.entity_key = applications.entity_key
+            and (delivered_candidates.lender_uscc = applications.lender_uscc
+                 or delivered_candidates.lender_uscc is null)
+            and delivered_candidates.first_delivered_on <= applications.applied_on
+    )
+    group by applications.lender_uscc
 ),
 
 per_lender as (
@@ -91,8 +96,8 @@ joined as (
         names.lender,
         coalesce(per_lender.products, 0) as products,
         coalesce(delivery_counts.deliveries, 0) as deliveries,
-        coalesce(delivery_totals.candidates_delivered, 0) as candidates_delivered,
-        coalesce(delivery_totals.delivered_applicants, 0) as delivered_applicants,
+        coalesce(candidate_counts.candidates_delivered, 0) as candidates_delivered,
+        coalesce(converted.delivered_applicants, 0) as delivered_applicants,
         coalesce(per_lender.applications, 0) as applications,
         coalesce(per_lender.pending, 0) as pending,
         coalesce(per_lender.approvals, 0) as approvals,
@@ -107,7 +112,8 @@ joined as (
     left join names using (lender_uscc)
     left join per_lender using (lender_uscc)
     left join delivery_counts using (lender_uscc)
-    left join delivery_totals using (lender_uscc)
+    left join candidate_counts using (lender_uscc)
+    left join converted using (lender_uscc)
 )
 
 select
