@@ -26,6 +26,8 @@ SCALES: dict[str, dict[str, int]] = {
         "court_cases": 40,
         "court_government_cases": 1,
         "exchange_entries": 8,
+        "loan_applications": 60,
+        "loan_updates": 3,
     },
     "district": {
         "enterprises": 24_000,
@@ -50,5 +52,7 @@ SCALES: dict[str, dict[str, int]] = {
         "court_cases": 300,  # the low hundreds
         "court_government_cases": 3,
         "exchange_entries": 60,
+        "loan_applications": 1_600,  # 长寿 counts 1,080 loans (56.74 亿元)
+        "loan_updates": 60,
     },
 }

@@ -5,6 +5,7 @@
 create extension if not exists citus;
 set citus.enable_repartition_joins = on;
 
+select create_distributed_table('raw.loan_outcome', 'application_no');
 select create_distributed_table('raw.court_dishonest', 'case_no');
 select create_distributed_table('raw.commitment', 'commitment_no');
 select create_distributed_table('raw.penalty', 'decision_no');

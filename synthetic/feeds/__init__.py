@@ -24,6 +24,7 @@ ORDER = (
     "domain_rating",
     "court_dishonest",
     "list_exchange",
+    "loan_outcome",
 )
 
 

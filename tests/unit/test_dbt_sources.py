@@ -80,6 +80,7 @@ def test_citus_distribution_keeps_its_keys_and_colocation():
         "select create_distributed_table('raw.court_dishonest', 'case_no');",
         "select create_distributed_table('raw.domain_rating', 'uscc', colocate_with => 'raw.entity_register');",
         "select create_distributed_table('raw.list_exchange', 'uscc', colocate_with => 'raw.entity_register');",
+        "select create_distributed_table('raw.loan_outcome', 'application_no');",
         "select create_distributed_table('raw.personal_id_digests', 'id_value');",
         "select create_distributed_table('raw.credit_household', 'id_number', "
         "colocate_with => 'raw.personal_id_digests');",

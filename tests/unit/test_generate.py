@@ -41,6 +41,7 @@ FILES = {
     "domain_rating": {"domain_rating_20261120.xlsx"},
     "court_dishonest": {"court_dishonest_20261120.csv"},
     "list_exchange": {"list_exchange_20261120.csv"},
+    "loan_outcome": {"loan_outcome_20261120.csv", "loan_outcome_20261121.csv"},
 }
 MAIN_FILE = {
     "entity_register": "entity_register_20261120.csv",
@@ -54,6 +55,7 @@ MAIN_FILE = {
     "domain_rating": "domain_rating_20261120.xlsx",
     "court_dishonest": "court_dishonest_20261120.csv",
     "list_exchange": "list_exchange_20261120.csv",
+    "loan_outcome": "loan_outcome_20261120.csv",
 }
 ENCODING = {
     "entity_register": "utf-8-sig",
@@ -64,6 +66,7 @@ ENCODING = {
     "commitment": "utf-8",
     "court_dishonest": "gb18030",
     "list_exchange": "gb18030",
+    "loan_outcome": "utf-8-sig",
 }
 HEADERS = {feed: [column.header for column in contracts.load(feed).columns] for feed in FILES}
 
@@ -364,6 +367,34 @@ def test_commitments_name_real_subjects_and_acceptors_and_the_next_day_updates_t
     for row in updates:
         assert first[row["承诺编号"]]["履约状态"] == "履约中" and row["履约状态"] in ("已履约", "未履约")
         assert row["核查日期"] == "2026-11-21"
+
+
+def test_loan_outcomes_name_active_borrowers_and_lenders_and_the_next_day_decides(landing):
+    entities = landing.valid_entities()
+    bad = landing.bad_rows(MAIN_FILE["loan_outcome"])
+    assert bad
+    first = {}
+    for number, row in landing.records("loan_outcome"):
+        entity = entities[row["统一社会信用代码"]]
+        assert trim(entity["主体名称"]) == trim(row["主体名称"]) and trim(entity["登记状态"]) in (
+            "存续",
+            "在业",
+        )
+        assert uscc_ok(row["金融机构统一社会信用代码"])
+        granted = parse_amount(row["授信金额（万元）"]) if row["授信金额（万元）"] else None
+        lent = parse_amount(row["放款金额（万元）"]) if row["放款金额（万元）"] else 0
+        assert (number in bad) == (lent > (granted or 0)), number
+        assert (granted is not None) == (row["授信结果"] == "通过"), number
+        if lent:
+            assert parse_date(row["申请日期"]) <= parse_date(row["放款日期"]) <= AS_OF
+        assert (row["未通过原因"] != "") == (row["授信结果"] == "未通过"), number
+        first[row["申请编号"]] = row
+    assert {row["授信结果"] for row in first.values()} == {"审批中", "通过", "未通过"}
+    updates = [row for _, row in landing.records("loan_outcome", "loan_outcome_20261121.csv")]
+    assert len(updates) == SCALES["sample"]["loan_updates"]
+    for row in updates:
+        assert first[row["申请编号"]]["授信结果"] == "审批中" and row["授信结果"] in ("通过", "未通过")
+        assert row["数据日期"] == "2026-11-21"
 
 
 def test_next_parking_file_settles_arrears_of_the_first(landing):

@@ -443,6 +443,26 @@ def cmd_airflow(args) -> int:
     return local_airflow.serve(settings, url, args.port, _say)
 
 
+def cmd_report(args) -> int:
+    """The one-entity credit report of the live publication, as HTML and PDF."""
+    from xinyong.publication import credit_report
+    from xinyong.runtime import warehouse
+
+    settings = config.load()
+    url = _warehouse(settings)
+    out = Path(args.out) if args.out else settings.reports / "credit"
+    conn = warehouse.connect(url)
+    try:
+        files = credit_report.write(conn, args.uscc, out, pdf=not args.html_only)
+    except (credit_report.ReportError, credit_report.EntityNotFound) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        conn.close()
+    for path in files:
+        _say(str(path))
+    return 0
+
+
 def cmd_contracts(args) -> int:
     """Export every feed contract as a Frictionless Table Schema a department can check files with."""
     from xinyong.ingest import contracts
@@ -492,6 +512,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reason", help="why the approval is justified (required with --approve)")
     p.add_argument("--by", help="who approves / rolls back (default: XINYONG_APPROVER or the OS user)")
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("report", help="the one-entity credit report (HTML and PDF) of the live publication")
+    p.add_argument("uscc", metavar="USCC", help="统一社会信用代码 of a market entity")
+    p.add_argument("--out", help="folder for the files (default: XINYONG_HOME/reports/credit)")
+    p.add_argument("--html-only", action="store_true", help="write the HTML only (no Chromium needed)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("setup", help="prepare the warehouse and Airflow's metadata database")
     p.set_defaults(func=cmd_setup)

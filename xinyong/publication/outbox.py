@@ -8,7 +8,9 @@ row filter; every column but the hidden ones) as `<table>.parquet` and `<table>.
 SHA-256 and size of every file). The folder is written under a hidden temporary name and
 renamed when complete, so a reader listing the outbox never sees a partial folder. The
 outbox is XINYONG_OUTBOX, else XINYONG_HOME/outbox; each consumer's folder is its own, so
-a deployment can give each one access to its folder only.
+a deployment can give each one access to its folder only. A folder holding `loan_candidates`
+is a delivery of 信易贷 candidates: it is logged once in `audit.candidate_deliveries`
+(`deliveries`), from the delivered file itself.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg2 import sql
 
-from xinyong.publication import consumers, publish
+from xinyong.publication import consumers, deliveries, publish
 from xinyong.publication.schemas import LIVE
-from xinyong.runtime import config, faults
+from xinyong.runtime import config, faults, warehouse
 from xinyong.runtime.config import PROJECT_ROOT
 
 MANIFEST = "manifest.json"
+# The published table of 信易贷 candidates: its deliveries are logged (`deliveries`).
+CANDIDATES = "loan_candidates"
 
 
 def root(settings: config.Settings) -> Path:
@@ -102,6 +106,7 @@ def _write_one(
 ) -> Path:
     final = folder(settings, consumer.name, publication_id)
     if final.is_dir():
+        _log_candidates(warehouse_url, publication_id, evaluation_date, consumer, final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed writer
@@ -161,4 +166,25 @@ def _write_one(
     faults.inject("outbox:writing")
     os.rename(staging, final)  # atomic on one file system: readers see no folder or a whole one
     _fsync_dir(final.parent)
+    _log_candidates(warehouse_url, publication_id, evaluation_date, consumer, final)
     return final
+
+
+def _log_candidates(
+    warehouse_url: str, publication_id: int, evaluation_date, consumer: consumers.Consumer, final: Path
+) -> None:
+    """Log the candidates the folder delivers, read back from the delivered file itself; once
+    per folder (a run killed between the rename and the log is completed by the next)."""
+    extract = final / f"{CANDIDATES}.parquet"
+    if not extract.is_file():
+        return
+    keys = pq.read_table(extract, columns=["entity_key"]).column("entity_key").to_pylist()
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        deliveries.log_candidate_delivery(
+            cur,
+            publication_id=publication_id,
+            evaluation_date=evaluation_date,
+            channel=deliveries.OUTBOX,
+            recipient=consumer.name,
+            entity_keys=keys,
+        )

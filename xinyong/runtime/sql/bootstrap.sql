@@ -120,3 +120,37 @@ create table if not exists audit.mail_ledger (
     claimed_at    timestamptz not null default now(),
     sent_at       timestamptz
 );
+-- Every delivery of 信易贷 loan candidates (xinyong/publication/deliveries.py): the outbox
+-- extract for the loan platform once per publication, and each page the query API hands a
+-- lender. `lender_uscc` is the institution it went to; null when it went to the platform as
+-- a whole, which shows the list to every institution on it. `evaluation_date` is the day the
+-- delivered publication judged the candidates on (the BI tables count deliveries up to
+-- their own evaluation date).
+create table if not exists audit.candidate_deliveries (
+    delivery_id      bigserial primary key,
+    delivered_at     timestamptz not null default now(),
+    publication_id   bigint not null,
+    evaluation_date  date not null,
+    channel          text not null check (channel in ('outbox', 'api')),
+    recipient        text not null,          -- the consumer (outbox) or the API client
+    lender_uscc      text,
+    candidate_count  integer not null,
+    new_candidates   integer not null        -- of them, delivered to this audience for the first time
+);
+-- An outbox folder is delivered once per consumer and publication, however often it is checked.
+create unique index if not exists candidate_deliveries_outbox_once
+    on audit.candidate_deliveries (recipient, publication_id) where channel = 'outbox';
+
+-- Who was delivered to whom, first: one row per audience (an institution, or null: the
+-- platform) and candidate, with its earliest delivery. The daily outbox repeats most of the
+-- list, so keeping every delivery's keys would grow by the whole list a day (a year of a
+-- 45,000-candidate outbox: 600 MB, and 200 s to count in the BI table); this grows by the
+-- candidates that are new. Conversion (who applied after being delivered) reads it.
+create table if not exists audit.delivered_candidates (
+    lender_uscc        text,
+    entity_key         text not null,
+    first_delivered_on date not null,        -- the evaluation date of the earliest delivery
+    first_delivery_id  bigint not null references audit.candidate_deliveries (delivery_id)
+);
+create unique index if not exists delivered_candidates_once
+    on audit.delivered_candidates (coalesce(lender_uscc, ''), entity_key);
