@@ -61,7 +61,8 @@ select obj_description('{LIVE}'::regnamespace, 'pg_namespace'),
         from {LIVE}.penalty_disclosure d where d.uscc = %(uscc)s),
        (select coalesce(jsonb_agg(to_jsonb(c) - 'entity_key' order by c.committed_on desc), '[]')
         from {LIVE}.commitment_status c where c.uscc = %(uscc)s),
-       to_regclass('{LIVE}.domain_supervision') is not null
+       -- domain tiers once the domains work publishes them and declares the API reads them
+       coalesce(has_table_privilege(to_regclass('{LIVE}.domain_supervision'), 'select'), false)
 """
 LIVE_ID = f"""select obj_description('{LIVE}'::regnamespace, 'pg_namespace'),
                      exists (select from {LIVE}.entity_credit_profile)"""
