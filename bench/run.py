@@ -28,7 +28,7 @@ import bench
 from bench import Context
 
 # Modules whose @measurement / @derived functions the runner knows about.
-MODULES = ["bench.ingest", "bench.warehouse"]
+MODULES = ["bench.ingest", "bench.warehouse", "bench.api"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -24,7 +24,7 @@ def test_readme_readers_block_is_generated_from_the_declaration():
 
 def test_the_declaration_loads():
     loaded = {c.name: c for c in consumers.load()}
-    assert set(loaded) == {"bi_dashboards", "loan_platform", "public_website"}
+    assert set(loaded) == {"bi_dashboards", "loan_platform", "public_website", "credit_query_api"}
     assert set(loaded["bi_dashboards"].tables) == set(consumers.published_models())
 
 

@@ -479,6 +479,35 @@ def cmd_contracts(args) -> int:
     return 0
 
 
+def cmd_api(args) -> int:
+    """Serve the credit query API, or register a client or a batch agreement."""
+    from xinyong.api import clients, serve
+
+    settings = config.load()
+    url = _warehouse(settings)
+    try:
+        if args.api_command == "client":
+            clients.prepare(url)
+            client, key = clients.add_client(url, args.name, args.uscc, args.rate_limit)
+            _say(f"client {client.client_id}: {client.name} ({client.institution_uscc}), {client.rate_limit}")
+            _say(f"API key (shown once, stored only as its argon2 hash): {key}")
+            return 0
+        if args.api_command == "agreement":
+            clients.prepare(url)
+            agreement = clients.add_agreement(
+                url, args.client, args.no, args.town, args.valid_from, args.valid_to
+            )
+            _say(f"batch agreement {agreement} ({args.no}): client {args.client} with {args.town}")
+            return 0
+    except clients.ClientError as exc:
+        raise UserError(str(exc)) from None
+    _say(
+        f"credit query API on http://{args.host}:{args.port} (docs at /docs), warehouse {_where(settings, url)}"
+    )
+    serve.serve(url, args.host, args.port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xinyong", description="Xinyong public credit data platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -530,6 +559,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["export"])
     p.add_argument("--out", required=True, help="folder for <feed>.schema.json")
     p.set_defaults(func=cmd_contracts)
+
+    p = sub.add_parser("api", help="serve the credit query API; register its clients and batch agreements")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_api, api_command=None)
+    api = p.add_subparsers(dest="api_command")
+    client = api.add_parser("client", help="register a lender as a client; prints its key once")
+    client.add_argument("action", choices=["add"])
+    client.add_argument("--name", required=True, help="the institution's name")
+    client.add_argument("--uscc", required=True, help="the 金融机构's 统一社会信用代码")
+    client.add_argument("--rate-limit", default="600/minute", help="e.g. 600/minute (default)")
+    agreement = api.add_parser("agreement", help="record a 批量授信 agreement between a client and a town")
+    agreement.add_argument("action", choices=["add"])
+    agreement.add_argument("--client", type=int, required=True, help="client id")
+    agreement.add_argument("--no", required=True, help="the agreement's number")
+    agreement.add_argument("--town", required=True)
+    agreement.add_argument("--valid-from", required=True, help="YYYY-MM-DD")
+    agreement.add_argument("--valid-to", required=True, help="YYYY-MM-DD")
 
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url"])

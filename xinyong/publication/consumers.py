@@ -3,7 +3,7 @@
 
 Each exposure is one consumer: `depends_on` names the published tables it reads and
 `config.meta` says with which database role, which rows and columns of each table, and how
-it receives them (`grants`, `outbox` files, later `api`). The declaration is validated on
+it receives them (`grants`, `outbox` files, `api`: the credit query API runs as its role). The declaration is validated on
 load with pydantic against the published models (the folder `models/marts/publish/`, whose
 columns their enforced contracts fix in YAML): an unknown key, a table that is not a
 published model, a column that does not exist or a row filter naming one fails with the
@@ -196,6 +196,10 @@ class Consumer:
     @property
     def outbox(self) -> bool:
         return "outbox" in self.receives
+
+    @property
+    def api(self) -> bool:
+        return "api" in self.receives
 
 
 # Words of SQL that are not column names (a row filter is a plain boolean expression).

@@ -29,7 +29,7 @@ import psycopg2
 from psycopg2 import sql
 
 from xinyong.ingest import schema
-from xinyong.publication import roles
+from xinyong.publication import history, roles
 from xinyong.publication.schemas import CANDIDATE, HELD_PREFIX, LIVE, PREVIOUS, ROLLED_BACK  # noqa: F401
 from xinyong.runtime import faults, warehouse
 
@@ -310,6 +310,8 @@ def _swap(
         if not _schema_exists(cur, candidate):
             raise PublishError(f"candidate schema {candidate} does not exist")
         counts = row_counts(cur, candidate)  # before readers are kept waiting
+        # What changed, from the candidate nobody reads yet: readers do not wait for it.
+        versions = history.record_versions(cur, candidate, publication_id)
         _lock_out_readers(cur, (LIVE, PREVIOUS), reader_wait_seconds)
         cur.execute(f"drop schema if exists {PREVIOUS} cascade")
         if _schema_exists(cur, LIVE):
@@ -317,6 +319,7 @@ def _swap(
         faults.inject("swap:between_renames")
         cur.execute(f'alter schema "{candidate}" rename to {LIVE}')
         cur.execute(f"comment on schema {LIVE} is %s", (f"xinyong publication {publication_id}",))
+        history.went_live(cur, publication_id)
         granted = roles.apply(cur, LIVE)
         roles.revoke(cur, PREVIOUS)
         _drop_held(cur)  # a held candidate older than what is now live can no longer be approved
@@ -333,7 +336,7 @@ def _swap(
             (
                 _json(gate_results),
                 _json(counts),
-                _json({**artifacts, "grants": granted}),
+                _json({**artifacts, "grants": granted, "history_versions": versions}),
                 approval.get("by"),
                 approval.get("reason"),
                 approval.get("by"),
@@ -401,6 +404,8 @@ def rollback(warehouse_url: str, by: str | None = None) -> dict:
         if _schema_exists(cur, LIVE):
             cur.execute(f"alter schema {LIVE} rename to {ROLLED_BACK}")
         cur.execute(f"alter schema {PREVIOUS} rename to {LIVE}")
+        if previous_id is not None:
+            history.went_live(cur, previous_id, "rolled_back_to")
         roles.apply(cur, LIVE)
         roles.revoke(cur, ROLLED_BACK)
         cur.execute(

@@ -211,3 +211,48 @@ def undeclared_readers(cur, schema: str = "publish") -> list[tuple[str, str]]:
         (schema,),
     )
     return [(role, table) for role, table in cur.fetchall() if (role, table) not in declared]
+
+
+def api_role(consumers: tuple | None = None) -> str:
+    """The database role of the credit query API: the role of the consumer that receives `api`."""
+    serving = [c for c in (declaration.load() if consumers is None else consumers) if c.api]
+    if len(serving) != 1 or not serving[0].role:
+        raise declaration.DeclarationError(
+            f"exactly one consumer with a role must receive `api` (found {len(serving)})"
+        )
+    return serving[0].role
+
+
+# What the API keeps outside the publication, and what its role may do there: read its
+# clients and agreements (the platform writes them), register authorisations, read the
+# history, and append to its audit table (no UPDATE, DELETE or TRUNCATE: append-only).
+API_PRIVILEGES = {
+    "select": [
+        "api.clients",
+        "api.batch_agreements",
+        "api.watched_borrowers",
+        "history.live_periods",
+        "history.entity_profile_versions",
+        "history.tier_history",
+    ],
+    "select, insert": ["api.authorisations", "audit.api_queries"],
+    "usage": ["api.authorisations_authorisation_id_seq", "audit.api_queries_query_id_seq"],
+}
+
+
+def apply_api(cur) -> str:
+    """Grant the API's role its share of the schemas that are never swapped (once is enough:
+    these objects keep their grants); returns the role."""
+    role = api_role()
+    ensure_roles(cur, [role])
+    for schema in ("api", "history", "audit"):
+        cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(schema), _ident(role)))
+    for privilege, objects in API_PRIVILEGES.items():
+        for name in objects:
+            kind = sql.SQL("sequence ") if privilege == "usage" else sql.SQL("")
+            cur.execute(
+                sql.SQL("grant {} on {}{} to {}").format(
+                    sql.SQL(privilege), kind, _ident(*name.split(".")), _ident(role)
+                )
+            )
+    return role

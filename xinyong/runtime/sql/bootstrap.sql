@@ -154,3 +154,97 @@ create table if not exists audit.delivered_candidates (
 );
 create unique index if not exists delivered_candidates_once
     on audit.delivered_candidates (coalesce(lender_uscc, ''), entity_key);
+-- Publication history (xinyong/publication/history.py), written inside each swap's
+-- transaction; never swapped, never rewritten. Which publication was live when: one row per
+-- time one went live (a swap, an approval, a rollback), closed when the next one did.
+create schema if not exists history;
+create table if not exists history.live_periods (
+    period_id       bigserial primary key,
+    publication_id  bigint not null,
+    live_from       timestamptz not null,
+    live_until      timestamptz,            -- null while it is live
+    cause           text not null check (cause in ('published', 'rolled_back_to'))
+);
+create unique index if not exists live_periods_one_open on history.live_periods ((true)) where live_until is null;
+-- One row per entity and publication in which its published profile or score explanation
+-- changed (not a copy per day): the values of publication P are each entity's newest row
+-- with publication_id <= P; `profile` null means the entity left the publication then.
+-- evaluation_date is left out of the document, or every day would change every row.
+create table if not exists history.entity_profile_versions (
+    entity_key      text not null,
+    publication_id  bigint not null,
+    uscc            text,
+    tier            text,
+    score           integer,
+    profile         jsonb,                  -- the entity_credit_profile row, evaluation_date aside
+    explanation     jsonb,                  -- its credit_score_explanation rows
+    primary key (entity_key, publication_id)
+);
+create index if not exists entity_profile_versions_uscc on history.entity_profile_versions (uscc, publication_id);
+-- A subject's tier history, one query: select * from history.tier_history where uscc = '...'
+create or replace view history.tier_history as
+select v.uscc, v.entity_key, v.publication_id, p.evaluation_date, p.finished_at as published_at,
+       v.tier, v.score, v.profile is null as left_publication
+from history.entity_profile_versions v
+join audit.publications p using (publication_id);
+
+-- The credit query API (xinyong/api): its clients (lenders), their authorisations, batch
+-- agreements with towns. Written by the platform (clients, agreements) and by the API's
+-- role (authorisations); never swapped.
+create schema if not exists api;
+create table if not exists api.clients (
+    client_id         bigserial primary key,
+    name              text not null,
+    institution_uscc  text not null,            -- the 金融机构's 统一社会信用代码
+    key_id            text not null unique,     -- the public half of the key, to find the row
+    key_hash          text not null,            -- argon2id of the whole key (argon2-cffi)
+    rate_limit        text not null,            -- e.g. '120/minute' (the `limits` library's notation)
+    created_at        timestamptz not null default now(),
+    revoked_at        timestamptz
+);
+create table if not exists api.authorisations (
+    authorisation_id   bigserial primary key,
+    client_id          bigint not null references api.clients (client_id),
+    authorisation_no   text not null,           -- 授权书编号
+    subject_uscc       text,                    -- a market entity, or
+    subject_person_key text,                    -- a natural person: the key derived from the keyed hash of the ID number
+    purpose            text not null,
+    valid_from         date not null,
+    valid_to           date not null check (valid_to >= valid_from),
+    registered_at      timestamptz not null default now(),
+    check ((subject_uscc is null) <> (subject_person_key is null)),
+    unique (client_id, authorisation_no)
+);
+create table if not exists api.batch_agreements (
+    agreement_id   bigserial primary key,
+    client_id      bigint not null references api.clients (client_id),
+    agreement_no   text not null,
+    town           text not null,               -- 批量授信 with this town's 信用户
+    valid_from     date not null,
+    valid_to       date not null check (valid_to >= valid_from),
+    registered_at  timestamptz not null default now(),
+    unique (client_id, agreement_no)
+);
+-- A lender's watched borrowers: the market entities it registered under a valid
+-- authorisation. loan_outcome's borrowers join with one more `union`.
+create or replace view api.watched_borrowers as
+select distinct client_id, subject_uscc as uscc
+from api.authorisations
+where subject_uscc is not null and current_date between valid_from and valid_to;
+
+-- Every query the API answered or refused, one row each; append-only for the API's role
+-- (INSERT and SELECT granted, nothing else).
+create table if not exists audit.api_queries (
+    query_id          bigserial primary key,
+    client_id         bigint references api.clients (client_id),
+    endpoint          text not null,
+    subject_uscc      text,
+    subject_key       text,                     -- a natural person's key, never an ID number
+    purpose           text,
+    authorisation_id  bigint,
+    publication_id    bigint,
+    status            integer not null,
+    asked_at          timestamptz not null default now()
+);
+create index if not exists api_queries_subject on audit.api_queries (subject_uscc, asked_at);
+create index if not exists api_queries_person on audit.api_queries (subject_key, asked_at);

@@ -1,0 +1,1 @@
+"""The credit query API for lenders (issue 14): clients, authorisations, audit, history."""
