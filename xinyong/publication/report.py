@@ -284,6 +284,13 @@ def write(
         old_label = row[0] if row and row[0] else "无上期发布"
         feeds = _feeds(cur)
         commitments = _commitments(cur, new_schema, old_schema)
+        # Cases past a deadline on the evaluation date (audit.overdue_cases; xinyong/app/cases.py).
+        cur.execute(
+            """select case_id, case_kind, record_kind, record_key, subject_name, state, decided_by,
+                      deadline_kind, deadline from audit.overdue_cases(%s)""",
+            (day,),
+        )
+        overdue_cases = cur.fetchall()
     gx = (gate_results or {}).get("gx") or {}
     total_new, total_old = sum(new_tiers.values()) or 1, sum(old_tiers.values()) or 1
     tier_rows = "".join(
@@ -331,6 +338,11 @@ def write(
         f"<tr><td>{esc(u)}</td><td>{esc(n or '')}</td><td>{a} → {b}</td><td>{s0} → {s1}</td></tr>"
         for u, n, a, b, s0, s1 in moves
     )
+    overdue_rows = "".join(
+        f"<tr><td>{case_id}</td><td>{esc(kind)}</td><td>{esc(record_kind)} {esc(key)}</td><td>{esc(subject or '')}</td>"
+        f"<td>{esc(state)}</td><td>{esc(decider)}</td><td class='bad'>{esc(deadline_kind)} {deadline}</td></tr>"
+        for case_id, kind, record_kind, key, subject, state, decider, deadline_kind, deadline in overdue_cases
+    )
     status_text = {
         "published": "已发布",
         "failed": "未通过，未发布",
@@ -368,6 +380,8 @@ th{{background:#f3f3f3}}.ok{{color:#2e7d32}}.bad{{color:#c62828;font-weight:bold
 {f"<h3>未通过的期望</h3><ul>{failures}</ul>" if failures else "<p class='ok'>全部通过。</p>"}
 <p>Data Docs：{_link(gx.get("data_docs"))}</p>
 {_commitment_section(commitments)}
+<h2>逾期未办结的异议与信用修复案件</h2>
+{f"<table id='overdue-cases'><tr><th>案件</th><th>类型</th><th>记录</th><th>主体</th><th>状态</th><th>决定部门</th><th>已过期限</th></tr>{overdue_rows}</table>" if overdue_rows else "<p class='ok'>无逾期案件。</p>"}
 <h2>各数据源健康状况</h2>
 {_feed_chart(feeds)}
 <table><tr><th>数据源</th><th>名称</th><th>文件数</th><th>读取行</th><th>加载行</th><th>退回行</th><th>整体退回文件</th>
