@@ -128,7 +128,40 @@ def test_a_refused_repair_names_the_rule_and_a_granted_one_ends_the_grey_listing
     )
     granted = cases.decide(url, granted["case_id"], "granted", "符合修复条件", by="officer", on=DAY)
     assert granted["state"] == "granted" and granted["failed_rule"] is None
+
+    # the same publication: a tax grade is the tax bureau's (forwarded, its answer recorded,
+    # flagged until a tax file corrects it); a parking debt the office finds paid is settled
+    [(tax_uscc, tax_grade)] = query(
+        url,
+        "select uscc, tax_grade from publish.entity_credit_profile where tax_grade = 'D' order by uscc limit 1",
+    )
+    tax = cases.open_case(url, "objection", "tax_grade", tax_uscc, "申请人", "评价年度有误", on=DAY)
+    assert tax["decided_by"] == "tax"
+    with pytest.raises(cases.CaseError, match="forward the case"):
+        cases.decide(url, tax["case_id"], "upheld", "x", on=DAY)
+    cases.forward(url, tax["case_id"], on=DAY)
+    cases.decide(url, tax["case_id"], "upheld", "税务局确认有误", on=DAY, source_answer="将于下期数据更正")
+    [(owner, arrears)] = query(
+        url,
+        "select entity_key, arrears_amount_yuan from publish.parking_credit where arrears_amount_yuan > 0 limit 1",
+    )
+    parking = cases.open_case(
+        url, "objection", "parking", owner, "车主", "欠费已现场缴纳", ["收据.jpg"], on=DAY
+    )
+    cases.decide(url, parking["case_id"], "upheld", "停车场确认已缴", on=DAY)
+
     cases.publish_now(DAY)
+    assert query(
+        url,
+        "select tax_grade, under_objection, objection_case_id from publish.entity_credit_profile where uscc = %s",
+        (tax_uscc,),
+    ) == [(tax_grade, True, tax["case_id"])]
+    assert query(
+        url,
+        "select arrears_amount_yuan, arrears_after_reminder_count, under_objection from publish.parking_credit "
+        "where entity_key = %s",
+        (owner,),
+    ) == [(0, 0, False)]
     grey_after = {u for (u,) in query(url, "select uscc from publish.commitment_grey_list")}
     assert grey_after == grey - {GREY_WITH_REPAIR_COMMITMENT}
     assert ("CASE_CORRECTED", 0, "case", granted["case_id"]) in _explained(url, GREY_WITH_REPAIR_COMMITMENT)

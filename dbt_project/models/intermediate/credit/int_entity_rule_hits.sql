@@ -28,11 +28,18 @@ parking_owners as (
     join entities on entities.uscc = owners.owner_uscc
 ),
 
+-- records a parking case settled (int_parking_owners_aggregated) count no longer
 parking_records as (
     select records.*
     from {{ ref('int_parking_records_merged') }} as records
     join entities on entities.uscc = records.owner_uscc
     where records.entered_at < {{ evaluation_date() }} + 1
+        and not exists (
+            select 1 from {{ ref('int_case_corrections') }} as corrections
+            where corrections.record_kind = 'parking'
+                and corrections.record_key = {{ organisation_key('records.owner_uscc') }}
+                and records.entered_at < corrections.decided_on + 1
+        )
 ),
 
 latest_cooperatives as (
