@@ -1,7 +1,8 @@
 """
 ### Credit warehouse: write, audit, publish
 
-Scheduled on the feed Assets (after any feed loaded new rows) and daily at 06:00 in
+Scheduled on the feed Assets (after any feed loaded new rows), on the cases Asset (a case
+opened or decided: the Asset of `audit.cases`), and daily at 06:00 in
 Asia/Shanghai, because publicity windows end and deadlines pass with the date alone.
 `build_candidate` first asks whether anything changed since the last attempt that came to
 a verdict (new files, a new evaluation date) and skips the run otherwise. The param
@@ -33,12 +34,15 @@ from airflow.sdk.exceptions import AirflowSkipException
 from xinyong.app import pipeline
 
 FEED_ASSETS = [Asset(pipeline.feed_asset_uri(contract.feed)) for contract in pipeline.feeds()]
+# A case decided (xinyong/app/cases.py) brings no file: an event on this Asset runs the build now.
+CASES_ASSET = Asset(pipeline.cases_asset_uri())
 
 
 @dag(
     dag_id="credit_warehouse",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 6 * * *", timezone="Asia/Shanghai"), assets=AssetAny(*FEED_ASSETS)
+        timetable=CronTriggerTimetable("0 6 * * *", timezone="Asia/Shanghai"),
+        assets=AssetAny(*FEED_ASSETS, CASES_ASSET),
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,

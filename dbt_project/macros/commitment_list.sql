@@ -14,8 +14,10 @@ select
     'commitment'::text as source_feed,
     latest_source_file::text as source_file,
     latest_source_row::bigint as source_row,
-    {{ evaluation_date() }} as evaluation_date
+    {{ evaluation_date() }} as evaluation_date,
+    {{ objection_flag_columns() }}
 from {{ ref('int_commitment_subjects_listed') }}
+{{ objection_flag_join('commitment_' ~ list_type ~ '_list', 'uscc') }}
 where list_type = '{{ list_type }}'
     and start_date <= {{ evaluation_date() }} and {{ evaluation_date() }} <= end_date
 {% endmacro %}

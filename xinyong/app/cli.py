@@ -396,12 +396,97 @@ def cmd_status(args) -> int:
         _say(
             f"{fresh.feed:<18} {str(fresh.last_as_of or '-'):<12} {received:<17} {files:>5} {rejected:>13,}  {verdict}"
         )
+    from xinyong.app import cases
+
+    late = cases.warn_office_of_overdue(url, cases.today())
+    if late:
+        _say("")
+        _say(f"overdue cases ({len(late)}): see `xinyong case show <id>`")
+        for c in late:
+            _say(
+                f"  case {c['case_id']} {c['case_kind']} {c['record_kind']}:{c['record_key']} ({c['state']}, "
+                f"{c['decided_by']}): {c['deadline_kind']} deadline {c['deadline']}"
+            )
     if findings:
         _say("")
         _say("in the landing folder, taken up by no feed (not read):")
         for reason, first_seen in findings:
             _say(f"  {reason} (since {_local(first_seen):%Y-%m-%d %H:%M})")
     return 0
+
+
+def cmd_case(args) -> int:
+    """Objections and repair applications: open, forward, extend, decide, list, show."""
+    from xinyong.app import cases
+
+    settings = config.load()
+    url = _warehouse(settings)
+    on = dt.date.fromisoformat(args.on) if getattr(args, "on", None) else None
+    try:
+        if args.action == "list":
+            for c in cases.list_cases(url, args.state, on):
+                late = f"  OVERDUE ({c['overdue']})" if c["overdue"] else ""
+                _say(
+                    f"{c['case_id']:>5}  {c['case_kind']:<9} {c['state']:<9} {c['record_kind']}:{c['record_key']}  "
+                    f"{c['subject_name'] or ''}  decide by {c['decide_by']}{late}"
+                )
+            return 0
+        if args.action == "open":
+            case = cases.open_case(
+                url,
+                args.kind,
+                args.record_kind,
+                args.record_key,
+                args.applicant,
+                args.grounds,
+                args.attachment,
+                args.by,
+                on,
+            )
+        elif args.action == "forward":
+            case = cases.forward(url, args.case_id, args.by, on, args.note or "")
+        elif args.action == "extend":
+            case = cases.extend(url, args.case_id, args.reason, args.by, on)
+        elif args.action == "decide":
+            case = cases.decide(url, args.case_id, args.outcome, args.note, args.by, on, args.source_answer)
+        else:
+            case = cases.show(url, args.case_id)
+    except (cases.CaseError, LookupError) as exc:
+        raise UserError(str(exc)) from None
+    _show_case(case)
+    if args.action == "decide" and args.publish:
+        from xinyong.app import pipeline
+
+        _say("publishing the decision now (build, gates, publish) ...")
+        try:
+            done = cases.publish_now(on)
+        except pipeline.GateFailed as exc:
+            raise UserError(f"the decision is recorded but not published: {exc}") from None
+        _say(f"publication {done['publication_id']} is live" if done["publication_id"] else done["reason"])
+    return 0
+
+
+def _show_case(case: dict) -> None:
+    _say(
+        f"case {case['case_id']}: {case['case_kind']} about {case['record_kind']} {case['record_key']} "
+        f"({case['subject_name'] or '-'}), {case['state']}"
+    )
+    _say(f"  applicant: {case['applicant']}; grounds: {case['grounds']}")
+    if case["attachments"]:
+        _say(f"  attachments: {', '.join(case['attachments'])}")
+    _say(
+        f"  decided by: {case['decided_by']}; forward by {case['acknowledge_by']}, decide by "
+        f"{case['decide_by']}{' (extended)' if case['extended'] else ''}"
+    )
+    if case["failed_rule"]:
+        _say(f"  failed rule: {case['failed_rule']}")
+    if case["source_answer"]:
+        _say(f"  source department's answer: {case['source_answer']}")
+    for e in case["events"]:
+        _say(
+            f"  {_local(e['recorded_at']):%Y-%m-%d %H:%M} {e['recorded_by']}: {e['from_state'] or '-'} -> "
+            f"{e['to_state']} (effective {e['effective_on']}){': ' + e['note'] if e['note'] else ''}"
+        )
 
 
 def cmd_publish(args) -> int:
@@ -547,6 +632,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="folder for the files (default: XINYONG_HOME/reports/credit)")
     p.add_argument("--html-only", action="store_true", help="write the HTML only (no Chromium needed)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("case", help="objections (异议) and repair applications (信用修复)")
+    case = p.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--by", help="who records it (default: XINYONG_APPROVER or the OS user)")
+    common.add_argument("--on", help="the day it counts for (default: XINYONG_EVALUATION_DATE, else today)")
+    c = case.add_parser("open", parents=[common], help="receive an objection or repair application")
+    c.add_argument("kind", choices=["objection", "repair"])
+    c.add_argument("record_kind", help="a record kind of the seed case_record_kinds (penalty, parking, ...)")
+    c.add_argument("record_key", help="the record's key in its published table (决定书文号, USCC, ...)")
+    c.add_argument("--applicant", required=True)
+    c.add_argument("--grounds", required=True)
+    c.add_argument("--attachment", action="append", default=[], help="a file reference (repeatable)")
+    c = case.add_parser("forward", parents=[common], help="send a received case to the source department")
+    c.add_argument("case_id", type=int)
+    c.add_argument("--note")
+    c = case.add_parser("extend", parents=[common], help="extend the decision deadline (once)")
+    c.add_argument("case_id", type=int)
+    c.add_argument("--reason", required=True)
+    c = case.add_parser("decide", parents=[common], help="decide a case and publish the decision now")
+    c.add_argument("case_id", type=int)
+    c.add_argument("outcome", choices=["upheld", "rejected", "granted", "refused"])
+    c.add_argument("--note", required=True, help="the reasons of the decision")
+    c.add_argument("--source-answer", help="the answer of the department the case was forwarded to")
+    c.add_argument(
+        "--no-publish",
+        dest="publish",
+        action="store_false",
+        help="record only; the next credit_warehouse run publishes it",
+    )
+    c = case.add_parser("list", parents=[common], help="cases, overdue ones marked")
+    c.add_argument("--state", help="a state, or `open`")
+    c = case.add_parser("show", help="one case and its trail")
+    c.add_argument("case_id", type=int)
+    p.set_defaults(func=cmd_case)
 
     p = sub.add_parser("setup", help="prepare the warehouse and Airflow's metadata database")
     p.set_defaults(func=cmd_setup)

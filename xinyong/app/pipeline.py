@@ -89,6 +89,12 @@ def publish_asset_uris() -> list[str]:
     return [warehouse.table_uri(schemas.LIVE, model) for model in consumers.published_models()]
 
 
+def cases_asset_uri() -> str:
+    """The Asset of the case table: an event on it (Airflow's REST API: POST
+    /api/v2/assets/events) runs credit_warehouse now, so a decided case publishes at once."""
+    return warehouse.table_uri("audit", "cases")
+
+
 def warehouse_url() -> str:
     """The warehouse as Airflow knows it (AIRFLOW_CONN_XINYONG_WAREHOUSE), else Xinyong's own setting."""
     try:

@@ -49,6 +49,9 @@ UNDECIDED = "interrupted:%"
 READER_WAIT_SECONDS = 300
 LOADED_HIGH_WATER_MARK = """select coalesce(max(file_id), 0) from audit.feed_files
                             where status in ('loaded', 'loaded_with_rejects')"""
+# A case opened or decided (xinyong/app/cases.py) brings no file, yet the next attempt must
+# read it: its flag or its correction is published from then on.
+CASE_HIGH_WATER_MARK = "select coalesce(max(event_id), 0) from audit.case_events"
 
 
 def start(warehouse_url: str, evaluation_date: str) -> int:
@@ -61,8 +64,9 @@ def start(warehouse_url: str, evaluation_date: str) -> int:
             (INTERRUPTED,),
         )
         cur.execute(
-            f"""insert into audit.publications (status, evaluation_date, input_file_id)
-                        values ('running', %s, ({LOADED_HIGH_WATER_MARK})) returning publication_id""",
+            f"""insert into audit.publications (status, evaluation_date, input_file_id, input_case_event_id)
+                        values ('running', %s, ({LOADED_HIGH_WATER_MARK}), ({CASE_HIGH_WATER_MARK}))
+                        returning publication_id""",
             (evaluation_date,),
         )
         return cur.fetchone()[0]
@@ -70,11 +74,12 @@ def start(warehouse_url: str, evaluation_date: str) -> int:
 
 def _last_decision(cur) -> tuple[int, tuple | None]:
     """The newest loaded file id, and the last attempt that came to a verdict (id, status,
-    evaluation date, newest file it read), or None."""
+    evaluation date, newest file it read, newest case event it read), or None."""
     cur.execute(LOADED_HIGH_WATER_MARK)
     newest_file = cur.fetchone()[0]
     cur.execute(
-        """select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0)
+        """select publication_id, status, evaluation_date::text, coalesce(input_file_id, 0),
+                          coalesce(input_case_event_id, 0)
                    from audit.publications
                    where status <> 'running' and coalesce(reason, '') not like %s
                    order by publication_id desc limit 1""",
@@ -91,11 +96,15 @@ def build_reason(warehouse_url: str, evaluation_date: str) -> str | None:
     until new data or a new day arrives."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         newest_file, last = _last_decision(cur)
+        cur.execute(CASE_HIGH_WATER_MARK)
+        newest_case_event = cur.fetchone()[0]
     if last is None:
         return "no publication yet" if newest_file else None
-    publication_id, status, day, read_up_to = last
+    publication_id, status, day, read_up_to, cases_read_up_to = last
     if newest_file > read_up_to:
         return f"files loaded since attempt {publication_id} (newest file id {newest_file}, it read up to {read_up_to})"
+    if newest_case_event > cases_read_up_to:
+        return f"cases opened or decided since attempt {publication_id} (case event {newest_case_event})"
     if day != evaluation_date:
         return f"the evaluation date moved from {day} to {evaluation_date} (attempt {publication_id})"
     return None

@@ -249,6 +249,13 @@ def write(
         feeds = _feeds(cur)
         commitments = _commitments(cur, new_schema, old_schema)
         warnings = _warnings(cur, new_schema if new_ok else None)
+        # Cases past a deadline on the evaluation date (audit.overdue_cases; xinyong/app/cases.py).
+        cur.execute(
+            """select case_id, case_kind, record_kind, record_key, subject_name, state, decided_by,
+                      deadline_kind, deadline from audit.overdue_cases(%s)""",
+            (attempt["day"],),
+        )
+        overdue_cases = cur.fetchall()
     gate_results = attempt["gate_results"] or {}
     total_new, total_old = sum(new_tiers.values()) or 1, sum(old_tiers.values()) or 1
     tier_rows = [
@@ -283,6 +290,7 @@ def write(
         broken_reasons=BROKEN_REASONS,
         commitment_list_names=commitment_lists.LISTS,
         warnings=warnings,
+        overdue_cases=overdue_cases,
         feed_chart=_feed_chart(feeds),
         feeds=feeds,
         counts=[

@@ -248,3 +248,64 @@ create table if not exists audit.api_queries (
 );
 create index if not exists api_queries_subject on audit.api_queries (subject_uscc, asked_at);
 create index if not exists api_queries_person on audit.api_queries (subject_key, asked_at);
+-- Objections (异议) and repair applications (信用修复), xinyong/app/cases.py. A case is about
+-- one published record (record_kind + record_key as the published table names it); its
+-- deadlines are working days from the policy seed case_deadlines, fixed here when the case
+-- is opened (decide_by moves once, on an extension). Each transition is a row of
+-- case_events with who and when; `effective_on` is the day it counts from in the
+-- warehouse (the evaluation date of the decision), so a past day rebuilds as it was.
+-- Never in `publish`: the warehouse reads them as the dbt source `cases`.
+create table if not exists audit.cases (
+    case_id         bigserial primary key,
+    case_kind       text not null check (case_kind in ('objection', 'repair')),
+    record_kind     text not null,           -- a row of the seed case_record_kinds
+    record_key      text not null,           -- the record's key in its published table
+    entity_key      text,                    -- the subject, as the published table keys it
+    subject_name    text,                    -- as published (natural persons masked)
+    applicant       text not null,
+    grounds         text not null,
+    attachments     text[] not null default '{}',  -- file references, not the files
+    decided_by      text not null,           -- credit_office, or the department the record is forwarded to
+    opened_on       date not null,
+    acknowledge_by  date not null,
+    decide_by       date not null,
+    extended        boolean not null default false,
+    state           text not null default 'received' check (state in
+                    ('received', 'forwarded', 'upheld', 'rejected', 'granted', 'refused')),
+    failed_rule     text,                    -- the eligibility rule a refused repair failed
+    source_answer   text,                    -- the forwarded department's answer
+    decided_on      date
+);
+create table if not exists audit.case_events (
+    event_id      bigserial primary key,
+    case_id       bigint not null references audit.cases (case_id),
+    from_state    text,
+    to_state      text not null,
+    effective_on  date not null,
+    recorded_at   timestamptz not null default now(),
+    recorded_by   text not null,
+    note          text
+);
+create index if not exists case_events_case on audit.case_events (case_id);
+-- The newest case event an attempt read: a decision adds no file, yet must publish.
+alter table audit.publications add column if not exists input_case_event_id bigint;
+
+-- Open cases whose deadline lies before `today` (forwarding, the acknowledgement, for a
+-- received case; the decision for any open one): declared once for `xinyong status`, the publication report
+-- and the warning to the office.
+create or replace function audit.overdue_cases(today date)
+returns table (case_id bigint, case_kind text, record_kind text, record_key text, subject_name text,
+               state text, decided_by text, deadline_kind text, deadline date)
+language sql stable as $$
+    select c.case_id, c.case_kind, c.record_kind, c.record_key, c.subject_name, c.state, c.decided_by,
+           d.deadline_kind, d.deadline
+    from audit.cases c
+    cross join lateral (
+        select 'decide' as deadline_kind, c.decide_by as deadline where c.decide_by < today
+        union all
+        select 'acknowledge', c.acknowledge_by where c.state = 'received' and c.acknowledge_by < today
+            and not c.decide_by < today
+    ) d
+    where c.state in ('received', 'forwarded')
+    order by d.deadline, c.case_id
+$$;

@@ -9,7 +9,7 @@ judged as (
     select * from {{ ref('int_commitments_judged') }} where not is_natural_person
 ),
 
-grey as (
+grey_before_cases as (
     select
         entity_key,
         'grey' as list_type,
@@ -28,6 +28,20 @@ grey as (
     from judged
     where is_recently_broken
     group by entity_key
+),
+
+-- a repair granted (or an objection upheld) by the credit office after the newest break
+-- ends the listing at once (audit.cases); a later break lists the subject again
+grey as (
+    select grey_before_cases.*
+    from grey_before_cases
+    where not exists (
+        select 1 from {{ ref('int_case_corrections') }} as corrections
+        where corrections.record_kind = 'commitment_grey_list' and corrections.record_key = grey_before_cases.uscc
+            and corrections.decided_on <= {{ evaluation_date() }}
+            and corrections.decided_on >= (grey_before_cases.end_date + 1
+                - {{ scoring_parameter('commitment_grey_list_months') }} * interval '1 month')::date
+    )
 ),
 
 -- broken within the red list's look-back (may be longer than the grey-list period)

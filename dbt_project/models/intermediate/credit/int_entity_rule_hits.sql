@@ -28,11 +28,18 @@ parking_owners as (
     join entities on entities.uscc = owners.owner_uscc
 ),
 
+-- records a parking case settled (int_parking_owners_aggregated) count no longer
 parking_records as (
     select records.*
     from {{ ref('int_parking_records_merged') }} as records
     join entities on entities.uscc = records.owner_uscc
     where records.entered_at < {{ evaluation_date() }} + 1
+        and not exists (
+            select 1 from {{ ref('int_case_corrections') }} as corrections
+            where corrections.record_kind = 'parking'
+                and corrections.record_key = {{ organisation_key('records.owner_uscc') }}
+                and records.entered_at < corrections.decided_on + 1
+        )
 ),
 
 latest_cooperatives as (
@@ -126,7 +133,7 @@ penalty_recency as (
 ),
 
 repair as (
-    select uscc, 'REPAIR_DONE', 'credit_repair', repair_source_file, repair_source_row, repaired_on
+    select uscc, 'REPAIR_DONE', repair_source_feed, repair_source_file, repair_source_row, repaired_on
     from penalties
     where repaired_on <= {{ evaluation_date() }}
         and repaired_on > {{ evaluation_date() }} - {{ scoring_parameter('repair_bonus_months') }} * interval '1 month'
@@ -188,6 +195,24 @@ court_dishonest as (
     from court_cases
 ),
 
+-- a decision in the subject's favour points at its case (audit.cases): the penalty an
+-- upheld objection withdrew, the grey listing a granted repair or upheld objection ended
+case_corrections as (
+    select uscc, 'CASE_CORRECTED', 'case', 'audit.cases', objection_case_id, objection_upheld_on
+    from penalties
+    where is_withdrawn_by_objection
+
+    union all
+
+    select corrections.record_key, 'CASE_CORRECTED', 'case', 'audit.cases', corrections.case_id,
+        corrections.decided_on
+    from {{ ref('int_case_corrections') }} as corrections
+    join entities on entities.uscc = corrections.record_key
+    where corrections.record_kind = 'commitment_grey_list'
+        and corrections.decided_on > ({{ evaluation_date() }}
+            - {{ scoring_parameter('commitment_grey_list_months') }} * interval '1 month')::date
+),
+
 hits as (
     select * from base
     union all select * from registration
@@ -206,6 +231,7 @@ hits as (
     union all select * from commitment_broken
     union all select * from commitment_grey_list
     union all select * from court_dishonest
+    union all select * from case_corrections
 ),
 
 ranked_hits as (
@@ -219,11 +245,12 @@ ranked_hits as (
 ),
 
 -- a rule counts at most max_hits times per entity (its newest hits); a rule that moves
--- neither score nor tier is no explanation
+-- neither score nor tier is no explanation, except a case's correction, which says why a
+-- record no longer counts
 scored_hits as (
     select uscc, rule_id, source_feed, source_file, source_row, dimension, points, forces_tier, description
     from ranked_hits
-    where hit_rank <= max_hits and (points <> 0 or forces_tier is not null)
+    where hit_rank <= max_hits and (points <> 0 or forces_tier is not null or dimension = 'case')
 ),
 
 bounds as (

@@ -1,17 +1,34 @@
 -- Payment behaviour per car owner (unit by USCC, person by keyed hash) and the operator's
--- per-owner payment score (智慧停车信用分), from the latest state of every record.
+-- per-owner payment score (智慧停车信用分), from the latest state of every record. An
+-- objection upheld or a repair granted by the credit office on the owner's row (audit.cases)
+-- settles the arrears of the records entered before its decision: they no longer count.
 
 with
 
-records as (
+reported_records as (
     select *,
         case when owner_type = '单位' then {{ organisation_key('owner_uscc') }}
              else {{ person_key('owner_id_hash') }} end as entity_key,
         -- arrears still unpaid although the operator sent enough reminders
         payment_status = '欠费'
-            and reminder_count >= {{ scoring_parameter('parking_arrears_min_reminders') }} as is_arrears_after_reminders
+            and reminder_count >= {{ scoring_parameter('parking_arrears_min_reminders') }} as is_reported_arrears_after_reminders
     from {{ ref('int_parking_records_merged') }}
     where entered_at < {{ evaluation_date() }} + 1
+),
+
+corrections as (
+    select record_key as entity_key, max(decided_on) as corrected_on
+    from {{ ref('int_case_corrections') }}
+    where record_kind = 'parking'
+    group by record_key
+),
+
+records as (
+    select
+        reported_records.*,
+        coalesce(reported_records.entered_at < corrections.corrected_on + 1, false) as is_settled_by_case
+    from reported_records
+    left join corrections using (entity_key)
 ),
 
 owners as (
@@ -24,8 +41,9 @@ owners as (
         count(*) as record_count,
         count(*) filter (where payment_status = '已缴') as on_time_count,
         count(*) filter (where payment_status = '催缴后补缴') as paid_after_reminder_count,
-        count(*) filter (where is_arrears_after_reminders) as arrears_after_reminder_count,
-        coalesce(sum(amount_due_yuan - amount_paid_yuan) filter (where payment_status = '欠费'), 0)
+        count(*) filter (where is_reported_arrears_after_reminders and not is_settled_by_case)
+            as arrears_after_reminder_count,
+        coalesce(sum(amount_due_yuan - amount_paid_yuan) filter (where payment_status = '欠费' and not is_settled_by_case), 0)
             as arrears_amount_yuan,
         -- the newest record stands for the owner where a rule speaks of all of them
         (array_agg(source_file order by entered_at desc, record_no desc))[1] as latest_source_file,

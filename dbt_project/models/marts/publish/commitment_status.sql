@@ -31,5 +31,7 @@ select
     as_of::date as as_of,
     source_file::text as source_file,
     source_row::bigint as source_row,
-    {{ evaluation_date() }} as evaluation_date
+    {{ evaluation_date() }} as evaluation_date,
+    {{ objection_flag_columns() }}
 from {{ ref('int_commitments_judged') }}
+{{ objection_flag_join('commitment', 'commitment_no') }}

@@ -40,9 +40,11 @@ select
     latest_tax.tax_grade::text as tax_grade,
     coalesce(active_penalties.active_penalty_count, 0)::integer as active_penalty_count,
     coalesce(active_penalties.active_serious_penalty_count, 0)::integer as active_serious_penalty_count,
-    {{ evaluation_date() }} as evaluation_date
+    {{ evaluation_date() }} as evaluation_date,
+    {{ objection_flag_columns() }}
 from entities
 join tiered using (entity_key)
 join {{ ref('credit_tiers') }} as tiers on tiers.tier = tiered.tier
 left join latest_tax using (entity_key)
 left join active_penalties on active_penalties.uscc = entities.uscc
+{{ objection_flag_join('tax_grade', 'entities.uscc') }}

@@ -11,5 +11,7 @@ select
     arrears_after_reminder_count::integer as arrears_after_reminder_count,
     arrears_amount_yuan::numeric(14, 2) as arrears_amount_yuan,
     parking_score::integer as parking_score,
-    {{ evaluation_date() }} as evaluation_date
+    {{ evaluation_date() }} as evaluation_date,
+    {{ objection_flag_columns() }}
 from {{ ref('int_parking_owners_aggregated') }}
+{{ objection_flag_join('parking', 'entity_key') }}

@@ -40,6 +40,8 @@ select
     penalties.remarks::text as remarks,
     windows.publicity_start::date as publicity_start,
     (windows.publicity_end - 1)::date as publicity_last_day,
-    {{ evaluation_date() }} as evaluation_date
+    {{ evaluation_date() }} as evaluation_date,
+    {{ objection_flag_columns() }}
 from windows
 join penalties using (decision_no, authority_uscc)
+{{ objection_flag_join('penalty', 'windows.decision_no') }}
