@@ -13,6 +13,8 @@ passed on to dbt, the gate and the outbox.
    (expectations/gx/, bounds in expectations/gate_policy.yml); Data Docs rebuilt.
 3. `publish_candidate`: one transaction swaps the candidate into `publish` and
    re-applies the grants; then the loan-platform outbox and the publication report.
+4. `document_publication`: dbt's static docs and the docs index (<home>/docs/index.html);
+   off the critical path, it logs a failure and never fails the run.
 
 A failure at any step leaves the last good publication in place; the reason (failing
 expectation, masked rows, Data Docs page) is in `audit.publications` and this task's log.
@@ -69,7 +71,11 @@ def credit_warehouse():
     def publish_candidate(candidate: dict) -> dict:
         return pipeline.publish_candidate(candidate)
 
-    publish_candidate(audit_candidate(build_candidate()))
+    @task
+    def document_publication(published: dict) -> dict:
+        return pipeline.document_publication(published)
+
+    document_publication(publish_candidate(audit_candidate(build_candidate())))
 
 
 credit_warehouse()

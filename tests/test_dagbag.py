@@ -48,6 +48,7 @@ def test_dag_folder_has_no_import_errors_and_dags_are_owned_tagged_documented(tm
         "build_candidate",
         "audit_candidate",
         "publish_candidate",
+        "document_publication",
     ]
 
 
