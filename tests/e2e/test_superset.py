@@ -72,6 +72,12 @@ def test_dashboards_render_with_data(superset, tmp_path):
         result = api.get(f"/api/v1/chart/{chart_id}/data/")["result"][0]
         assert result["rowcount"] > 0 and not result.get("error"), (name, result.get("error"))
 
+    # the column descriptions of dbt (persist_docs -> PostgreSQL comments) are Superset's too
+    filters = [{"col": "table_name", "opr": "eq", "value": "entity_credit_profile"}]
+    (dataset,) = api.get("/api/v1/dataset/", q={"filters": filters})["result"]
+    columns = {c["column_name"]: c for c in api.get(f"/api/v1/dataset/{dataset['id']}")["result"]["columns"]}
+    assert columns["tier"]["description"].startswith("信用等级 A/B/C/D")
+
     # a person's login (the form, then the session cookie in Chromium)
     http = requests.Session()
     token = re.search(r'id="csrf_token"\s+value="([^"]+)"', http.get(f"{base}/login/").text).group(1)

@@ -48,8 +48,10 @@ def test_descriptions_are_comments_on_the_live_tables_and_docs_are_written(loade
     assert "entity_credit_profile" in dbt_docs and len(dbt_docs) > 500_000  # one self-contained file
 
 
-def test_a_docs_failure_does_not_fail_the_publication(loaded, settings, monkeypatch):
-    published = publish_once()
+def test_a_docs_failure_is_logged_not_raised(settings, monkeypatch):
+    # dbt cannot even load its project: the task returns the error instead of failing the run
+    monkeypatch.setenv("XINYONG_WAREHOUSE_URL", "postgresql://nobody@127.0.0.1:1/none")
     monkeypatch.setattr(build, "DBT_PROJECT", settings.home / "no-such-project")
-    outcome = pipeline.document_publication(published)
-    assert outcome["docs"] is None and outcome["error"]
+    outcome = pipeline.document_publication({"publication_id": 7, "evaluation_date": "2026-11-22"})
+    assert outcome["docs"] is None and "no-such-project" in outcome["error"]
+    assert not (settings.home / "docs" / "index.html").exists()

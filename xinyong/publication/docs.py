@@ -13,6 +13,7 @@ them as table and column comments, which move with the schema swap and which BI 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -82,8 +83,9 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int, ev
             written=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
             live=schemas.LIVE,
             dbt_docs="dbt.html",
-            data_docs=data_docs.as_uri() if data_docs.is_file() else None,
-            reports=[(p.stem.replace("_", " "), p.as_uri()) for p in _reports(settings)],
+            # relative links: the folder can be moved or served as it is
+            data_docs=os.path.relpath(data_docs, out) if data_docs.is_file() else None,
+            reports=[(p.stem.replace("_", " "), os.path.relpath(p, out)) for p in _reports(settings)],
         ),
         encoding="utf-8",
     )
