@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 LANDING ?= landing
 export XINYONG_LANDING ?= $(abspath $(LANDING))
 
-.PHONY: install setup demo airflow test test-fast lint bench clean stop
+.PHONY: install setup demo airflow test test-fast lint bench clean stop bi bi-install
 
 install: $(INSTALLED)
 
@@ -44,6 +44,20 @@ demo: setup
 # the demo's runs; prints the login; Ctrl-C stops it. AIRFLOW_PORT=... for another port.
 airflow: setup
 	$(BIN)/xinyong airflow --port $${AIRFLOW_PORT:-8080}
+# Apache Superset in its own venv: its pins (SQLAlchemy 1.4, Flask 3, pandas 2.1) clash with the core's.
+BI_VENV := .venv-bi
+BI_INSTALLED := $(BI_VENV)/.installed
+bi-install: $(BI_INSTALLED)
+
+$(BI_INSTALLED): deploy/superset/requirements.txt
+	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BI_VENV)/bin/python -m pip install --quiet -r deploy/superset/requirements.txt
+	@touch $@
+
+# The dashboards over the demo's live publication, as bi_reader; serves until Ctrl-C.
+bi: demo bi-install
+	$(BIN)/xinyong bi --port $${BI_PORT:-8088}
 
 # Chromium (Debian package) for the publication-report test; quick when already installed.
 test: install
@@ -74,4 +88,4 @@ stop:
 	-$(BIN)/xinyong db stop
 
 clean: stop
-	rm -rf .xinyong $(LANDING) dbt_project/target dbt_project/logs dbt_project/models/staging/_contracts__sources.yml
+	rm -rf .xinyong $(BI_VENV) $(LANDING) dbt_project/target dbt_project/logs dbt_project/models/staging/_contracts__sources.yml

@@ -19,6 +19,8 @@ passed on to dbt, the gate and the outbox.
    and the notifications (quarantined files, a held or failed publication, stale feeds)
    through the SMTP connection `xinyong_smtp`, each once (audit.mail_ledger), and
    regenerates every department's page.
+5. `document_publication`: dbt's static docs and the docs index (<home>/docs/index.html);
+   off the critical path, it logs a failure and never fails the run.
 
 A failure at any step leaves the last good publication in place; the reason (failing
 expectation, masked rows, Data Docs page) is in `audit.publications` and this task's log.
@@ -82,7 +84,13 @@ def credit_warehouse():
     def notify_departments() -> dict:
         return pipeline.notify_departments()
 
-    publish_candidate(audit_candidate(build_candidate())) >> notify_departments()
+    @task
+    def document_publication(published: dict) -> dict:
+        return pipeline.document_publication(published)
+
+    published = publish_candidate(audit_candidate(build_candidate()))
+    published >> notify_departments()
+    document_publication(published)
 
 
 credit_warehouse()

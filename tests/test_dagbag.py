@@ -57,6 +57,7 @@ def test_dag_folder_has_no_import_errors_and_dags_are_owned_tagged_documented(tm
         "audit_candidate",
         "publish_candidate",
         "notify_departments",
+        "document_publication",
     ]
 
 

@@ -97,11 +97,15 @@ def test_every_secret_comes_from_env_and_is_listed_in_env_example(compose):
     assert required <= example, f"missing from .env.example: {sorted(required - example)}"
 
 
-def test_metabase_reads_publish_as_bi_reader(compose):
-    setup = compose["services"]["metabase-setup"]
-    assert setup["command"][-1] == "scripts/metabase_setup.py"
-    script = (PROJECT_ROOT / "scripts" / "metabase_setup.py").read_text(encoding="utf-8")
-    assert '"user": "bi_reader"' in script and '"schema-filters-patterns": "publish"' in script
+def test_superset_is_provisioned_as_make_bi_does(compose):
+    """The same Superset build (deploy/superset/requirements.txt) and the same provisioning
+    (`xinyong bi provision`, which connects as the BI consumer's role) as `make bi`."""
+    superset, setup = compose["services"]["superset"], compose["services"]["superset-setup"]
+    assert superset["build"]["dockerfile"] == "deploy/superset/Dockerfile"
+    dockerfile = (PROJECT_ROOT / "deploy" / "superset" / "Dockerfile").read_text(encoding="utf-8")
+    assert "deploy/superset/requirements.txt" in dockerfile and "superset_config.py" in dockerfile
+    assert setup["command"][:3] == ["xinyong", "bi", "provision"]
+    assert "BI_READER_PASSWORD" in setup["environment"]
     init = (PROJECT_ROOT / "deploy" / "postgres" / "init-databases.sh").read_text(encoding="utf-8")
     assert "create role bi_reader login" in init and "create database airflow" in init
 

@@ -593,6 +593,38 @@ def cmd_api(args) -> int:
     return 0
 
 
+def cmd_bi(args) -> int:
+    """Superset over the live publication (`serve`), or only its dashboards (`provision`, the
+    compose file's superset-setup: Superset elsewhere, admin and reader passwords from the env)."""
+    from xinyong.app import bi
+    from xinyong.publication import publish
+
+    settings = config.load()
+    if args.action == "provision":
+        if args.wait:  # the compose file starts Superset before the first publication exists
+            import time
+
+            while publish.current(_warehouse(settings)) is None:
+                _say("waiting for the first live publication ...")
+                time.sleep(60)
+        api = bi.Superset(
+            args.url,
+            os.environ.get("SUPERSET_ADMIN_USER", bi.ADMIN_USER),
+            os.environ["SUPERSET_ADMIN_PASSWORD"],
+        )
+        done = bi.provision(api, bi.reader_uri(settings, os.environ.get("BI_READER_PASSWORD")))
+        for note in done.left_out:
+            _say(f"left out, not published yet: {note}")
+        _say(f"provisioned {len(done.dashboards)} dashboards, {len(done.charts)} charts in {args.url}")
+        return 0
+    url = _warehouse(settings)
+    if publish.current(url) is None:
+        raise UserError("no live publication yet: run `make demo` (or `xinyong run`) first")
+    if not bi.superset_bin().exists():
+        raise UserError(f"Superset is not installed in {bi.BI_VENV}: run `make bi-install`")
+    return bi.run(settings, args.port, say=_say)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xinyong", description="Xinyong public credit data platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -696,6 +728,12 @@ def main(argv: list[str] | None = None) -> int:
     agreement.add_argument("--town", required=True)
     agreement.add_argument("--valid-from", required=True, help="YYYY-MM-DD")
     agreement.add_argument("--valid-to", required=True, help="YYYY-MM-DD")
+    p = sub.add_parser("bi", help="Apache Superset with the dashboards over the live publication")
+    p.add_argument("action", choices=["serve", "provision"], nargs="?", default="serve")
+    p.add_argument("--port", type=int, default=8088, help="serve: Superset's port on 127.0.0.1")
+    p.add_argument("--url", default="http://superset:8088", help="provision: Superset's address")
+    p.add_argument("--wait", action="store_true", help="provision: wait for a live publication first")
+    p.set_defaults(func=cmd_bi)
 
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url"])

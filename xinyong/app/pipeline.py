@@ -19,6 +19,7 @@ from xinyong.publication import (
     commitment_lists,
     consumers,
     department_pages,
+    docs,
     exchange_lists,
     gates,
     mailer,
@@ -223,7 +224,12 @@ def publish_candidate(candidate: dict) -> dict:
     log.info("publication %s is live: %s", candidate["publication_id"], counts)
     faults.inject("publish:before_outbox")
     artifacts = deliver(url, candidate["publication_id"], candidate["evaluation_date"])
-    return {"publication_id": candidate["publication_id"], "row_counts": counts, "artifacts": artifacts}
+    return {
+        "publication_id": candidate["publication_id"],
+        "evaluation_date": candidate["evaluation_date"],
+        "row_counts": counts,
+        "artifacts": artifacts,
+    }
 
 
 def deliver(url: str, publication_id: int, evaluation_date) -> dict:
@@ -263,3 +269,18 @@ def notify_departments() -> dict:
     pages = department_pages.write_all(url, settings)
     log.info("mails: %s; department pages: %d", mails, len(pages))
     return {"mails": mails, "department_pages": {code: str(path) for code, path in pages.items()}}
+
+
+def document_publication(published: dict) -> dict:
+    """dbt's static docs and the docs index (<home>/docs/index.html) for the publication that just
+    went live. Off the critical path: the publication is live already, so a failure here is
+    logged and returned, never raised."""
+    try:
+        index = docs.write(
+            warehouse_url(), config.load(), published["publication_id"], published["evaluation_date"]
+        )
+    except Exception as exc:  # documentation must never fail a live publication
+        log.warning("docs not written for publication %s: %s", published["publication_id"], exc)
+        return {"docs": None, "error": str(exc)}
+    log.info("docs: %s", index)
+    return {"docs": str(index)}
