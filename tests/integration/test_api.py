@@ -336,14 +336,11 @@ def test_audit_is_append_only_for_the_api_role(api):
     conn.close()
 
 
-def test_report_route_is_there_and_says_when_the_report_is_not_built(api):
-    response = get(api, f"/v1/entities/{subject(api, '企业')}/report")
-    try:
-        import xinyong.publication.credit_report  # noqa: F401
-    except ImportError:
-        assert response.status_code == 501 and response.json()["publication_id"] == api["first"]
-    else:
-        assert response.status_code == 200 and response.headers["X-Publication-Id"] == str(api["first"])
+def test_report_route_serves_the_credit_report_of_the_live_publication(api):
+    uscc = subject(api, "企业")
+    response = get(api, f"/v1/entities/{uscc}/report")
+    assert response.status_code == 200 and response.headers["X-Publication-Id"] == str(api["first"])
+    assert uscc in response.text and f"发布编号 {api['first']}" in response.text
 
 
 def test_as_of_answers_from_the_older_publication_and_history_survives_rollback(api):

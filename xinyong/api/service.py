@@ -17,7 +17,6 @@ and `Client` is defined inside `create_app`.)
 import datetime as dt
 import hashlib
 import hmac
-import importlib
 import threading
 import time
 from contextlib import contextmanager
@@ -34,9 +33,17 @@ from stdnum.cn import ric
 from stdnum.cn import uscc as uscc_number
 
 from xinyong.api import clients
-from xinyong.publication import history
+from xinyong.publication import credit_report, history
 from xinyong.publication.schemas import LIVE
 from xinyong.runtime import warehouse
+
+# A client's watched borrowers: the subjects it registered under a valid authorisation, and its
+# borrowers with an open loan or an application in review in the live loan_outcome feed.
+WATCHED = f"""(select client_id, uscc from api.watched_borrowers
+              union
+              select c.client_id, b.uscc from {LIVE}.loan_borrowers b
+              join api.clients c on c.institution_uscc = b.lender_uscc
+              where b.is_watched and b.uscc is not null)"""
 
 Purpose = Literal["贷前审核", "贷中跟踪", "贷后管理"]
 NEEDS_AUTHORISATION = ("个体工商户",)  # a business run by a natural person; households always
@@ -347,27 +354,11 @@ def create_app(warehouse_url: str, person_key: bytes, pool_size: int = 8) -> Fas
     @app.get("/v1/entities/{uscc}/report", tags=["entities"], response_class=HTMLResponse)
     def entity_report(client: Client, uscc: str, purpose: Purpose | None = None):
         """The one-entity credit report (信用报告) as printable HTML."""
-        try:
-            render_html = importlib.import_module("xinyong.publication.credit_report").render_html
-        except (ImportError, AttributeError):
-            render_html = None
         uscc = uscc.strip().upper()
         with service.cursor() as cur:
             cur.execute(ENTITY_DOCUMENT, {"uscc": uscc})
             comment, profile, *_ = cur.fetchone()
             live_id = _publication_id(comment)
-            if render_html is None:
-                # TODO(merge): the report is built by `lending` (credit_report.render_html).
-                return refuse(
-                    cur,
-                    client,
-                    "report",
-                    501,
-                    "the credit report is not built in this version",
-                    live_id,
-                    subject_uscc=uscc,
-                    purpose=purpose,
-                )
             if profile is None:
                 return refuse(
                     cur,
@@ -394,7 +385,7 @@ def create_app(warehouse_url: str, person_key: bytes, pool_size: int = 8) -> Fas
                         purpose=purpose,
                     )
                 authorisation_id, purpose = granted
-            html = render_html(cur.connection, uscc, live_id)
+            html = credit_report.render_html(cur.connection, uscc, live_id)
             audit(
                 cur,
                 client,
@@ -421,7 +412,7 @@ def create_app(warehouse_url: str, person_key: bytes, pool_size: int = 8) -> Fas
             if (refused := own(client, client_id, cur, "watched")) is not None:
                 return refused
             cur.execute(
-                f"""select w.uscc, p.entity_name, p.tier, p.score from api.watched_borrowers w
+                f"""select w.uscc, p.entity_name, p.tier, p.score from {WATCHED} w
                             left join {LIVE}.entity_credit_profile p using (uscc)
                             where w.client_id = %s order by w.uscc""",
                 (client_id,),
@@ -445,7 +436,7 @@ def create_app(warehouse_url: str, person_key: bytes, pool_size: int = 8) -> Fas
             if (refused := own(client, client_id, cur, "watched_changes")) is not None:
                 return refused
             cur.execute(
-                """with watched as (select uscc from api.watched_borrowers where client_id = %(client)s),
+                f"""with watched as (select uscc from {WATCHED} w where client_id = %(client)s),
                         versions as (
                             select v.*, v.publication_id <= %(since)s as at_since
                             from history.entity_profile_versions v join watched using (uscc)

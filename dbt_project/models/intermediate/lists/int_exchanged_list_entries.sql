@@ -22,8 +22,9 @@ dated as (
     left join register using (uscc)
 )
 
+-- every column of the entry, plus its verdicts
 select
-    dated.*,
+    dated.*,  -- noqa: AM04
     dated.listed_on <= {{ evaluation_date() }}
         and (dated.end_date is null or {{ evaluation_date() }} <= dated.end_date) as is_in_force,
     dated.is_registered_here
