@@ -10,6 +10,7 @@ sqlfluff as it is (`lint`, `fix`, paths); the rules and the dbt vars are in .sql
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +22,19 @@ from xinyong.runtime import config, embedded, warehouse
 LINTED = ["dbt_project/models", "dbt_project/tests"]
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main(args: list[str]) -> int:
     settings = config.load()
     started_here = not settings.warehouse_url and not embedded.running(settings.home)
+    if started_here and "XINYONG_PG_PORT" not in os.environ:
+        # a short-lived server of its own: never collide with another checkout's on the default port
+        os.environ["XINYONG_PG_PORT"] = str(free_port())
+        settings = config.load()
     try:
         env = {**os.environ, **build.dbt_env(warehouse.url(settings))}
         dbt_sources.write(build.DBT_PROJECT)
