@@ -113,6 +113,13 @@ def test_b_to_d_raises_one_warning_routed_to_the_tax_bureau_and_the_credit_offic
         """select kind, uscc, detail, evidence_feed, evidence_file, evidence_row, recipients, compared_with
            from publish.risk_warnings""",
     )
+    # no domain of its own: also the departments of every domain the subject is rated or active in
+    domains = {
+        code
+        for (code,) in query(
+            url, "select department_code from publish.domain_supervision where uscc = %s", (uscc,)
+        )
+    }
     assert rows == [
         (
             "entered_tier_d",
@@ -121,7 +128,7 @@ def test_b_to_d_raises_one_warning_routed_to_the_tax_bureau_and_the_credit_offic
             "tax_credit",
             SECOND_DAY_TAX,
             two_publications["row"],
-            "credit_office|tax",
+            "|".join(sorted({"credit_office", "tax"} | domains)),
             f"xinyong publication {two_publications['first']['publication_id']}",
         )
     ]
@@ -129,7 +136,7 @@ def test_b_to_d_raises_one_warning_routed_to_the_tax_bureau_and_the_credit_offic
     written = Path(two_publications["second"]["artifacts"]["risk_warnings"]["tax"])
     assert written.parent == tax.outbox(two_publications["settings"]) / "warnings"
     assert uscc in written.read_text(encoding="utf-8-sig")
-    assert set(two_publications["second"]["artifacts"]["risk_warnings"]) == {"tax", "credit_office"}
+    assert set(two_publications["second"]["artifacts"]["risk_warnings"]) == {"tax", "credit_office"} | domains
 
 
 def test_one_mail_per_recipient_and_none_on_a_rerun(two_publications, smtp_inbox):
@@ -141,7 +148,9 @@ def test_one_mail_per_recipient_and_none_on_a_rerun(two_publications, smtp_inbox
     warning_mails = [m for m in new if "风险预警" in m["Subject"]]
     tax = departments.sender("tax_credit")
     to_tax = [m for m in warning_mails if m["To"] == tax.email]
-    assert len(to_tax) == 1 and len(warning_mails) == 2  # the tax bureau and the credit office
+    # one to each recipient: the tax bureau, the credit office, the departments of its domains
+    recipients = query(url, "select recipients from publish.risk_warnings")[0][0].split("|")
+    assert len(to_tax) == 1 and len(warning_mails) == len(recipients) >= 2
     body = to_tax[0].get_body(("html",)).get_content()
     assert uscc in body and "B → D" in body
     assert [a.get_filename() for a in to_tax[0].iter_attachments()] == [
@@ -149,7 +158,7 @@ def test_one_mail_per_recipient_and_none_on_a_rerun(two_publications, smtp_inbox
     ]
     assert sent["sent"] == len(new) and sent["failed"] == 0
     ledger = query(url, "select department, status from audit.mail_ledger where event = 'risk_warnings'")
-    assert sorted(ledger) == [("credit_office", "sent"), ("tax", "sent")]
+    assert sorted(ledger) == [(code, "sent") for code in sorted(recipients)]
 
     again = pipeline.notify_departments()["mails"]
     assert again["sent"] == 0 and again["already"] >= sent["sent"]
@@ -201,5 +210,10 @@ def test_department_page_in_headless_chromium(two_publications, tmp_path):
     assert links
     report = (tax_page.parent / links[0].split('"')[0]).resolve()
     assert report.is_file() and report.suffix == ".html"
-    market = Path(pages["market"]).read_text(encoding="utf-8")
-    assert 'class="warning"' not in market  # not the market regulator's warning
+    recipients = set(
+        query(two_publications["url"], "select recipients from publish.risk_warnings")[0][0].split("|")
+    )
+    others = sorted(set(pages) - recipients)
+    assert others  # a department the warning is not for does not see it on its page
+    for code in others:
+        assert 'class="warning"' not in Path(pages[code]).read_text(encoding="utf-8"), code

@@ -7,7 +7,7 @@
 -- 处罚机关, a commitment's 受理单位), the departments of the warning's domain, else the
 -- department that sends the evidence's feed; and always_to. A kind with no domain of its
 -- own (tier, black list) also goes to the departments of every domain the subject is rated
--- or active in once publish.domain_supervision exists (issue 13, domains; see the README).
+-- or active in (publish.domain_supervision).
 
 -- The kinds' macros read these only when a live publication exists; declared for dbt's DAG.
 -- depends_on: {{ ref('entity_credit_profile') }}
@@ -17,6 +17,7 @@
 -- depends_on: {{ ref('int_penalties_windowed') }}
 -- depends_on: {{ ref('scoring_rules') }}
 -- depends_on: {{ ref('credit_tiers') }}
+-- depends_on: {{ ref('domain_supervision') }}
 
 with
 
@@ -37,6 +38,8 @@ raised as (
     {{ risk_warnings__black_list_entries() }}
     union all
     {{ risk_warnings__commitments_broken() }}
+    union all
+    {{ risk_warnings__domain_class_drops() }}
 ),
 
 warnings as (
@@ -59,6 +62,13 @@ routed as (
         or (warnings.evidence_feed = any(departments.feeds)
             and not exists (select 1 from departments as deciders where deciders.uscc = warnings.authority_uscc)
             and warnings.domain is null)
+    union
+    -- a warning with no domain of its own: the departments of every domain it is rated or active in
+    select warnings.warning_key, departments.department_code
+    from warnings
+    join {{ ref('domain_supervision') }} as supervision using (entity_key)
+    join departments on supervision.domain = any(departments.domains)
+    where warnings.domain is null
     union
     select warning_key, btrim(code) from warnings
     cross join lateral unnest(string_to_array(warnings.always_to, '|')) as code
