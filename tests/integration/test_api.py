@@ -174,7 +174,11 @@ def test_individual_business_needs_an_authorisation_then_answers_with_one_audit_
     assert body["profile"]["uscc"] == business and body["profile"]["entity_type"] == "个体工商户"
     assert sum(r["points"] for r in body["score_explanation"]) == body["profile"]["score"]
     assert set(body["lists"]) == {"black_list", "red_list", "commitment_red_list", "commitment_grey_list"}
-    assert "domain_tiers" not in body  # no domain_supervision table in this warehouse
+    # the domains it is rated or active in, as publish.domain_supervision has them
+    [(domains,)] = query(
+        api["url"], "select count(*) from publish.domain_supervision where uscc = %s", (business,)
+    )
+    assert len(body["domain_tiers"]) == domains
     rows = audit_rows(api, after_refusals)
     assert rows == [
         (api["keys"]["A_id"], "entity", business, None, "贷前审核", authorisation_id, api["first"], 200)

@@ -281,8 +281,9 @@ def test_no_role_reads_a_published_table_the_declaration_does_not_name(published
         )
         api_objects = {
             (roles.api_role(), *name.split("."))
-            for privilege in ("select", "select, insert")
-            for name in roles.API_PRIVILEGES[privilege]
+            for privilege, names in roles.API_PRIVILEGES.items()
+            if privilege.startswith("select")
+            for name in names
         }
         assert set(cur.fetchall()) == api_objects
         # the check sees a grant nobody declared, whoever makes it

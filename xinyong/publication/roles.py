@@ -236,6 +236,8 @@ API_PRIVILEGES = {
         "history.tier_history",
     ],
     "select, insert": ["api.authorisations", "audit.api_queries"],
+    # the credit report names the day its publication judged and when it went live
+    "select (publication_id, evaluation_date, finished_at)": ["audit.publications"],
     "usage": ["api.authorisations_authorisation_id_seq", "audit.api_queries_query_id_seq"],
 }
 
