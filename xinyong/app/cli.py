@@ -301,6 +301,8 @@ def _summary(settings, url, totals, outcome, code, log_file) -> None:
     _say("")
     _say("next: `xinyong status` for freshness and the latest publication;")
     _say(f"      department reports in {settings.reports / 'departments'}; full log in {log_file}")
+    _say("      `xinyong api` serves loan platforms (docs at http://127.0.0.1:8000/docs), `make bi` the")
+    _say("      dashboards, `make airflow` Airflow's UI, `xinyong report <USCC>` a credit report")
 
 
 def _show_warnings(url: str, settings: config.Settings) -> None:
