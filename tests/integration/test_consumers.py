@@ -147,8 +147,16 @@ def test_role_reads_exactly_its_declared_tables_rows_and_columns(published, role
         others = tables(url, schema)
         assert others or schema == "policy", schema
         for table in others:
-            if consumer.api and f"{schema}.{table}" in roles.API_PRIVILEGES["select, insert"]:
+            granted = next(
+                (p for p, names in roles.API_PRIVILEGES.items() if f"{schema}.{table}" in names), ""
+            )
+            if consumer.api and granted == "select, insert":
                 continue  # the API appends to its audit table (tests/integration/test_api.py)
+            if consumer.api and granted.startswith("select ("):
+                # the publication's day and time for the credit report, no other column of it
+                target = sql.Identifier(schema, table)
+                assert refused(conn, sql.SQL("select * from {}").format(target)), (role, schema, table)
+                continue
             assert refused(conn, sql.SQL("select 1 from {} limit 1").format(sql.Identifier(schema, table))), (
                 role,
                 schema,
