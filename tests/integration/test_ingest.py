@@ -18,7 +18,7 @@ def ingest_all(settings, url):
 def test_samples_every_row_accounted_for_and_bad_rows_named(settings, warehouse_url):
     drop_samples(settings.landing)
     outcomes = ingest_all(settings, warehouse_url)
-    assert len(outcomes) == 12
+    assert len(outcomes) == 15
     files = query(
         warehouse_url, "select file_name, status, rows_read, rows_loaded, rows_rejected from audit.feed_files"
     )
@@ -34,6 +34,8 @@ def test_samples_every_row_accounted_for_and_bad_rows_named(settings, warehouse_
     )
     assert rejected == [
         ("commitment_20261120.csv", 15, "履约期限", "2026-10-10"),  # before its 承诺日期 2026-10-20
+        ("domain_rating_20261120.xlsx", 13, "统一社会信用代码", "9150011591BH143190"),  # check character
+        ("domain_rating_20261120.xlsx", 26, "监管领域", "城市管理"),  # not one of the 16 domains
         ("loan_outcome_20261120.csv", 10, "放款金额（万元）", "80"),  # more than the 50 granted
         ("penalty_20261120.csv", 13, "证件号码", "500115********2911"),  # masked: personal
         ("tax_credit_20261120.csv", 22, "统一社会信用代码", "915001152909934000"),
