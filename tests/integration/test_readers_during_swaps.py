@@ -188,8 +188,13 @@ def test_a_reader_that_never_ends_its_transaction_makes_the_swap_give_up_not_han
             cur.execute(f"create schema {schema}")
             cur.execute(
                 f"create table {schema}.entity_credit_profile as select 'e1'::text as entity_key, "
-                f"'91500000000000000X'::text as uscc, %s::text as schema_was",
+                f"'91500000000000000X'::text as uscc, 'B'::text as tier, 700 as score, %s::text as schema_was",
                 (schema,),
+            )
+            # the swap records what changed (history.record_versions) from these two tables
+            cur.execute(
+                f"create table {schema}.credit_score_explanation as select 'e1'::text as entity_key, "
+                f"'BASE'::text as rule_id, 700 as points, null::text as source_file, null::bigint as source_row"
             )
         cur.execute(f"comment on schema {publish.LIVE} is 'xinyong publication 0'")
         roles.apply(cur, publish.LIVE)
