@@ -248,6 +248,40 @@ def create_app(warehouse_url: str, person_key: bytes, pool_size: int = 8) -> Fas
         )
         return cur.fetchone()
 
+    def admit(cur, client, endpoint, uscc, profile, purpose, publication_id):
+        """Whether the client may be answered about `uscc`: (refusal, None, purpose) with 404 when
+        nothing is published about it or 403 for an 个体工商户 without the client's valid
+        authorisation; else (None, authorisation_id or None, purpose)."""
+        if profile is None:
+            refusal = refuse(
+                cur,
+                client,
+                endpoint,
+                404,
+                "no published profile for this 统一社会信用代码",
+                publication_id,
+                subject_uscc=uscc,
+                purpose=purpose,
+            )
+            return refusal, None, purpose
+        if profile.get("entity_type") not in NEEDS_AUTHORISATION:
+            return None, None, purpose
+        granted = authorisation_for(cur, client["client_id"], purpose, uscc=uscc)
+        if granted is None:
+            refusal = refuse(
+                cur,
+                client,
+                endpoint,
+                403,
+                f"{uscc} is an 个体工商户 (run by a natural person): register an authorisation "
+                f"(POST /v1/authorisations) valid today{' for ' + purpose if purpose else ''} first",
+                publication_id,
+                subject_uscc=uscc,
+                purpose=purpose,
+            )
+            return refusal, None, purpose
+        return None, *granted
+
     @app.get("/health", tags=["service"])
     def health():
         with service.cursor() as cur:
@@ -302,33 +336,11 @@ def create_app(warehouse_url: str, person_key: bytes, pool_size: int = 8) -> Fas
                     "as_of": as_of,
                     "history_covers": ["profile", "score_explanation"],
                 }
-            if profile is None:
-                return refuse(
-                    cur,
-                    client,
-                    endpoint,
-                    404,
-                    "no published profile for this 统一社会信用代码",
-                    answer["publication_id"],
-                    subject_uscc=uscc,
-                    purpose=purpose,
-                )
-            authorisation_id = None
-            if profile.get("entity_type") in NEEDS_AUTHORISATION:
-                granted = authorisation_for(cur, client["client_id"], purpose, uscc=uscc)
-                if granted is None:
-                    return refuse(
-                        cur,
-                        client,
-                        endpoint,
-                        403,
-                        f"{uscc} is an 个体工商户 (run by a natural person): register an authorisation "
-                        f"(POST /v1/authorisations) valid today{' for ' + purpose if purpose else ''} first",
-                        answer["publication_id"],
-                        subject_uscc=uscc,
-                        purpose=purpose,
-                    )
-                authorisation_id, purpose = granted
+            refusal, authorisation_id, purpose = admit(
+                cur, client, endpoint, uscc, profile, purpose, answer["publication_id"]
+            )
+            if refusal is not None:
+                return refusal
             answer.update(profile=profile, score_explanation=explanation, authorisation_id=authorisation_id)
             if as_of is None:
                 answer.update(lists=lists, penalties_in_window=penalties, commitments=commitments)
@@ -359,32 +371,9 @@ def create_app(warehouse_url: str, person_key: bytes, pool_size: int = 8) -> Fas
             cur.execute(ENTITY_DOCUMENT, {"uscc": uscc})
             comment, profile, *_ = cur.fetchone()
             live_id = _publication_id(comment)
-            if profile is None:
-                return refuse(
-                    cur,
-                    client,
-                    "report",
-                    404,
-                    "no published profile for this 统一社会信用代码",
-                    live_id,
-                    subject_uscc=uscc,
-                    purpose=purpose,
-                )
-            authorisation_id = None
-            if profile.get("entity_type") in NEEDS_AUTHORISATION:
-                granted = authorisation_for(cur, client["client_id"], purpose, uscc=uscc)
-                if granted is None:
-                    return refuse(
-                        cur,
-                        client,
-                        "report",
-                        403,
-                        f"{uscc} is an 个体工商户: register an authorisation first",
-                        live_id,
-                        subject_uscc=uscc,
-                        purpose=purpose,
-                    )
-                authorisation_id, purpose = granted
+            refusal, authorisation_id, purpose = admit(cur, client, "report", uscc, profile, purpose, live_id)
+            if refusal is not None:
+                return refusal
             html = credit_report.render_html(cur.connection, uscc, live_id)
             audit(
                 cur,
