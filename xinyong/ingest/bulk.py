@@ -33,7 +33,7 @@ from queue import Empty, Queue
 
 from xinyong.ingest import validation
 from xinyong.ingest.contracts import Column, Contract
-from xinyong.ingest.readers import CopyStream, HeaderMap, cell_too_long
+from xinyong.ingest.readers import HeaderMap, cell_too_long
 from xinyong.runtime import faults, secrets
 
 ARROW_BLOCK = 1 << 23  # bytes of CSV per Arrow block: about 60,000 parking rows
@@ -71,6 +71,21 @@ class BulkLoad:
     rows_read: int
     rows_loaded: int  # plain rows left in raw after the rules
     rows_set_aside: int  # rows now in `_landing` for the general path
+    plain_keys: object = None  # Arrow array of the plain rows' keys (joined), when they tell repeats
+
+
+class _WholeChunks:
+    """The chunks as a file for psycopg2's copy_expert, which sends whatever `read` returns:
+    each chunk goes to the server as it is, without being cut to the requested size."""
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+
+    def read(self, size: int = -1) -> bytes:
+        for chunk in self._chunks:
+            if chunk:
+                return chunk
+        return b""
 
 
 def eligible(header_map: HeaderMap) -> bool:
@@ -78,22 +93,30 @@ def eligible(header_map: HeaderMap) -> bool:
     return not header_map.extra and not header_map.missing_required
 
 
+def _plain_pattern(col: Column) -> str:
+    """RE2 pattern of the column's plain values (an absent optional value is the empty string)."""
+    if col.type == "enum":
+        pattern = "|".join(_re2_escape(v) for v in col.values)
+    elif col.type == "enum_set":
+        one = "|".join(_re2_escape(v) for v in col.values)
+        pattern = f"(?:{one})(?:;(?:{one}))*"
+    else:
+        pattern = PLAIN[col.type]
+    return f"(?:{pattern})" if col.required else f"(?:{pattern})?"
+
+
+def _line_pattern(columns: list[Column]) -> str:
+    """One pattern over a row's cells joined by commas. No plain pattern matches a comma (nor
+    the empty string unless the column is optional), so the row matches exactly when each of
+    its cells matches its own column's pattern: one RE2 pass per row instead of one per cell."""
+    return "^" + ",".join(_plain_pattern(col) for col in columns) + "$"
+
+
 def _plain_mask(col: Column, values):
-    import pyarrow as pa
+    """Which of a column's values are plain (the line pattern of that column alone)."""
     import pyarrow.compute as pc
 
-    if col.type == "enum":
-        ok = pc.is_in(values, value_set=pa.array(list(col.values), pa.string()))
-    else:
-        pattern = PLAIN.get(col.type)
-        if col.type == "enum_set":
-            one = "|".join(_re2_escape(v) for v in col.values)
-            pattern = f"(?:{one})(?:;(?:{one}))*"
-        ok = pc.match_substring_regex(values, f"^(?:{pattern})$")
-    present = pc.is_valid(values)
-    if col.required:
-        return pc.and_kleene(present, ok)
-    return pc.or_kleene(pc.invert(present), ok)
+    return pc.match_substring_regex(pc.fill_null(values, ""), _line_pattern([col]))
 
 
 # Several columns as one key, so that distinct combinations cost one hash pass. Plain
@@ -107,6 +130,14 @@ def _joined(columns):
     if len(columns) == 1:
         return columns[0]
     return pc.binary_join_element_wise(*columns, _SEPARATOR, null_handling="replace", null_replacement=_NULL)
+
+
+def _keys_as_text(contract: Contract) -> bool:
+    """Whether the plain text of the key's cells is the key's value in raw (string types,
+    never empty), so that repeats among plain rows can be told from the text alone."""
+    return all(contract.column(k).required for k in contract.key) and validation.per_distinct(
+        contract, tuple(contract.key)
+    )
 
 
 def _re2_escape(text: str) -> str:
@@ -149,7 +180,15 @@ class _PlainRows:
             ),
         )
         self.mapped = sorted((pos, contract.column(name)) for name, pos in header_map.positions.items())
-        self.lineage, self.side, self.spill = lineage, side, spill
+        self.pattern = _line_pattern([col for _, col in self.mapped])
+        file_id, file_name, as_of = lineage
+        # the lineage and the line end after each row's cells (the file name quoted for CSV)
+        quoted_name = '"' + file_name.replace('"', '""') + '"'
+        self.lineage_csv = f"{file_id},{quoted_name},{as_of}\n"
+        self.side, self.spill = side, spill
+        # The plain rows' keys, when plain text is the key's value (see repeated_key_candidates).
+        self.key = tuple(contract.key) if _keys_as_text(contract) else None
+        self.keys: list = []
         self.next_row = 2  # the header is row 1
         self.set_aside = 0
         self.error: Exception | None = None
@@ -185,6 +224,9 @@ class _PlainRows:
 
         over = None
         for column in batch.columns:
+            # A cell has no more characters than bytes: only count them where bytes could exceed.
+            if (pc.max(pc.binary_length(column)).as_py() or 0) <= self.max_cell_chars:
+                continue
             longer = pc.greater(pc.utf8_length(column), self.max_cell_chars)
             over = longer if over is None else pc.or_kleene(over, longer)
         if over is None or not pc.any(over).as_py():
@@ -200,11 +242,12 @@ class _PlainRows:
         n = batch.num_rows
         rows = pa.array(np.arange(self.next_row, self.next_row + n, dtype=np.int64))
         self.next_row += n
-        plain = None
-        for pos, col in self.mapped:
-            mask = _plain_mask(col, batch.column(pos))
-            plain = mask if plain is None else pc.and_kleene(plain, mask)
-        plain = pc.fill_null(plain, False) if plain is not None else pa.repeat(pa.scalar(True), n)
+        # The row's cells joined by commas (an absent one empty): what the line pattern checks
+        # and, for a plain row, already the CSV COPY reads (plain cells need no quoting).
+        line = pc.binary_join_element_wise(
+            *(batch.column(pos) for pos, _ in self.mapped), ",", null_handling="replace", null_replacement=""
+        )
+        plain = pc.match_substring_regex(line, self.pattern)
         if not pc.all(plain).as_py():
             other = pc.invert(plain)
             set_aside = pa.Table.from_arrays(
@@ -215,28 +258,19 @@ class _PlainRows:
                 set_aside, self.spill, pcsv.WriteOptions(include_header=False, quoting_style="needed")
             )
             self.set_aside += set_aside.num_rows
-            batch, rows = batch.filter(plain), pc.filter(rows, plain)
-            n = batch.num_rows
-        if n == 0:
+            batch, rows, line = batch.filter(plain), pc.filter(rows, plain), pc.filter(line, plain)
+        if batch.num_rows == 0:
             return b""
-        columns = [rows] + [batch.column(pos) for pos, _ in self.mapped]
-        file_id, file_name, as_of = self.lineage
-        columns += [
-            pa.repeat(pa.scalar(file_id, pa.int64()), n),
-            pa.repeat(pa.scalar(file_name), n),
-            pa.repeat(pa.scalar(as_of), n),
-        ]
         by_name = {col.name: batch.column(pos) for pos, col in self.mapped}
         self.side.take(batch=by_name)
-        out = pa.BufferOutputStream()
-        # Plain values hold no comma, quote or line break, so nothing is quoted: COPY parses
-        # unquoted CSV markedly faster (Arrow would refuse a value that needed quotes).
-        pcsv.write_csv(
-            pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))]),
-            out,
-            pcsv.WriteOptions(include_header=False, quoting_style="none"),
-        )
-        return out.getvalue().to_pybytes()
+        if self.key is not None:
+            self.keys.append(_joined([by_name[name] for name in self.key]))
+        # row number, the cells, the lineage, a line end: one string per row, whose bytes
+        # laid end to end are the block's CSV for COPY
+        out = pc.binary_join_element_wise(pc.cast(rows, pa.string()), line, self.lineage_csv, ",")
+        offsets, data = out.buffers()[1:3]
+        ends = np.frombuffer(offsets, dtype=np.int32, count=len(out) + 1, offset=out.offset * 4)
+        return data[int(ends[0]) : int(ends[-1])].to_pybytes()
 
 
 class _SideWork:
@@ -388,7 +422,7 @@ def load(
                 raise NotBulk(str(exc).splitlines()[0]) from None
             cur.copy_expert(
                 f"copy {contract.raw_table} ({', '.join(plain.copy_columns())}) from stdin with (format csv)",
-                faults.during_copy(CopyStream(_ahead(plain.chunks()))),
+                faults.during_copy(_WholeChunks(_ahead(plain.chunks()))),
                 size=1 << 20,
             )
             if plain.too_long is not None:
@@ -404,7 +438,39 @@ def load(
             cur.copy_expert(f"copy _landing ({columns}) from stdin with (format csv)", spill, size=1 << 20)
     finally:
         side.close()
-    return BulkLoad(plain.rows_read, copied - taken_back, plain.set_aside + taken_back)
+    keys = None
+    if plain.key is not None:
+        keys = pa.concat_arrays(plain.keys) if plain.keys else pa.array([], pa.string())
+    return BulkLoad(plain.rows_read, copied - taken_back, plain.set_aside + taken_back, keys)
+
+
+def repeated_key_candidates(cur, contract: Contract, file_id: int, loaded: BulkLoad) -> list[tuple] | None:
+    """The keys that may repeat among the file's rows in raw, told without reading raw's
+    rows back: those repeated among the plain rows (from their text), and those of the rows
+    the general path loaded that are also among the plain ones or among themselves. A
+    superset (a plain row taken back still counts); None when the keys cannot be told from
+    the plain text (see `_keys_as_text`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = loaded.plain_keys
+    if keys is None:
+        return None
+    counts = pc.value_counts(keys)
+    repeated = set(counts.field("values").filter(pc.greater(counts.field("counts"), 1)).to_pylist())
+    if loaded.rows_set_aside:
+        cur.execute(
+            f"select {', '.join(_q(k) for k in contract.key)} from {contract.raw_table} "
+            f"where _file_id = %s and _source_row in (select _row from _landing)",
+            (file_id,),
+        )
+        general = [_SEPARATOR.join(row) for row in cur.fetchall()]
+        if general:
+            others = pa.array(general, pa.string())
+            repeated.update(others.filter(pc.is_in(others, value_set=keys)).to_pylist())
+            seen: set[str] = set()
+            repeated.update(k for k in general if k in seen or seen.add(k))
+    return [tuple(k.split(_SEPARATOR)) for k in sorted(repeated)]
 
 
 def _stage_digests(

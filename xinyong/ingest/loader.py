@@ -575,7 +575,7 @@ def _load(
         {"file_id": file_id, "file_name": path.name, "as_of": as_of},
     )
     loaded = cur.rowcount + (plain.rows_loaded if plain else 0)
-    repeated = _reject_repeated_keys(cur, contract, file_id, plain is not None) if loaded > 1 else 0
+    repeated = _reject_repeated_keys(cur, contract, file_id, plain) if loaded > 1 else 0
     loaded -= repeated
     bad_rows = rows_read - loaded
     if bad_rows:
@@ -671,10 +671,23 @@ def _refuse_header(
     return outcome
 
 
-def _reject_repeated_keys(cur, contract: Contract, file_id: int, bulk_digests: bool) -> int:
+def _reject_repeated_keys(cur, contract: Contract, file_id: int, plain: bulk.BulkLoad | None) -> int:
     """Take the file's rows that repeat a key of the same file back out of raw, with their
     findings in `_key_findings` (see validation.repeated_keys); how many rows were taken out."""
-    find, *rest, take_out = validation.repeated_keys(contract, file_id)
+    bulk_digests = plain is not None
+    candidates = bulk.repeated_key_candidates(cur, contract, file_id, plain) if plain else None
+    if candidates == []:
+        return 0  # no key can repeat: raw's rows need not be counted
+    if candidates:
+        cur.execute(
+            "create temp table _key_candidates on commit drop as select * from unnest("
+            + ", ".join("%s::text[]" for _ in contract.key)
+            + ") as k("
+            + ", ".join(contract.key)
+            + ")",
+            [list(column) for column in zip(*candidates, strict=True)],
+        )
+    find, *rest, take_out = validation.repeated_keys(contract, file_id, candidates and "_key_candidates")
     cur.execute(find)
     if not cur.rowcount:
         return 0

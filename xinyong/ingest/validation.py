@@ -316,21 +316,24 @@ def _row_list(rows: str, size: str) -> str:
     )
 
 
-def repeated_keys(contract: Contract, file_id: int) -> list[str]:
+def repeated_keys(contract: Contract, file_id: int, candidates: str | None = None) -> list[str]:
     """Statements over the file's rows in raw that share their key:
     `_key_repeats` (those rows, masked text per column) and `_key_groups` (one row per key,
     whether its rows are identical and which columns differ), then `_key_findings` (row,
     header, masked value, reason) of the rows to take out, and the DELETE taking them out
     of raw. The first statement finds the repeated keys in one hash aggregate; when there
-    are none the caller stops there (`_repeated_key_values` is empty)."""
+    are none the caller stops there (`_repeated_key_values` is empty). `candidates` names a
+    table of the only keys that may repeat (see bulk.repeated_key_candidates): then only
+    the rows with one of them are counted."""
     raw, key = contract.raw_table, contract.key
     keys = ", ".join(key)
     cols = contract.columns
     header = {c.name: c.header for c in cols}
     key_headers = _lit("、".join(header[k] for k in key))
     key_text = " || ', ' || ".join(f"coalesce({_short(_masked(k), KEY_REASON_CHARS)}, '空')" for k in key)
+    only = f" and ({keys}) in (select {keys} from {candidates})" if candidates else ""
     find = f"""create temp table _repeated_key_values on commit drop as
-select {keys} from {raw} where _file_id = {int(file_id)} group by {keys} having count(*) > 1"""
+select {keys} from {raw} where _file_id = {int(file_id)}{only} group by {keys} having count(*) > 1"""
     rows = f"""create temp table _key_repeats on commit drop as
 select c.*, {key_text} as _key_value, dense_rank() over (order by {", ".join(f'c."{k}"' for k in key)}) as _group
 from (select c._ctid, c._row, {", ".join(_v(c.name) for c in cols)},
