@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,19 @@ class HeaderMap:
     extra: dict[str, int] = field(default_factory=dict)  # unknown header -> position
 
 
+def _utf8(data) -> bool:
+    """Whether `data` (bytes or a memoryview) is valid UTF-8: Arrow's validator, several
+    times faster than decoding it."""
+    import pyarrow as pa
+
+    offsets = pa.py_buffer(struct.pack("<2q", 0, len(data)))
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def detect_encoding(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     """UTF-8 with BOM, UTF-8, else GB18030, told in one pass over the bytes (1 MiB at a time,
     so memory stays bounded for any file) that also refuses what no reader should take on:
@@ -45,8 +59,8 @@ def detect_encoding(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
         head = fh.read(3)
         encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
         fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
         offset, lines, line_start = 0, 0, 0  # line_start: offset of the current line's first byte
+        unchecked = b""  # bytes after the last line break not yet checked as UTF-8
         while chunk := fh.read(CHUNK):
             nul = chunk.find(b"\0")
             if nul >= 0:
@@ -69,16 +83,19 @@ def detect_encoding(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
                 if lines > max_lines:
                     raise UnreadableFile(f"文件超过 {limits.max_rows:,} 行的上限，未读取；请拆分后重新上传")
             offset += len(chunk)
-            if encoding == "utf-8":
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    encoding = "gb18030"  # go on reading: a NUL further on still refuses the file
-        if encoding == "utf-8":
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                encoding = "gb18030"
+            if encoding != "gb18030":
+                # Checked line by line (a line break never splits a character): the line the
+                # last chunk left unfinished, then this chunk's whole lines.
+                if first < 0:
+                    unchecked += chunk
+                else:
+                    end = line_start - (offset - len(chunk))
+                    view = memoryview(chunk)
+                    if not (_utf8(unchecked + chunk[: first + 1]) and _utf8(view[first + 1 : end])):
+                        encoding = "gb18030"  # go on reading: a NUL further on still refuses the file
+                    unchecked = chunk[end:]
+        if encoding != "gb18030" and unchecked and not _utf8(unchecked):
+            encoding = "gb18030"
         return encoding
 
 
