@@ -66,7 +66,10 @@ def parking_ingest(ctx: Context) -> dict:
     landing_file = settings.landing / FEED / path.name
     landing_file.parent.mkdir(parents=True)
     shutil.copyfile(path, landing_file)  # the ingest moves its file to the archive
+    import pyarrow as pa
     import pyarrow.compute  # noqa: E401,F401  imported once per worker process, not per file
+
+    pa.scalar(0)  # pyarrow imports pandas on its first conversion of a Python value: once per process too
 
     started = time.perf_counter()
     outcome = ingest.ingest_file(landing_file, contracts.load(FEED), settings, ctx.warehouse_url)
