@@ -250,3 +250,52 @@ def test_across_files_the_newer_as_of_still_wins(settings, warehouse_url, tmp_pa
         "select tax_grade, source_file from staging.stg_tax_credit__ratings where uscc = %s",
         (rows[0][0],),
     ) == [("D", "tax_credit_20261121.csv")]
+
+
+def test_repeats_of_a_code_key_told_from_the_plain_text_are_judged_alike(pg_server, tmp_path, caplog):
+    """A key of codes is checked for repeats from the plain rows' text (bulk.repeated_key_candidates):
+    repeats among plain rows, between a plain row and one the general path cleaned, among
+    cleaned rows; a plain row taken back for a rule leaves the other row with its key alone."""
+    header, *lines = (SAMPLES / "parking_20261120.csv").read_text(encoding="utf-8").splitlines()
+    rows = [line.split(",") for line in lines]
+    names = [c.name for c in contracts.load("parking").columns]
+    a, b, c, d = rows[0], rows[1], rows[2], rows[4]  # file rows 2, 3, 4 and 6
+
+    def changed(row, **cells):
+        row = list(row)
+        for name, value in cells.items():
+            row[names.index(name)] = value
+        return row
+
+    early = "2000-01-01 00:00:00"  # leaving before entering breaks a rule
+    extra = [
+        list(a),  # plain, an exact copy of row 2: loads once
+        changed(b, amount_due_yuan="99.00"),  # plain, contradicts row 3: both out
+        changed(c, record_no=c[0].lower()),  # cleaned by the general path into row 4 exactly
+        changed(a, record_no="bsp-new-1"),  # two cleaned rows sharing a key of their own
+        changed(b, record_no="Bsp-New-1"),
+        changed(d, left_at=early),  # plain, breaks the rule, row 6's key
+        changed(d, record_no="BSP-TWIN"),  # plain; its twin breaks the rule
+        changed(d, record_no="BSP-TWIN", left_at=early),
+    ]
+
+    # more good rows of keys of their own, so that the rejects stay under the quarantine share
+    more = [changed(row, record_no=f"{row[0]}{suffix}") for suffix in "AB" for row in rows]
+
+    def fill(landing):
+        write_csv(landing, "parking", "parking_20261122.csv", header, rows + more + extra)
+
+    in_bulk, row_by_row, bulk_rows = both_paths(pg_server, tmp_path, fill, caplog)
+    assert in_bulk == row_by_row
+    assert bulk_rows >= len(rows) + len(more), "the sample's rows took the bulk path"
+    first = len(rows) + len(more) + 2  # the file row of the first extra line
+    reasons = {}
+    for r in in_bulk["rejected"]:
+        reasons.setdefault(r[2], r[5])
+    assert reasons[first].startswith("与第 2 行完全相同")
+    assert reasons[first + 2].startswith("与第 4 行完全相同")
+    for row, other in ((3, first + 1), (first + 1, 3), (first + 3, first + 4), (first + 4, first + 3)):
+        assert reasons[row].startswith(f"与第 {other} 行键相同"), reasons[row]
+    assert "键" not in reasons[first + 5] and "键" not in reasons[first + 7]
+    loaded = {r[1] for r in in_bulk["parking"]}
+    assert {2, 4, 6, first + 6} <= loaded and not {3, first + 5, first + 7} & loaded
