@@ -308,6 +308,7 @@ class _SideWork:
         self.personal = [name for name in contract.personal_ids if name in in_file]
         self.broken: dict[tuple[str, ...], list[tuple]] = {g: [] for g in self.groups}
         self.digests: dict[str, str] = {}
+        self.digests_csv: list[bytes] = []  # the same, as CSV for COPY, written while COPY runs
         self.key = key
         self.conn = self.worker = None
         if self.groups:
@@ -346,7 +347,9 @@ class _SideWork:
                             continue
                         seen[key] = pa.concat_arrays([seen[key], new])
                         if key in self.personal:
-                            self.digests.update(secrets.id_digests(self.key, new.to_pylist()))
+                            pairs = list(secrets.id_digests(self.key, new.to_pylist()))
+                            self.digests.update(pairs)
+                            self.digests_csv.append(validation.digests_csv(pairs))
                         else:
                             columns = _split(new.to_pylist(), len(key))
                             cur.execute(
@@ -495,7 +498,7 @@ def _stage_digests(
     cur.execute("create temp table _bulk_digests (id_value text, digest text) on commit drop")
     if not side.digests:
         return
-    validation.copy_digests(cur, "_bulk_digests", side.digests.items())
+    validation.copy_digests(cur, "_bulk_digests", b"".join(side.digests_csv))
     if taken_back:
         positions = [header_map.positions[name] for name in side.personal]
         taken = " union ".join(f"select f{pos + 1} from _taken_back" for pos in positions)

@@ -238,14 +238,22 @@ where i.id_value is not null
   and not exists (select 1 from raw.personal_id_digests d where d.id_value = i.id_value)"""
 
 
-def copy_digests(cur, table: str, pairs: Iterable[tuple[str, str]]) -> None:
-    """(id_value, digest) pairs into `table` by COPY: the digests are made in Python
-    (`secrets.id_digests`), so the key never reaches the database, and only they travel."""
-    data = io.StringIO()
+def digests_csv(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """(id_value, digest) pairs as CSV for `copy_digests`."""
+    text = io.StringIO()
     # every field quoted: an empty string stays one (COPY reads an unquoted empty field as null)
-    csv.writer(data, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(pairs)
-    data.seek(0)
-    cur.copy_expert(f"copy {table} (id_value, digest) from stdin with (format csv)", data)
+    csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(pairs)
+    return text.getvalue().encode("utf-8")
+
+
+def copy_digests(cur, table: str, pairs: Iterable[tuple[str, str]] | bytes) -> None:
+    """(id_value, digest) pairs (or their `digests_csv`) into `table` by COPY: the digests are
+    made in Python (`secrets.id_digests`), so the key never reaches the database, and only
+    they travel."""
+    data = pairs if isinstance(pairs, bytes) else digests_csv(pairs)
+    cur.copy_expert(
+        f"copy {table} (id_value, digest) from stdin with (format csv)", io.BytesIO(data), size=1 << 20
+    )
 
 
 # Types whose raw value is the cell's own text: a rule over these alone gives the same
