@@ -499,7 +499,12 @@ def _load(
 
     cur.execute("select nextval('audit.feed_files_file_id_seq')")
     file_id = cur.fetchone()[0]
-    report = reports.department_report_path(settings, contract.feed, path.name)
+
+    def report() -> str:
+        # Only a file with problems gets a report: a clean one never loads the departments'
+        # seed (pydantic and every contract, a second of a fresh process's first file).
+        return str(reports.department_report_path(settings, contract.feed, path.name))
+
     try:
         if probe.error:
             raise probe.error
@@ -512,7 +517,7 @@ def _load(
         header_map = map_header(contract, header)
         if header_map.missing_required:
             # The header alone refuses the file: no data row is read (an XLSX may be huge).
-            return _refuse_header(cur, contract, path, sha, as_of, started, file_id, header_map, report)
+            return _refuse_header(cur, contract, path, sha, as_of, started, file_id, header_map, report())
         cur.execute(validation.landing_ddl(len(header)))
         rows_read, plain = None, None
         csv_for_copy = probe.copy_safe
@@ -563,7 +568,7 @@ def _load(
             as_of,
             started,
             FileOutcome(
-                contract.feed, path.name, "unreadable", message=quote(str(exc), 200), report_path=str(report)
+                contract.feed, path.name, "unreadable", message=quote(str(exc), 200), report_path=report()
             ),
             file_id,
         )
@@ -626,7 +631,7 @@ def _load(
             loaded,
             rejected,
             message="；".join(messages),
-            report_path=str(report) if status != "loaded" else None,
+            report_path=report() if status != "loaded" else None,
         ),
         file_id,
     )
@@ -643,7 +648,7 @@ def _load(
 
 
 def _refuse_header(
-    cur, contract: Contract, path: Path, sha: str, as_of, started, file_id: int, header_map, report: Path
+    cur, contract: Contract, path: Path, sha: str, as_of, started, file_id: int, header_map, report: str
 ) -> FileOutcome:
     """A file missing a required column is set apart whole on its header alone."""
     missing = quote_list(header_map.missing_required)
@@ -659,7 +664,7 @@ def _refuse_header(
             path.name,
             "quarantined",
             message=f"缺少必填列：{missing}（整个文件退回，数据行未读取，请核对表头）",
-            report_path=str(report),
+            report_path=report,
         ),
         file_id,
     )
