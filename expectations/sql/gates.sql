@@ -45,7 +45,8 @@ begin
            E'\nunion all\n' order by tab.table_name),
            string_agg(format(
                $q$select %1$L::text as table_name, u.column_name, u.value
-                  from %2$I.%3$I t cross join lateral unnest(%4$L::text[], array[%5$s]) u(column_name, value)
+                  from %2$I.%3$I t
+                  cross join lateral unnest(%4$L::text[], array[%5$s]) u(column_name, value)
                   where u.value is not null$q$,
                tab.table_name, p_schema, tab.table_name, tab.names, tab.shorts),
            E'\nunion all\n' order by tab.table_name)
