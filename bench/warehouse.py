@@ -180,3 +180,13 @@ def commitment_models_share(results: dict[str, dict]) -> float | None:
         if r and r.get("commitment_models_s") is not None
         else None
     )
+
+
+@derived(
+    "gate_to_build", "GX gate ÷ dbt build (Airflow audit_candidate ÷ build_candidate, same run)", "≤ 0.25"
+)
+def gate_to_build(results: dict[str, dict]) -> float | None:
+    tasks = (results.get("warehouse_builds") or {}).get("airflow_tasks_s") or {}
+    if not tasks.get("audit_candidate") or not tasks.get("build_candidate"):
+        return None
+    return tasks["audit_candidate"] / tasks["build_candidate"]

@@ -21,9 +21,11 @@ candidate with `search_path`. Bounds are suite parameters from gate_policy.yml o
 that the SQL functions read (expectations/sql/gates.sql); the evaluation date and the SQL
 knobs reach the queries as session settings (`current_setting('xinyong.evaluation_date')`).
 Results and Data Docs go to `${XINYONG_GX_HOME}`, set by gates.py under XINYONG_HOME.
-Unexpected-rows queries name their tables instead of GX's `{batch}`: GX substitutes
-`{batch}` with and without an alias depending on the metric, which no single query form
-accepts on PostgreSQL before 16 (the batch is the whole table anyway).
+A check that has offending rows is a findings query (expectations/sql/gates.sql) as a
+query asset with `expect_table_row_count_to_equal` 0: GX runs it once (`count(*)` over it;
+GX's unexpected-rows expectation runs its query twice, once for the count and once for the
+rows), and gates.py reads the first rows of a failed one as its examples. Every check is
+set-based SQL returning only what offends; no check reads a big table row by row in Python.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ GX = Path(__file__).resolve().parent / "gx"
 NS = uuid.UUID("6f1c2d1e-0000-4000-8000-786e796f6e67")
 CHECKPOINT = gates.CHECKPOINT
 STATE = "${" + gates.GX_HOME_ENV + "}"
+# Validation results the Data Docs index lists (about ten runs); older pages stay on disk.
+DATA_DOCS_INDEX_RESULTS = 100
 
 
 def _id(*parts: str) -> str:
@@ -53,15 +57,9 @@ def setting(name: str, cast: str) -> str:
 
 
 # ------------------------------------------------------------------ assets
-# (schema, table); schema None = the candidate (the connection's search_path)
-TABLE_ASSETS = {
-    "candidate_entity_credit_profile": (None, "entity_credit_profile"),
-    "candidate_credit_score_explanation": (None, "credit_score_explanation"),
-    "candidate_penalty_disclosure": (None, "penalty_disclosure"),
-    "candidate_commitment_status": (None, "commitment_status"),
-    "candidate_commitment_red_list": (None, "commitment_red_list"),
-    "candidate_domain_supervision": (None, "domain_supervision"),
-}
+# (schema, table); schema None = the candidate (the connection's search_path). None today:
+# the checks inside one candidate table are dbt tests, the rest are queries.
+TABLE_ASSETS: dict[str, tuple[str | None, str]] = {}
 # Every penalty with its window (disclosed or not), as dbt builds it for the candidate: the
 # intermediate schema is not swapped, so it holds the candidate's build.
 WINDOWED_PENALTIES = "intermediate.int_penalties_windowed"
@@ -71,6 +69,15 @@ QUERY_ASSETS = {
     # every table of the candidate schema, found at run time
     "candidate_schema": """select table_name::text from information_schema.tables
         where table_schema = current_schema()""",
+    # findings: each row offends (see `findings` below)
+    "candidate_personal_data": "select f.* from audit.personal_data_findings(current_schema()) f",
+    "candidate_penalty_disclosure": f"""select f.* from audit.penalty_window_findings(
+        current_schema(), {setting("evaluation_date", "date")}) f""",
+    "candidate_commitment_status": f"""select f.* from audit.commitment_penalty_findings(
+        current_schema(), '{WINDOWED_PENALTIES}') f""",
+    "candidate_commitment_lists": "select f.* from audit.commitment_list_overlap(current_schema()) f",
+    "domain_rating_scales": f"select f.* from audit.domain_scale_findings('{CURRENT_DOMAIN_RATINGS}') f",
+    # measures compared with bounds
     "candidate_tier_shift": f"select * from audit.tier_shift(current_schema(), '{schemas.LIVE}')",
     "feed_file_volumes": f"""select * from audit.feed_file_volumes(
         {setting("feed_volume_min_previous_rows", "bigint")})""",
@@ -96,38 +103,31 @@ def P(name: str) -> dict:
     return {"$PARAMETER": name}
 
 
-def rows(query: str, note: str, approvable: bool = False) -> dict:
-    return E("unexpected_rows_expectation", approvable, note, unexpected_rows_query=" ".join(query.split()))
+def findings(note: str, approvable: bool = False) -> dict:
+    """The check of a findings asset: no row. One `count(*)` over its query; gates.py shows
+    the first rows of a failed one."""
+    return E("expect_table_row_count_to_equal", approvable, note, value=0)
 
 
 # ------------------------------------------------------------------ suites: (asset, suite) -> expectations
 VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
-    "candidate_entity_credit_profile": (
-        "candidate_entity_credit_profile",
-        "publish_entity_credit_profile",
-        [
-            E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
-        ],
-    ),
-    "candidate_credit_score_explanation": (
-        "candidate_credit_score_explanation",
-        "publish_credit_score_explanation",
-        [
-            E("expect_table_row_count_to_be_between", min_value=P("min_candidate_rows")),
-        ],
-    ),
     "candidate_schema": (
         "candidate_schema",
-        "publish_personal_data",
+        "publish_candidate_schema",
         [
             E(
                 "expect_table_row_count_to_be_between",
                 min_value=P("min_candidate_rows"),
                 note="the candidate has tables",
             ),
-            rows(
-                "select f.* from audit.personal_data_findings(current_schema()) f",
-                "no unmasked 身份证 number or natural person's full name in any text column of any table",
+        ],
+    ),
+    "candidate_personal_data": (
+        "candidate_personal_data",
+        "publish_personal_data",
+        [
+            findings(
+                "no unmasked 身份证 number or natural person's full name in any text column of any table"
             ),
         ],
     ),
@@ -149,10 +149,9 @@ VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
         "candidate_penalty_disclosure",
         "publish_penalty_disclosure",
         [
-            rows(
-                f"""select f.* from audit.penalty_window_findings(current_schema(), {setting("evaluation_date", "date")}) f""",
+            findings(
                 "no penalty disclosed outside its window on the evaluation date "
-                "(maximum months per 失信程度 from policy.publicity_periods, 公示截止期, repair)",
+                "(maximum months per 失信程度 from policy.publicity_periods, 公示截止期, repair)"
             ),
         ],
     ),
@@ -160,29 +159,24 @@ VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
         "candidate_commitment_status",
         "publish_commitment_status",
         [
-            rows(
-                f"""select f.* from audit.commitment_penalty_findings(current_schema(), '{WINDOWED_PENALTIES}') f""",
+            findings(
                 "a commitment judged broken by a penalty points to a penalty of the same subject among the "
-                "warehouse's windowed penalties (disclosed or not), decided after the 承诺日期",
+                "warehouse's windowed penalties (disclosed or not), decided after the 承诺日期"
             ),
         ],
     ),
     "candidate_commitment_lists": (
-        "candidate_commitment_red_list",
+        "candidate_commitment_lists",
         "publish_commitment_lists",
         [
-            rows(
-                "select f.* from audit.commitment_list_overlap(current_schema()) f",
-                "践诺红名单 and 践诺灰名单 are disjoint: no subject on both",
-            ),
+            findings("践诺红名单 and 践诺灰名单 are disjoint: no subject on both"),
         ],
     ),
     "domain_rating_scales": (
-        "candidate_domain_supervision",
+        "domain_rating_scales",
         "domain_rating_scales",
         [
-            rows(
-                f"select f.* from audit.domain_scale_findings('{CURRENT_DOMAIN_RATINGS}') f",
+            findings(
                 "every current domain rating's scale (评价等级体系) and grade map to a class in the seed "
                 "domain_grade_classes; an unmapped one loaded and waits until the credit office maps it "
                 "(or releases this publication)",
@@ -254,7 +248,11 @@ def project_config(data_context_id: str | None) -> dict:
                     "class_name": "TupleFilesystemStoreBackend",
                     "base_directory": f"{STATE}/data_docs/local_site/",
                 },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                # the index lists the newest results only: it reads each one it lists
+                "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder",
+                    "validation_results_limit": DATA_DOCS_INDEX_RESULTS,
+                },
             }
         },
         "analytics_enabled": None,

@@ -23,36 +23,65 @@ $$;
 -- Every text column of every table in a schema, discovered at run time, searched for an
 -- unmasked 18-character 身份证 number or a natural person's full name (an exact match of a
 -- name the raw feeds mark personal: audit.natural_person_names, written by gates.py from
--- the contracts before each run).
+-- the contracts before each run). Set-based, one statement: the ID pattern is tried once per
+-- row on its text columns joined by a newline (which no match spans), and per column only in
+-- the rare rows that match; the values of 2 to 4 characters (a name's length) go through
+-- one hash join with the names, read once. Only findings come back.
 create or replace function audit.personal_data_findings(p_schema text)
 returns table (table_name text, column_name text, kind text, masked_value text, occurrences bigint)
 language plpgsql stable as $$
 declare
-    col record;
-    has_names boolean := to_regclass('audit.natural_person_names') is not null;
+    id_pattern constant text :=
+        '[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]';
+    id_scans text;
+    short_scans text;
 begin
-    for col in
-        select c.table_name::text as t, c.column_name::text as c
+    select string_agg(format(
+               $q$select %1$L::text as table_name, v.column_name, v.value
+                  from (select * from %2$I.%3$I t where concat_ws(E'\n', %4$s) ~ %5$L) t
+                  cross join lateral (values %6$s) v(column_name, value)
+                  where v.value ~ %5$L$q$,
+               tab.table_name, p_schema, tab.table_name, tab.texts, id_pattern, tab.pairs),
+           E'\nunion all\n' order by tab.table_name),
+           string_agg(format(
+               $q$select %1$L::text as table_name, u.column_name, u.value
+                  from %2$I.%3$I t
+                  cross join lateral unnest(%4$L::text[], array[%5$s]) u(column_name, value)
+                  where u.value is not null$q$,
+               tab.table_name, p_schema, tab.table_name, tab.names, tab.shorts),
+           E'\nunion all\n' order by tab.table_name)
+    into id_scans, short_scans
+    from (
+        select c.table_name::text as table_name,
+               string_agg(format('t.%I::text', c.column_name), ', ' order by c.column_name) as texts,
+               string_agg(format('(%L::text, t.%I::text)', c.column_name, c.column_name), ', '
+                          order by c.column_name) as pairs,
+               array_agg(c.column_name::text order by c.column_name)::text as names,
+               string_agg(format('case when char_length(btrim(t.%1$I::text)) between 2 and 4 then t.%1$I::text end',
+                                 c.column_name), ', ' order by c.column_name) as shorts
         from information_schema.columns c
         join information_schema.tables t using (table_schema, table_name)
         where c.table_schema = p_schema and t.table_type = 'BASE TABLE'
           and c.data_type in ('text', 'character varying', 'character')
-        order by 1, 2
-    loop
-        return query execute format(
-            $q$select %L::text, %L::text, 'id_number'::text, audit.mask_text(%I::text), count(*)
-               from %I.%I
-               where %I ~ '[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]'
-               group by 3, 4$q$,
-            col.t, col.c, col.c, p_schema, col.t, col.c);
-        if has_names then
-            return query execute format(
-                $q$select %L::text, %L::text, 'person_name'::text, audit.mask_text(v.%I::text), count(*)
-                   from %I.%I v join audit.natural_person_names n on btrim(v.%I) = n.person_name
-                   group by 3, 4$q$,
-                col.t, col.c, col.c, p_schema, col.t, col.c);
-        end if;
-    end loop;
+        group by c.table_name
+    ) tab;
+    if id_scans is null then
+        return;
+    end if;
+    return query execute format(
+        $q$with names as materialized (%s),
+                ids as (%s),
+                shorts as (%s)
+           select i.table_name, i.column_name, 'id_number'::text, audit.mask_text(i.value), count(*)
+           from ids i group by 1, 2, 3, 4
+           union all
+           select s.table_name, s.column_name, 'person_name'::text, audit.mask_text(s.value), count(*)
+           from shorts s join names n on n.person_name = btrim(s.value) group by 1, 2, 3, 4
+           order by 1, 2, 3, 4$q$,
+        case when to_regclass('audit.natural_person_names') is not null
+             then 'select person_name from audit.natural_person_names'
+             else 'select null::text as person_name where false' end,
+        id_scans, short_scans);
 end
 $$;
 
@@ -103,25 +132,36 @@ begin
                and c.table_name = 'penalty_disclosure' and c.column_name = 'dishonesty_level') then
         level_expr := 'coalesce(d.dishonesty_level, r.dishonesty_level)';
     end if;
+    -- Set-based, one pass over each input: only the disclosed penalties' raw versions and
+    -- repairs are read (semi-joins), the seed's maxima are joined, not looked up per row.
     return query execute format(
-        $q$with raw_latest as (
-               select distinct on (decision_no, authority_uscc) *
-               from raw.penalty order by decision_no, authority_uscc, _as_of desc, _file_id desc
+        $q$with disclosed as (
+               select d.* from %2$I.penalty_disclosure d
+           ),
+           raw_latest as (
+               select distinct on (p.decision_no, p.authority_uscc) p.*
+               from raw.penalty p
+               where (p.decision_no, p.authority_uscc) in (select decision_no, authority_uscc from disclosed)
+               order by p.decision_no, p.authority_uscc, p._as_of desc, p._file_id desc
            ),
            repairs as (
-               select decision_no, authority_uscc, min(repaired_on) as repaired_on
-               from raw.credit_repair where repaired_on <= $1 group by 1, 2
+               select c.decision_no, c.authority_uscc, min(c.repaired_on) as repaired_on
+               from raw.credit_repair c
+               where c.repaired_on <= $1
+                 and (c.decision_no, c.authority_uscc) in (select decision_no, authority_uscc from disclosed)
+               group by 1, 2
            ),
+           longest as (select max(max_months) as max_months from policy.publicity_periods),
            judged as (
                select d.decision_no::text, d.authority_uscc::text, r.decision_date,
-                      least((r.decision_date + make_interval(months => coalesce(
-                                 (select p.max_months from policy.publicity_periods p
-                                  where p.dishonesty_level = %s),
-                                 (select max(p.max_months) from policy.publicity_periods p))::int))::date,
+                      least((r.decision_date + make_interval(
+                                 months => coalesce(p.max_months, longest.max_months)::int))::date,
                             r.publicity_until, rp.repaired_on) as window_end
-               from %I.penalty_disclosure d
+               from disclosed d
                left join raw_latest r using (decision_no, authority_uscc)
                left join repairs rp using (decision_no, authority_uscc)
+               left join policy.publicity_periods p on p.dishonesty_level = %1$s
+               cross join longest
            )
            select decision_no, authority_uscc, decision_date, window_end, $1,
                   case when decision_date is null then 'not in raw.penalty'

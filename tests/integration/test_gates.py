@@ -65,14 +65,15 @@ def test_the_gate_checks_the_schema_it_is_given(loaded):
     query(loaded, f"alter schema {schemas.CANDIDATE} rename to candidate_elsewhere")
     gate = gates.run_gate(loaded, EVALUATION_DATE, candidate_schema="candidate_elsewhere")
     assert gate.success and not gate.skipped, gate.summary()
-    assert {"candidate_entity_credit_profile", "candidate_schema", "candidate_penalty_disclosure"} <= {
+    assert {"candidate_tier_shift", "candidate_schema", "candidate_penalty_disclosure"} <= {
         v["validation"] for v in gate.validations
     }
     # the default candidate is gone: its validations are skipped or fail, none passes on other data
     gate = gates.run_gate(loaded, EVALUATION_DATE)
     assert {s["validation"] for s in gate.skipped} >= {
-        "candidate_entity_credit_profile",
+        "candidate_tier_shift",
         "candidate_penalty_disclosure",
+        "candidate_commitment_status",
     }
     assert [f["validation"] for f in gate.failures] == ["candidate_schema"]
 
@@ -100,6 +101,17 @@ def test_gate_results_and_data_docs_live_under_each_home(warehouse_url, tmp_path
 
 def test_dbt_tests_take_score_and_tier_bounds_from_the_seeds(loaded, dbt_project, settings):
     pipeline.build_candidate(EVALUATION_DATE)
+    # an empty published table is dbt's to refuse (it was a GX row count before): the build
+    # runs these tests, so an empty one stops the build before the gate
+    emptiness = ["not_empty_entity_credit_profile_", "not_empty_credit_score_explanation_"]
+    assert dbt(settings, loaded, "test", "--select", "test_name:not_empty") == {
+        t: ("pass", 0) for t in emptiness
+    }
+    query(loaded, f"delete from {schemas.CANDIDATE}.credit_score_explanation")
+    assert dbt(settings, loaded, "test", "--select", "test_name:not_empty") == {
+        emptiness[0]: ("pass", 0),
+        emptiness[1]: ("fail", 1),
+    }
     new_tests = [
         "assert_scores_within_floor_and_ceiling",
         "assert_tiers_follow_policy_thresholds",

@@ -57,8 +57,8 @@ def test_clean_run_records_everything_delivers_outbox_and_grants_roles(loaded, s
     assert gx["checked"] == sum(v["expectations"] for v in gx["validations"]) >= 8
     ran = {v["validation"] for v in gx["validations"]}
     assert {
-        "candidate_entity_credit_profile",
         "candidate_schema",
+        "candidate_personal_data",
         "candidate_tier_shift",
         "candidate_penalty_disclosure",
         "feed_file_volumes",
@@ -267,7 +267,7 @@ def test_feed_volume_gate_names_the_feed_and_file(loaded, settings, monkeypatch)
         "where file_name = 'parking_20261121.csv'",
     ) == [(1, 1)]
     # the candidate validations were skipped (no candidate built), and said so
-    assert any(s["validation"] == "candidate_entity_credit_profile" for s in gate.skipped)
+    assert any(s["validation"] == "candidate_penalty_disclosure" for s in gate.skipped)
 
 
 KILL_SCRIPT = """

@@ -86,20 +86,26 @@ def listed(cur, schema: str, previous: str | None) -> dict[str, list[tuple[str, 
         else "false"
     )
     names = ", ".join(f"s.{column}" for _, column in COLUMNS)
-    cur.execute(f"""select case when s.is_due_soon then '即将到期' end,
-                           case when s.broken_reason_code = 'deadline' then '已逾期' end,
-                           case when s.fulfilment_state = '失信' and not {previously_broken} then '新增失信' end,
-                           {names}
-                    from "{schema}".commitment_status s""")
+    due, overdue = "s.is_due_soon", "s.broken_reason_code = 'deadline'"
+    new = f"s.fulfilment_state = '失信' and not {previously_broken}"
     routes: dict[str | None, str] = {}
     out: dict[str, list[tuple[str, dict]]] = {}
-    for due, overdue, new, *values in cur.fetchall():
+    # every 受理单位 with a commitment gets a list, if only an empty one ...
+    cur.execute(f'select distinct acceptor_uscc from "{schema}".commitment_status')
+    for (uscc,) in cur.fetchall():
+        routes[uscc] = route(uscc).department_code
+        out.setdefault(routes[uscc], [])
+    # ... and only the commitments on a list come back (a handful of the table)
+    cur.execute(f"""select case when {due} then '即将到期' end,
+                           case when {overdue} then '已逾期' end,
+                           case when {new} then '新增失信' end,
+                           {names}
+                    from "{schema}".commitment_status s
+                    where {due} or {overdue} or ({new})""")
+    for due_soon, past_due, newly_broken, *values in cur.fetchall():
         record = dict(zip((column for _, column in COLUMNS), values, strict=False))
-        uscc = record["acceptor_uscc"]
-        if uscc not in routes:
-            routes[uscc] = route(uscc).department_code
-        entries = out.setdefault(routes[uscc], [])
-        entries.extend((name, record) for name in (due, overdue, new) if name)
+        entries = out[routes[record["acceptor_uscc"]]]
+        entries.extend((name, record) for name in (due_soon, past_due, newly_broken) if name)
     for entries in out.values():
         # per list, the nearest deadline first (none last), then by number
         entries.sort(

@@ -209,6 +209,17 @@ def _error(info) -> str | None:
     return None
 
 
+def _first_rows(vd, limit: int = 5) -> list[dict]:
+    """The first rows of a findings query (a query asset whose rows offend), through GX's engine
+    and the gate's session; read only for a failed check."""
+    import sqlalchemy as sa
+
+    query = vd.data_source.get_asset(vd.asset.name).query
+    engine = vd.data_source.get_execution_engine()
+    result = engine.execute_query(sa.text(f"select * from ({query}) findings limit {int(limit)}"))
+    return [mask(dict(row._mapping)) for row in result.fetchall()]
+
+
 def _examples(details: dict) -> list:
     rows = (details.get("details") or {}).get("unexpected_rows")
     if rows is None and details.get("unexpected_index_list"):
@@ -216,6 +227,19 @@ def _examples(details: dict) -> list:
     if rows is not None:
         return [mask(dict(r) if not isinstance(r, dict) else r) for r in list(rows)[:5]]
     return mask(list(details.get("partial_unexpected_list") or [])[:5], "name")
+
+
+def _build_data_docs(context, run_id, suites: list[str]) -> None:
+    """Data Docs pages of this run's results and suites, and the index; a full rebuild would
+    render every result ever stored in this home, on every run."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    keys = [
+        key for key in context.validation_results_store.list_keys() if key.run_id.run_name == run_id.run_name
+    ]
+    suite_keys = [ExpectationSuiteIdentifier(name=suite) for suite in dict.fromkeys(suites)]
+    if keys or suite_keys:  # an empty list would mean "everything" to GX
+        context.build_data_docs(resource_identifiers=keys + suite_keys)
 
 
 def run_gate(
@@ -288,6 +312,9 @@ def run_gate(
             cfg = r.expectation_config
             details = r.result or {}
             error = _error(r.exception_info)
+            examples = _examples(details)
+            if not examples and not error and getattr(vd.asset, "type", "") == "query":
+                examples = _first_rows(vd)  # a findings query: its rows are what offends
             gate.failures.append(
                 {
                     "validation": vd.name,
@@ -300,13 +327,13 @@ def run_gate(
                         k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "unexpected_rows_query")
                     },
                     "unexpected_count": details.get("unexpected_count", details.get("observed_value")),
-                    "examples": _examples(details),
+                    "examples": examples,
                     **({"error": error.splitlines()[0][:300]} if error else {}),
                 }
             )
     gate.success = not gate.failures
     progress.report("GX gate", len(definitions), len(definitions), "validations", failed=len(gate.failures))
-    context.build_data_docs()
+    _build_data_docs(context, run_id, [suite for suite, _ in ran])
     sites = context.get_docs_sites_urls()
     if sites:
         gate.data_docs = sites[0].get("site_url")

@@ -79,22 +79,83 @@ def write(
     }
 
 
-def _extract(cur, table: str, access: consumers.TableAccess) -> tuple[list[str], list[tuple]] | None:
-    """The rows and columns of a live table the declaration grants; None when the table is not built."""
+# Rows held in Python at a time while an extract streams from a server-side cursor.
+BATCH_ROWS = 50_000
+# Parquet types of the published columns by PostgreSQL type (numeric by its declared
+# precision below): the schema is known before the first row, the same for every batch.
+NUMERIC = 1700
+ARROW_TYPES = {
+    16: pa.bool_(),  # boolean
+    20: pa.int64(),  # bigint
+    21: pa.int64(),  # smallint
+    23: pa.int64(),  # integer
+    25: pa.string(),  # text
+    700: pa.float64(),  # real
+    701: pa.float64(),  # double precision
+    1042: pa.string(),  # character
+    1043: pa.string(),  # character varying
+    1082: pa.date32(),  # date
+}
+
+
+def _columns(cur, table: str, access: consumers.TableAccess) -> list[str]:
+    """The columns of a live table the declaration grants; none when the table is not built."""
     cur.execute(
         """select column_name from information_schema.columns
                    where table_schema = %s and table_name = %s order by ordinal_position""",
         (LIVE, table),
     )
-    names = [c for (c,) in cur.fetchall() if c not in access.hidden_columns]
-    if not names:
-        return None
-    cur.execute(
-        sql.SQL("select {} from {} where ({}) order by 1").format(
-            sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(LIVE, table), sql.SQL(access.rows)
-        )
+    return [c for (c,) in cur.fetchall() if c not in access.hidden_columns]
+
+
+def _arrow_type(column, values: list) -> pa.DataType:
+    if column.type_code == NUMERIC and column.precision:
+        decimal = pa.decimal128 if column.precision <= 38 else pa.decimal256
+        return decimal(column.precision, column.scale or 0)
+    return ARROW_TYPES.get(column.type_code) or pa.array(values).type  # e.g. a timestamp: as inferred
+
+
+def _schema(names: list[str], description, values: list[list]) -> pa.Schema:
+    return pa.schema([(n, _arrow_type(c, v)) for n, c, v in zip(names, description, values, strict=True)])
+
+
+def _write_extract(
+    cur, table: str, access: consumers.TableAccess, names: list[str], staging: Path
+) -> tuple[int, pa.Schema]:
+    """Stream the granted rows of a live table into `<table>.csv` and `<table>.parquet`, a
+    batch at a time from a server-side cursor in the snapshot's transaction; the row count."""
+    select = sql.SQL("select {} from {} where ({}) order by 1").format(
+        sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(LIVE, table), sql.SQL(access.rows)
     )
-    return names, cur.fetchall()
+    rows, parquet, schema = 0, None, None
+    with (
+        cur.connection.cursor(name=f"outbox_{table}") as source,
+        (staging / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh,
+    ):
+        source.itersize = BATCH_ROWS
+        source.execute(select)
+        writer = csv.writer(fh)
+        writer.writerow(names)
+        try:
+            while batch := source.fetchmany(BATCH_ROWS):
+                values = [[r[i] for r in batch] for i in range(len(names))]
+                if parquet is None:
+                    schema = _schema(names, source.description, values)
+                    parquet = pq.ParquetWriter(staging / f"{table}.parquet", schema)
+                parquet.write_table(
+                    pa.table(
+                        [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)], schema=schema
+                    )
+                )
+                writer.writerows(batch)
+                rows += len(batch)
+            if parquet is None:  # no row: the declared types still
+                schema = _schema(names, source.description, [[] for _ in names])
+                pq.write_table(schema.empty_table(), staging / f"{table}.parquet")
+        finally:
+            if parquet is not None:
+                parquet.close()
+    return rows, schema
 
 
 def _write_one(
@@ -117,24 +178,11 @@ def _write_one(
     # One snapshot for every extract, and it must be the publication asked for.
     with publish.live_snapshot(warehouse_url, publication_id) as cur:
         for table, access in consumer.tables.items():
-            extract = _extract(cur, table, access)
-            if extract is None:
+            names = _columns(cur, table, access)
+            if not names:
                 continue
-            names, data = extract
-            arrow = (
-                pa.table({n: pa.array([r[i] for r in data]) for i, n in enumerate(names)})
-                if data
-                else pa.table({n: pa.array([], pa.string()) for n in names})
-            )
-            pq.write_table(arrow, staging / f"{table}.parquet")
-            with (staging / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(names)
-                writer.writerows(data)
-            counts[table] = len(data)
-            columns[table] = [
-                f"{n}:{t}" for n, t in zip(arrow.schema.names, arrow.schema.types, strict=False)
-            ]
+            counts[table], schema = _write_extract(cur, table, access, names, staging)
+            columns[table] = [f"{n}:{t}" for n, t in zip(schema.names, schema.types, strict=False)]
             for suffix in ("parquet", "csv"):
                 path = staging / f"{table}.{suffix}"
                 files.append(
@@ -142,7 +190,7 @@ def _write_one(
                         "table": table,
                         "file": path.name,
                         "format": suffix,
-                        "rows": len(data),
+                        "rows": counts[table],
                         "bytes": path.stat().st_size,
                         "sha256": _sha256(path),
                     }
