@@ -21,6 +21,7 @@ from xinyong.ingest import contracts
 
 ProgressCallback = Callable[[str, int, int], None]
 PROGRESS_EVERY = 50_000
+XLSX_MAX_DATA_ROWS = 1_048_575  # a worksheet holds 1,048,576 rows, the header's included
 
 Row = Mapping[str, object]
 

@@ -632,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("generate", help="write a synthetic district's department feed files")
-    p.add_argument("--scale", choices=["sample", "district"], default="sample")
+    p.add_argument("--scale", choices=["sample", "district", "city"], default="sample")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default=os.environ.get("XINYONG_LANDING", "landing"))
     p.add_argument(
