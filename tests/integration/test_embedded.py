@@ -37,16 +37,18 @@ def test_start_reuse_and_recover_from_a_stale_pid_file(tmp_path):
         embedded.stop(tmp_path)
 
 
-_UNIT_BYTES_OR_SECONDS = {"kB": 1024, "8kB": 8192, "MB": 1 << 20, "GB": 1 << 30, "s": 1, "min": 60}
+_UNITS = {"kB": 1024, "8kB": 8192, "MB": 1 << 20, "GB": 1 << 30, "s": 1, "min": 60}
 
 
-def _amount(value: str, unit: str | None) -> float | str:
-    """A setting as bytes or seconds ('4GB', '15min'; or pg_settings' number in its unit)."""
-    number, _, suffix = value.partition(" ")
-    for name in sorted(_UNIT_BYTES_OR_SECONDS, key=len, reverse=True):
-        if not unit and value.endswith(name) and value[: -len(name)].isdigit():
-            return int(value[: -len(name)]) * _UNIT_BYTES_OR_SECONDS[name]
-    return float(number) * _UNIT_BYTES_OR_SECONDS[unit] if unit else value
+def _amount(value: str, unit: str | None = None) -> float | str:
+    """A setting in bytes or seconds: a declared '4GB' or '15min', or pg_settings' number in its
+    unit; any other value as it is."""
+    if unit:
+        return float(value) * _UNITS[unit]
+    for suffix in ("min", "MB", "GB", "s"):
+        if value.endswith(suffix) and value[: -len(suffix)].isdigit():
+            return int(value[: -len(suffix)]) * _UNITS[suffix]
+    return value
 
 
 def assert_sized_settings(server):
@@ -58,14 +60,14 @@ def assert_sized_settings(server):
     declared = embedded.server_settings()
     ram, cores = psutil.virtual_memory().total, len(os.sched_getaffinity(0))
     assert declared == embedded.server_settings(ram, cores)
-    assert _amount(declared["shared_buffers"], None) == min(ram // 4 // (1 << 20), 2048) * (1 << 20)
+    assert _amount(declared["shared_buffers"]) == min(ram // 4 // (1 << 20), 2048) * (1 << 20)
     assert declared["max_parallel_workers"] == str(cores)
     assert declared["synchronous_commit"] == "on"
     with psycopg2.connect(server.url("postgres", embedded.SUPERUSER)) as conn, conn.cursor() as cur:
         cur.execute("select name, setting, unit from pg_settings where name = any(%s)", (list(declared),))
         running = {name: _amount(setting, unit) for name, setting, unit in cur.fetchall()}
     conn.close()
-    assert running == {name: _amount(value, None) for name, value in declared.items()}
+    assert running == {name: _amount(value) for name, value in declared.items()}
     # sized to the machine, not constants: a smaller machine gets smaller values
     small = embedded.server_settings(2 << 30, 1)
     assert small["shared_buffers"] == "512MB" and small["work_mem"] == "4MB"

@@ -102,7 +102,7 @@ def cmd_generate(args) -> int:
             last[feed] = done
             _say(f"  {feed:<18} {done:>9,} / {total:,} rows")
 
-    _say(f"generating a {args.scale} district (seed {args.seed}) into {out}")
+    _say(f"generating the {args.scale} scale (seed {args.seed}) into {out}")
     summary = generate.generate(args.scale, args.seed, out, progress=progress)
     files = summary.get("files", [])
     _say(f"wrote {len(files)} files; {summary.get('expected_entities', '?')} valid market entities")
