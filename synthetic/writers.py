@@ -57,6 +57,15 @@ class Layout:
         return self._get(row)
 
 
+def xlsx_parts(total: int) -> list[tuple[int | None, int, int]]:
+    """(seq for file_name, first row, rows) of the workbooks `total` rows need: a worksheet
+    ends at row 1,048,576, so a city's big XLSX feeds come in several (_2, _3...)."""
+    return [
+        (None if part == 1 else part, first, min(XLSX_MAX_DATA_ROWS, total - first))
+        for part, first in enumerate(range(0, total, XLSX_MAX_DATA_ROWS), start=1)
+    ] or [(None, 0, 0)]
+
+
 def file_name(feed: str, day: Date, seq: int | None, ext: str) -> str:
     return f"{feed}_{day:%Y%m%d}{'' if seq is None else f'_{seq}'}.{ext}"
 

@@ -14,7 +14,7 @@ from synthetic.manifest import FileReport
 from synthetic.names import FARM_PRODUCTS
 from synthetic.quirks import PADDED_SHARE, pad, pick, share
 from synthetic.run import Run
-from synthetic.writers import XLSX_MAX_DATA_ROWS, Layout, file_name, write_xlsx
+from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts
 
 FEED = "credit_household"
 
@@ -67,11 +67,9 @@ def write(run: Run) -> list[FileReport]:
                 "rating_year": year,
             }
 
-    # A worksheet ends at row 1,048,576: a city's households come in several workbooks (_2, _3...).
     reports, remaining, on_row = [], rows(), run.progress.counter(FEED, len(households))
-    for part, first in enumerate(range(0, len(households), XLSX_MAX_DATA_ROWS), start=1):
-        count = min(XLSX_MAX_DATA_ROWS, len(households) - first)
-        name = file_name(FEED, as_of, None if part == 1 else part, "xlsx")
+    for seq, first, count in xlsx_parts(len(households)):
+        name = file_name(FEED, as_of, seq, "xlsx")
         report = FileReport(FEED, name, "data", "xlsx", "")
         for index in sorted(i for i in padded if first <= i < first + count):
             report.mark_quirk(index - first, "padded_whitespace")

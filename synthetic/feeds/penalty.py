@@ -367,8 +367,9 @@ def write(run: Run) -> list[FileReport]:
     name = file_name(FEED, as_of, None, "csv")
     report = FileReport(FEED, name, "data", ENCODING, "CRLF")
     natural = [i for i, p in enumerate(penalties) if p.category == NATURAL_PERSON]
-    broken_rics = pick(rng, natural, share(len(penalties), BAD_RIC_SHARE))
-    for index in broken_rics:
+    # sets: membership in a list would be quadratic at city scale
+    broken_rics = set(pick(rng, natural, share(len(penalties), BAD_RIC_SHARE)))
+    for index in sorted(broken_rics):
         report.mark_bad(index, "ric_check_digit")
     everyone = range(len(penalties))
     styles = ["iso"] * len(penalties)

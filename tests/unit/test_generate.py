@@ -694,11 +694,10 @@ def test_city_scale_is_the_district_grown_to_three_and_a_half_million_entities()
 def small_city(tmp_path_factory, monkeypatch_module):
     """A city of 3,500 entities: the city's shape (daily parking files, a daily delta) at a
     thousandth of its size; workbooks cut at 1,000 rows so the households need several."""
-    from synthetic import scales
-    from synthetic.feeds import credit_household
+    from synthetic import scales, writers
 
     monkeypatch_module.setitem(scales.SCALES, "small-city", scales._scaled(3_500))
-    monkeypatch_module.setattr(credit_household, "XLSX_MAX_DATA_ROWS", 1_000)
+    monkeypatch_module.setattr(writers, "XLSX_MAX_DATA_ROWS", 1_000)
     out = tmp_path_factory.mktemp("city")
     return out, generate("small-city", SEED, out)
 
