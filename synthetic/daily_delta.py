@@ -46,32 +46,39 @@ def split_off(reports: list[FileReport], out: Path, as_of: Date) -> tuple[list[F
 
 
 def tax_regrades(reports: list[FileReport], out: Path, as_of: Date, seed: int) -> FileReport:
-    """The tax bureau's file of as_of + 1: the re-rated rows only, streamed from the first file."""
-    first = next(r for r in reports if r.feed == TAX_FEED and r.kind == "data")
+    """The tax bureau's file of as_of + 1: the re-rated rows only, streamed from the first
+    export's files (several at city scale)."""
+    parts = [r for r in reports if r.feed == TAX_FEED and r.kind == "data"]
     rng = random.Random(f"{seed}/daily_delta/{TAX_FEED}")
     name = file_name(TAX_FEED, as_of + DAY, None, "csv")
     target = out / DELTA_FOLDER / TAX_FEED / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    report = FileReport(TAX_FEED, name, "data", first.encoding, first.line_end, extra={"re_rated_d": 0})
+    first = parts[0]
+    report = FileReport(TAX_FEED, name, "data", first.encoding, first.line_end)
     line_end = {"CRLF": "\r\n", "LF": "\n"}[first.line_end]
-    with (
-        open(out / TAX_FEED / first.file, encoding=first.encoding, newline="") as source,
-        open(target, "w", encoding=first.encoding, newline="") as sink,
-    ):
-        rows, writer = csv.reader(source), csv.writer(sink, lineterminator=line_end)
-        header = next(rows)
-        writer.writerow(header)
-        grade, score, year = header.index("纳税信用等级"), header.index("评价得分"), header.index("评价年度")
-        latest = str(as_of.year - 1)  # the evaluation year published in as_of's year
-        for number, row in enumerate(rows, start=2):
-            if (
-                row[year] == latest
-                and row[grade] in ("A", "B")
-                and number not in first.bad
-                and rng.random() < REGRADED_SHARE
-            ):
-                row[grade], row[score] = "D", "18"
-                writer.writerow(row)
-                report.rows += 1
+    latest = str(as_of.year - 1)  # the evaluation year published in as_of's year
+    with open(target, "w", encoding=first.encoding, newline="") as sink:
+        writer = csv.writer(sink, lineterminator=line_end)
+        for part in parts:
+            with open(out / TAX_FEED / part.file, encoding=part.encoding, newline="") as source:
+                rows = csv.reader(source)
+                header = next(rows)
+                if part is first:
+                    writer.writerow(header)
+                grade, score, year = (
+                    header.index("纳税信用等级"),
+                    header.index("评价得分"),
+                    header.index("评价年度"),
+                )
+                for number, row in enumerate(rows, start=2):
+                    if (
+                        row[year] == latest
+                        and row[grade] in ("A", "B")
+                        and number not in part.bad
+                        and rng.random() < REGRADED_SHARE
+                    ):
+                        row[grade], row[score] = "D", "18"
+                        writer.writerow(row)
+                        report.rows += 1
     report.extra["re_rated_d"] = report.rows
     return report

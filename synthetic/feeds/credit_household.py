@@ -14,7 +14,7 @@ from synthetic.manifest import FileReport
 from synthetic.names import FARM_PRODUCTS
 from synthetic.quirks import PADDED_SHARE, pad, pick, share
 from synthetic.run import Run
-from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts
+from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts, xlsx_rows_per_part
 
 FEED = "credit_household"
 
@@ -68,7 +68,8 @@ def write(run: Run) -> list[FileReport]:
             }
 
     reports, remaining, on_row = [], rows(), run.progress.counter(FEED, len(households))
-    for seq, first, count in xlsx_parts(len(households)):
+    rows_per_part, remaining = xlsx_rows_per_part(Layout(FEED), remaining)
+    for seq, first, count in xlsx_parts(len(households), rows_per_part):
         name = file_name(FEED, as_of, seq, "xlsx")
         report = FileReport(FEED, name, "data", "xlsx", "")
         for index in sorted(i for i in padded if first <= i < first + count):

@@ -16,7 +16,7 @@ from synthetic.dates import DAY, skewed_date
 from synthetic.manifest import FileReport
 from synthetic.quirks import pick, share
 from synthetic.run import Run
-from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts
+from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts, xlsx_rows_per_part
 
 FEED = "domain_rating"
 RATED_SHARE = 0.15  # of the subjects a domain supervises
@@ -83,7 +83,8 @@ def write(run: Run) -> list[FileReport]:
             }
 
     reports, remaining, on_row = [], rows(), run.progress.counter(FEED, len(ratings))
-    for seq, first, count in xlsx_parts(len(ratings)):
+    rows_per_part, remaining = xlsx_rows_per_part(Layout(FEED), remaining)
+    for seq, first, count in xlsx_parts(len(ratings), rows_per_part):
         name = file_name(FEED, as_of, seq, "xlsx")
         report = FileReport(FEED, name, "data", "xlsx", "")
         for index in range(first, first + count):

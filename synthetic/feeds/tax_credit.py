@@ -25,7 +25,7 @@ from synthetic.quirks import (
 )
 from synthetic.run import Run
 from synthetic.world import Entity
-from synthetic.writers import Layout, file_name, write_csv
+from synthetic.writers import Layout, file_name, write_csv_parts
 
 FEED = "tax_credit"
 ENCODING = "gb18030"
@@ -132,22 +132,24 @@ def write(run: Run) -> list[FileReport]:
             yield row
 
     folder = run.folder(FEED)
-    report.rows = write_csv(
-        folder / name, Layout(FEED), rows(), ENCODING, on_row=run.progress.counter(FEED, len(records))
+    on_row = run.progress.counter(FEED, len(records))
+    reports = report.split(
+        write_csv_parts(folder, FEED, as_of, Layout(FEED), rows(), ENCODING, on_row=on_row)
     )
 
-    # The department drops the same export a second time.
-    duplicate_name = file_name(FEED, as_of, 2, "csv")
-    shutil.copyfile(folder / name, folder / duplicate_name)
+    # The department drops the (first) file of the export a second time.
+    first = reports[0]
+    duplicate_name = file_name(FEED, as_of, len(reports) + 1, "csv")
+    shutil.copyfile(folder / first.file, folder / duplicate_name)
     duplicate = FileReport(
         FEED,
         duplicate_name,
         "duplicate",
         ENCODING,
         "CRLF",
-        rows=report.rows,
-        bad=dict(report.bad),
-        quirks={k: list(v) for k, v in report.quirks.items()},
-        extra={"duplicate_of": name},
+        rows=first.rows,
+        bad=dict(first.bad),
+        quirks={k: list(v) for k, v in first.quirks.items()},
+        extra={"duplicate_of": first.file},
     )
-    return [report, duplicate]
+    return [*reports, duplicate]

@@ -757,3 +757,30 @@ def test_city_daily_delta_is_kept_apart_and_households_split_at_the_worksheet_li
     assert len(books) >= 4 and all(f["rows"] <= 1_000 for f in books)
     households = sum(len(read_table(out / "credit_household" / f["file"], None)) - 1 for f in books)
     assert households == sum(f["rows"] for f in books) == SCALES["small-city"]["households"]
+
+
+def test_a_big_export_is_cut_into_files_within_the_contract_limits(tmp_path):
+    """A city's register or tax export holds millions of rows: written as parts (_2, _3...)
+    each within the contract's max_rows, with the manifest's row numbers counted per part."""
+    from synthetic.manifest import FileReport
+    from synthetic.writers import Layout, write_csv_parts
+
+    layout = Layout("court_dishonest")
+    small = layout.contract.limits.model_copy(update={"max_rows": 40})
+    layout.contract = layout.contract.model_copy(update={"limits": small})
+    row = {name: "x" for name in layout.names}
+    parts = write_csv_parts(tmp_path, "court_dishonest", AS_OF, layout, [row] * 100, "utf-8")
+    assert parts == [
+        ("court_dishonest_20261120.csv", 40),
+        ("court_dishonest_20261120_2.csv", 40),
+        ("court_dishonest_20261120_3.csv", 20),
+    ]
+    for name, rows in parts:
+        assert len(read_table(tmp_path / name, "utf-8")) == rows + 1
+    whole = FileReport("court_dishonest", parts[0][0], "data", "utf-8", "CRLF")
+    for index in (0, 39, 40, 99):
+        whole.mark_bad(index, "bad")
+    whole.mark_quirk(41, "quirk")
+    split = whole.split(parts)
+    assert [sorted(p.bad) for p in split] == [[2, 41], [2], [21]]
+    assert [p.quirks for p in split] == [{}, {"quirk": [3]}, {}]
