@@ -62,8 +62,6 @@ def generate(
     delta: list = []
     if cfg.get("parking_daily_files"):  # the city: the next day's files are its daily delta
         reports, delta = daily_delta.split_off(reports, out, as_of)
-        if "tax_credit" in generated:
-            delta.append(daily_delta.tax_regrades(reports, out, as_of, seed))
 
     by_type = entities_by_type(world)
     summary: dict[str, object] = {
