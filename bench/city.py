@@ -158,9 +158,13 @@ class PeakRss:
         }
 
 
-def _server_pid(ctx: Context) -> int | None:
-    pid_file = Path(os.environ.get("XINYONG_BENCH_CITY_PGDATA", "")) / "postmaster.pid"
-    return int(pid_file.read_text().splitlines()[0]) if pid_file.is_file() else None
+PGDATA_ENV = "XINYONG_BENCH_CITY_PGDATA"  # set by the runner: the city server's data folder
+
+
+def _server_pid() -> int | None:
+    data = os.environ.get(PGDATA_ENV)
+    pid_file = Path(data) / "postmaster.pid" if data else None
+    return int(pid_file.read_text().splitlines()[0]) if pid_file and pid_file.is_file() else None
 
 
 def _database_mib(ctx: Context) -> float:
@@ -237,7 +241,7 @@ def city_first_load(ctx: Context) -> dict:
     settings = _settings(ctx, FIRST_DAY)
     files = [f for f in _manifest(ctx)["files"] if f["kind"] in ("data", "duplicate")]
     rows = 0
-    with PeakRss(_server_pid(ctx)) as rss:
+    with PeakRss(_server_pid()) as rss:
         started = time.perf_counter()
         for entry in files:
             target = settings.landing / entry["feed"] / entry["file"]
@@ -284,7 +288,7 @@ def city_daily_run(ctx: Context) -> dict:
     delta = _manifest(ctx)["daily_delta"]
     files = [(ctx.district / delta["folder"] / f["feed"] / f["file"], f["feed"]) for f in delta["files"]]
     settings = _settings(ctx, NEXT_DAY)
-    with PeakRss(_server_pid(ctx)) as rss:
+    with PeakRss(_server_pid()) as rss:
         run = _airflow_run(ctx, settings, files)
     tasks = run["tasks"]
     result = {
@@ -329,7 +333,7 @@ def city_full_rebuild(ctx: Context) -> dict:
     if full_refresh:
         build.build_candidate = lambda *args, **kwargs: plain(*args, **kwargs, full_refresh=True)
     timings = {}
-    with PeakRss(_server_pid(ctx)) as rss:
+    with PeakRss(_server_pid()) as rss:
         started = time.perf_counter()
         candidate = pipeline.build_candidate(day)
         timings["build_s"] = time.perf_counter() - started
@@ -351,13 +355,9 @@ def city_full_rebuild(ctx: Context) -> dict:
     return result
 
 
-def _city(results: dict[str, dict], name: str) -> dict | None:
-    return results.get(name)
-
-
 @derived("city_daily_run_to_10_min", "city: daily run ÷ 10 minutes", "≤ 1", scales=("city",))
 def daily_to_target(results: dict[str, dict]) -> float | None:
-    r = _city(results, "city_daily_run")
+    r = results.get("city_daily_run")
     return r["seconds"] / 600 if r else None
 
 
@@ -365,7 +365,7 @@ def daily_to_target(results: dict[str, dict]) -> float | None:
     "city_full_rebuild_to_60_min", "city: full rebuild + gate + publish ÷ 60 minutes", "≤ 1", scales=("city",)
 )
 def full_to_target(results: dict[str, dict]) -> float | None:
-    r = _city(results, "city_full_rebuild")
+    r = results.get("city_full_rebuild")
     return r["seconds"] / 3600 if r else None
 
 
@@ -373,7 +373,7 @@ def full_to_target(results: dict[str, dict]) -> float | None:
     "city_one_day_to_full_build", "city: daily run's build ÷ full rebuild's build", "≤ 0.10", scales=("city",)
 )
 def one_day_to_full(results: dict[str, dict]) -> float | None:
-    daily, full = _city(results, "city_daily_run"), _city(results, "city_full_rebuild")
+    daily, full = results.get("city_daily_run"), results.get("city_full_rebuild")
     if not daily or not full or not daily.get("build_s") or not full.get("build_s"):
         return None
     return daily["build_s"] / full["build_s"]

@@ -316,7 +316,7 @@ def city_main(args, names: list[str], home: Path, data_dir: Path, started_at: dt
     port = int(os.environ.get("XINYONG_BENCH_PG_PORT") or _free_port())
     embedded.stop(server_home)
     server = embedded.ensure_running(server_home, port)
-    os.environ["XINYONG_BENCH_CITY_PGDATA"] = str(server.data_dir)  # the child samples its processes
+    os.environ[city.PGDATA_ENV] = str(server.data_dir)  # the child samples its processes
     _say(f"embedded PostgreSQL for the city on 127.0.0.1:{port} (data in {server.data_dir})")
     try:
         env = environment(server.url("postgres"), data_dir, args.scale, args.seed)
