@@ -161,7 +161,7 @@ def render_markdown(report: dict) -> str:
     lines = [
         f"# Xinyong benchmark, {report['started_at']}",
         "",
-        f"Generated district, scale `{env['scale']}`, seed {env['seed']}; PostgreSQL {env['postgresql']}, "
+        f"Generated data, scale `{env['scale']}`, seed {env['seed']}; PostgreSQL {env['postgresql']}, "
         f"Python {env['python']}, {env['machine']} (load average {env['load_average']} at start), "
         f"commit {env['commit']}.",
         "",
