@@ -81,8 +81,9 @@ test-distributed: install
 	bash scripts/install_redis.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m distributed tests/distributed
 
+# make bench ARGS="--scale city --only city_first_load" (README: Benchmarks)
 bench: install
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(ARGS)
 
 stop:
 	-$(BIN)/xinyong db stop

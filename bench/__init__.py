@@ -8,6 +8,9 @@ child process of its own, so that the peak memory it reports belongs to that
 measurement alone. Figures computed from several measurements (the ingest-to-COPY ratio)
 are registered with `@derived`.
 
+A measurement runs at the scales it names (`scales=`, sample and district by default);
+the city's phases (`bench/city.py`) share one database kept between runs instead.
+
 To add a measurement (e.g. the warehouse build), write a module `bench/<area>.py` with
 decorated functions and add it to `bench.run.MODULES`.
 """
@@ -26,11 +29,15 @@ class Context:
     scratch: Path  # an empty folder for this measurement alone
 
 
+DISTRICT_SCALES = ("sample", "district")
+
+
 @dataclass(frozen=True)
 class Measurement:
     name: str
     title: str
     run: Callable[[Context], dict]
+    scales: tuple[str, ...] = DISTRICT_SCALES  # the scales it runs at (`--scale`)
 
 
 @dataclass(frozen=True)
@@ -39,23 +46,24 @@ class Derived:
     title: str
     target: str  # e.g. "≥ 0.5", for the table
     compute: Callable[[dict[str, dict]], float | None]
+    scales: tuple[str, ...] = DISTRICT_SCALES
 
 
 MEASUREMENTS: dict[str, Measurement] = {}
 DERIVED: dict[str, Derived] = {}
 
 
-def measurement(name: str, title: str):
+def measurement(name: str, title: str, scales: tuple[str, ...] = DISTRICT_SCALES):
     def register(func: Callable[[Context], dict]) -> Callable[[Context], dict]:
-        MEASUREMENTS[name] = Measurement(name, title, func)
+        MEASUREMENTS[name] = Measurement(name, title, func, scales)
         return func
 
     return register
 
 
-def derived(name: str, title: str, target: str = ""):
+def derived(name: str, title: str, target: str = "", scales: tuple[str, ...] = DISTRICT_SCALES):
     def register(func: Callable[[dict[str, dict]], float | None]):
-        DERIVED[name] = Derived(name, title, target, func)
+        DERIVED[name] = Derived(name, title, target, func, scales)
         return func
 
     return register

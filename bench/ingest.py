@@ -83,7 +83,7 @@ def parking_ingest(ctx: Context) -> dict:
     }
 
 
-@derived("ingest_to_copy", "ingest rows/s ÷ plain COPY rows/s", "≥ 0.5")
+@derived("ingest_to_copy", "ingest rows/s ÷ plain COPY rows/s", "≥ 0.7")
 def ingest_to_copy(results: dict[str, dict]) -> float | None:
     copy, ingest = results.get("parking_copy"), results.get("parking_ingest")
     if not copy or not ingest:

@@ -1,12 +1,17 @@
 """`make bench`: measure on a district-scale feed set, print a table, save the results.
 
-    python -m bench.run [--scale district] [--seed 1] [--only NAME ...] [--repeat N]
+    python -m bench.run [--scale sample|district|city] [--seed 1] [--only NAME ...] [--repeat N]
 
 Generates the district once (cached under `<XINYONG_HOME>/bench/`), starts an embedded
 PostgreSQL of its own there, gives every measurement a fresh database and runs it in a
 child process (its peak RSS is the child's high-water mark, `ru_maxrss`). Results go to
 `bench/results/<timestamp>.json` and `.md`, and `bench/results/latest.md`. Nothing here
 asserts a time: benchmarks inform, tests decide.
+
+`--scale city` runs the city's phases (`bench/city.py`: city_first_load, city_daily_run,
+city_full_rebuild), in that order, one at a time with `--only`: on a server and database
+of their own kept between runs, and with the latest result of every phase kept, so the
+table and the derived figures combine phases of separate runs.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import bench
 from bench import Context
 
 # Modules whose @measurement / @derived functions the runner knows about.
-MODULES = ["bench.ingest", "bench.warehouse", "bench.api"]
+MODULES = ["bench.ingest", "bench.warehouse", "bench.api", "bench.city"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -156,7 +161,7 @@ def render_markdown(report: dict) -> str:
     lines = [
         f"# Xinyong benchmark, {report['started_at']}",
         "",
-        f"Generated district, scale `{env['scale']}`, seed {env['seed']}; PostgreSQL {env['postgresql']}, "
+        f"Generated data, scale `{env['scale']}`, seed {env['seed']}; PostgreSQL {env['postgresql']}, "
         f"Python {env['python']}, {env['machine']} (load average {env['load_average']} at start), "
         f"commit {env['commit']}.",
         "",
@@ -168,6 +173,20 @@ def render_markdown(report: dict) -> str:
             f"| {name}: {r['title']} | {r['rows']:,} | {r['seconds']:.1f} | "
             f"{r['rows_per_second']:,.0f} | {r['peak_rss_mib']:,.0f} |"
         )
+    phases = {name: r for name, r in report["measurements"].items() if "database_mib" in r}
+    if phases:  # the city's phases: when, on which code, under which load; memory and size
+        lines += [
+            "",
+            "| phase | ran at | commit | load average | peak RSS of any process (MiB) | "
+            "PostgreSQL processes' sum (MiB) | database after (MiB) |",
+            "|---|---|---|---|---:|---:|---:|",
+        ]
+        for name, r in phases.items():
+            lines.append(
+                f"| {name} | {r.get('ran_at', '')} | {r.get('commit', '')} | {r.get('load_average', '')} | "
+                f"{max(r['peak_rss_any_process_mib'], r['peak_rss_mib']):,.0f} | "
+                f"{r['peak_rss_server_sum_mib']:,.0f} | {r['database_mib']:,.0f} |"
+            )
     lines += ["", "| figure | value | target |", "|---|---:|---|"]
     for name, d in report["derived"].items():
         value = "n/a" if d["value"] is None else f"{d['value']:,.2f}"
@@ -191,7 +210,7 @@ def print_table(report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="district", choices=["sample", "district"])
+    parser.add_argument("--scale", default="district", choices=["sample", "district", "city"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", nargs="*", help="measurement names (default: all)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the fastest is kept")
@@ -206,15 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     from xinyong.runtime import config, embedded
 
     load_modules()
-    names = args.only or list(bench.MEASUREMENTS)
-    unknown = set(names) - set(bench.MEASUREMENTS)
+    known = [name for name, m in bench.MEASUREMENTS.items() if args.scale in m.scales]
+    names = args.only or known
+    unknown = set(names) - set(known)
     if unknown:
         parser.error(
-            f"unknown measurement(s) {', '.join(sorted(unknown))}; known: {', '.join(bench.MEASUREMENTS)}"
+            f"unknown measurement(s) at --scale {args.scale}: {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(known)}"
         )
     started_at = dt.datetime.now().astimezone()
     home = config.load().home
     district_dir = district(home, args.scale, args.seed)
+    if args.scale == "city":
+        return city_main(args, names, home, district_dir, started_at)
     server_home = home / "bench"
     embedded.stop(server_home)  # a server left by an interrupted run would hold another port
     port = int(os.environ.get("XINYONG_BENCH_PG_PORT") or _free_port())
@@ -252,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = best
     finally:
         embedded.stop(server_home)
+    save_report(started_at, env, results, args.scale)
+    return 0
+
+
+def save_report(started_at: dt.datetime, env: dict, results: dict[str, dict], scale: str) -> None:
     report = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "environment": env,
@@ -259,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         "derived": {
             d.name: {"title": d.title, "target": d.target, "value": d.compute(results)}
             for d in bench.DERIVED.values()
+            if scale in d.scales
         },
     }
     print_table(report)
@@ -271,6 +300,46 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / f"{stamp}.md").write_text(markdown, encoding="utf-8")
     (RESULTS / "latest.md").write_text(markdown, encoding="utf-8")
     _say(f"\nsaved bench/results/{stamp}.json, {stamp}.md and latest.md")
+
+
+def city_main(args, names: list[str], home: Path, data_dir: Path, started_at: dt.datetime) -> int:
+    """The city's phases: one server (`<home>/bench/city-pg`) and database (`bench_city`) kept
+    between runs; city_first_load starts the database afresh, the others continue it."""
+    from bench import city
+    from xinyong.runtime import embedded
+
+    if args.repeat != 1:
+        raise SystemExit("--repeat: a city phase changes the database it measures; run it again instead")
+    server_home = home / "bench" / city.SERVER_FOLDER
+    work = home / "bench" / city.WORK_FOLDER
+    work.mkdir(parents=True, exist_ok=True)
+    port = int(os.environ.get("XINYONG_BENCH_PG_PORT") or _free_port())
+    embedded.stop(server_home)
+    server = embedded.ensure_running(server_home, port)
+    os.environ[city.PGDATA_ENV] = str(server.data_dir)  # the child samples its processes
+    _say(f"embedded PostgreSQL for the city on 127.0.0.1:{port} (data in {server.data_dir})")
+    try:
+        env = environment(server.url("postgres"), data_dir, args.scale, args.seed)
+        for name in sorted(names, key=city.PHASES.index):
+            _say(f"> {name}: {bench.MEASUREMENTS[name].title}")
+            url = (
+                fresh_database(server, city.DATABASE) if name == city.PHASES[0] else server.url(city.DATABASE)
+            )
+            result = run_child(name, Context(data_dir, url, work))
+            result.update(
+                title=bench.MEASUREMENTS[name].title,
+                rows_per_second=result["rows"] / result["seconds"] if result["seconds"] else 0.0,
+                ran_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                commit=env["commit"],
+                load_average=" ".join(f"{x:.2f}" for x in os.getloadavg()),
+            )
+            city.save_phase(work, name, result)
+            _say(
+                f"  {result['seconds']:.1f} s, peak RSS of any process {result['peak_rss_any_process_mib']:,.0f} MiB"
+            )
+    finally:
+        embedded.stop(server_home)
+    save_report(started_at, env, city.phase_results(work), args.scale)
     return 0
 
 

@@ -55,14 +55,29 @@ def draw_uscc(rng: random.Random, prefix: str, established: Date) -> str:
 
 
 class Uniques:
-    """Draws values until one is new: codes and names must not repeat."""
+    """Draws values until one is new: codes and names must not repeat.
 
-    def __init__(self) -> None:
+    With `draws` > 0, after that many draws that all repeat, the last one gets the lowest
+    free number appended (a branch: 老王餐馆2), for name parts a city outgrows; 0 draws
+    for ever, as at district scale.
+    """
+
+    def __init__(self, draws: int = 0) -> None:
         self._seen: set[str] = set()
+        self._draws = draws
 
     def draw(self, make: Callable[[], str]) -> str:
+        drawn = 0
         while True:
             value = make()
             if value not in self._seen:
+                self._seen.add(value)
+                return value
+            drawn += 1
+            if drawn == self._draws:
+                number = 2
+                while f"{value}{number}" in self._seen:
+                    number += 1
+                value = f"{value}{number}"
                 self._seen.add(value)
                 return value

@@ -8,7 +8,7 @@ import json
 import random
 from pathlib import Path
 
-from synthetic import feeds
+from synthetic import daily_delta, feeds
 from synthetic.manifest import MANIFEST_NAME, entities_by_type, rural_summary
 from synthetic.run import Run
 from synthetic.scales import SCALES
@@ -39,6 +39,8 @@ def generate(
     progress(feed, done, total) is called every 50,000 rows of a file and at its end.
     broken_header also writes entity_register_<as_of>_2.csv, whose 统一社会信用代码 header
     is renamed 社会信用代码, so the platform quarantines it.
+    At city scale (parking written one file a day) the files of as_of + 1 are the daily
+    delta: written under out/.daily_delta/<feed>/ and listed under daily_delta, not files.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -57,6 +59,9 @@ def generate(
     world = build_world(cfg, random.Random(seed), as_of)
     run = Run(cfg, seed, as_of, out, world, Progress(progress), broken_header)
     reports = [report for feed in generated for report in feeds.generator(feed).write(run)]
+    delta: list = []
+    if cfg.get("parking_daily_files"):  # the city: the next day's files are its daily delta
+        reports, delta = daily_delta.split_off(reports, out, as_of)
 
     by_type = entities_by_type(world)
     summary: dict[str, object] = {
@@ -70,6 +75,12 @@ def generate(
     if "credit_household" in generated:
         summary["rural_credit"] = rural_summary(world)
     summary["files"] = [r.manifest(with_row_numbers=scale == "sample") for r in reports]
+    if delta:
+        summary["daily_delta"] = {
+            "day": (as_of + datetime.timedelta(days=1)).isoformat(),
+            "folder": daily_delta.DELTA_FOLDER,  # files under <folder>/<feed>/
+            "files": [r.manifest(with_row_numbers=False) for r in delta],
+        }
     not_generated = sorted(set(contracted) - set(generated))
     if not_generated:
         summary["feeds_not_generated"] = not_generated

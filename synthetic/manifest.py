@@ -33,6 +33,26 @@ class FileReport:
     def mark_quirk(self, index: int, quirk: str) -> None:
         self.quirks.setdefault(quirk, []).append(index + 2)
 
+    def split(self, parts: list[tuple[str, int]]) -> list[FileReport]:
+        """One report per part file (name, rows) of what this one describes as one export, its
+        row numbers counted within the part."""
+        reports, first = [], 0
+        for name, rows in parts:
+            part = FileReport(
+                self.feed, name, self.kind, self.encoding, self.line_end, rows=rows, extra=dict(self.extra)
+            )
+            part.bad = {n - first: why for n, why in self.bad.items() if first + 2 <= n < first + 2 + rows}
+            part.quirks = {
+                quirk: [n - first for n in numbers if first + 2 <= n < first + 2 + rows]
+                for quirk, numbers in self.quirks.items()
+            }
+            part.quirks = {quirk: numbers for quirk, numbers in part.quirks.items() if numbers}
+            if len(parts) > 1:
+                part.extra["part_of"] = parts[0][0]
+            reports.append(part)
+            first += rows
+        return reports
+
     def manifest(self, with_row_numbers: bool) -> dict:
         reasons: dict[str, int] = {}
         for reason in self.bad.values():

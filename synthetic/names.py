@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 
 SURNAMES = (
     "王",
@@ -399,4 +400,5 @@ def person_name(rng: random.Random) -> str:
     given = rng.choice(GIVEN_NAME_CHARS)
     if rng.random() < 0.65:
         given += rng.choice(GIVEN_NAME_CHARS)
-    return rng.choice(SURNAMES) + given
+    # Interned: a city draws ten million names from a few million (one copy each in memory).
+    return sys.intern(rng.choice(SURNAMES) + given)

@@ -5,6 +5,7 @@ residents who park, get fined or head a household."""
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -155,15 +156,16 @@ def _build_households(
 def _build_entities(
     cfg: dict[str, int], rng: random.Random, as_of: Date, villages: dict[str, list[str]]
 ) -> list[Entity]:
-    codes, names = Uniques(), Uniques()
+    codes, names = Uniques(), Uniques(cfg.get("name_draws", 0))
     towns, town_weights = list(TOWN_WEIGHTS), list(TOWN_WEIGHTS.values())
     yesterday = as_of - DAY
 
     def place() -> tuple[str, str]:
+        """A town and an address in it; interned: a city's millions of addresses repeat."""
         town = rng.choices(towns, town_weights)[0]
         if town in villages and rng.random() < 0.5:
-            return town, f"{DISTRICT}{town}{rng.choice(villages[town])}{rng.randint(1, 12)}组"
-        return town, f"{DISTRICT}{town}{rng.choice(ROADS)}{rng.randint(1, 399)}号"
+            return town, sys.intern(f"{DISTRICT}{town}{rng.choice(villages[town])}{rng.randint(1, 12)}组")
+        return town, sys.intern(f"{DISTRICT}{town}{rng.choice(ROADS)}{rng.randint(1, 399)}号")
 
     def status(weights: tuple[int, int, int, int, int]) -> str:
         return rng.choices(("存续", "在业", "吊销", "注销", "迁出"), weights)[0]

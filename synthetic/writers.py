@@ -8,8 +8,10 @@ columns are not exactly the contract's, so the generator cannot drift from the c
 from __future__ import annotations
 
 import csv
+import os
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -21,6 +23,7 @@ from xinyong.ingest import contracts
 
 ProgressCallback = Callable[[str, int, int], None]
 PROGRESS_EVERY = 50_000
+XLSX_MAX_DATA_ROWS = 1_048_575  # a worksheet holds 1,048,576 rows, the header's included
 
 Row = Mapping[str, object]
 
@@ -54,6 +57,43 @@ class Layout:
                 f"(missing {sorted(missing)}, not in the contract {sorted(extra)})"
             )
         return self._get(row)
+
+
+def xlsx_parts(total: int, rows_per_part: int = XLSX_MAX_DATA_ROWS) -> list[tuple[int | None, int, int]]:
+    """(seq for file_name, first row, rows) of the workbooks `total` rows need, at most
+    rows_per_part each (a worksheet ends at row 1,048,576): a city's big XLSX feeds come in
+    several (_2, _3...)."""
+    size = min(rows_per_part, XLSX_MAX_DATA_ROWS)
+    return [
+        (None if part == 1 else part, first, min(size, total - first))
+        for part, first in enumerate(range(0, total, size), start=1)
+    ] or [(None, 0, 0)]
+
+
+def xlsx_rows_per_part(layout: Layout, rows: Iterator[Row]) -> tuple[int, Iterator[Row]]:
+    """How many rows a workbook of the feed may hold within its contract's limits (rows, and
+    90% of the expanded size, from the largest of the first rows' XML); and the rows, unconsumed."""
+    sample = list(islice(rows, 1000))
+    limits = layout.contract.limits
+    columns = [get_column_letter(i) for i in range(1, len(layout.names) + 1)]
+    largest = max(
+        (
+            len(
+                (
+                    '<row r="1048576">'
+                    + "".join(
+                        _xlsx_cell(f"{c}1048576", v)
+                        for c, v in zip(columns, layout.values(row), strict=False)
+                        if v != ""
+                    )
+                    + "</row>"
+                ).encode("utf-8")
+            )
+            for row in sample
+        ),
+        default=1,
+    )
+    return min(limits.max_rows, int(0.9 * limits.max_xlsx_expanded_bytes / largest)), chain(sample, rows)
 
 
 def file_name(feed: str, day: Date, seq: int | None, ext: str) -> str:
@@ -136,6 +176,62 @@ def _xlsx_cell(reference: str, value: str | int | float) -> str:
         space = ' xml:space="preserve"' if value != value.strip() else ""
         return f'<c r="{reference}" t="inlineStr"><is><t{space}>{xml_escape(value)}</t></is></c>'
     return f'<c r="{reference}"><v>{value!r}</v></c>'
+
+
+def _size(handle) -> int:
+    handle.flush()
+    return os.fstat(handle.fileno()).st_size
+
+
+def write_csv_parts(
+    folder: Path,
+    feed: str,
+    day: Date,
+    layout: Layout,
+    rows: Iterable[Row],
+    encoding: str,
+    line_end: str = "\r\n",
+    on_row: Callable[[int], None] | None = None,
+) -> list[tuple[str, int]]:
+    """The rows in one file, or at city scale in several (_2, _3...): a part ends before the
+    contract's limits (max_rows; 90% of max_file_mb, looked at every 1,000 rows), so the
+    platform accepts every part. (file name, rows) per part; one part is what write_csv writes."""
+    limits = layout.contract.limits
+    max_bytes = int(0.9 * limits.max_file_bytes)
+    parts: list[tuple[str, int]] = []
+    handle = writer = None
+    count = in_part = 0
+    values = layout.values
+    try:
+        for row in rows:
+            if (
+                handle is None
+                or in_part == limits.max_rows
+                or (in_part % 1000 == 0 and _size(handle) >= max_bytes)
+            ):
+                if handle is not None:
+                    handle.close()
+                    parts[-1] = (parts[-1][0], in_part)
+                name = file_name(feed, day, len(parts) + 1 if parts else None, "csv")
+                handle = open(folder / name, "w", encoding=encoding, newline="", buffering=1 << 20)
+                writer = csv.writer(handle, lineterminator=line_end)
+                writer.writerow(layout.header)
+                parts.append((name, 0))
+                in_part = 0
+            writer.writerow(values(row))
+            count += 1
+            in_part += 1
+            if on_row is not None:
+                on_row(count)
+    finally:
+        if handle is not None:
+            handle.close()
+    if not parts:  # no rows: the header alone
+        name = file_name(feed, day, None, "csv")
+        write_csv(folder / name, layout, [], encoding, line_end)
+        return [(name, 0)]
+    parts[-1] = (parts[-1][0], in_part)
+    return parts
 
 
 def write_xlsx(

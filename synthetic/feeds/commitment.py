@@ -276,13 +276,17 @@ def _commitment(
     )
 
 
-def _penalised(rng: random.Random, run: Run, penalties) -> Commitment | None:
-    """A 主动型 commitment of a penalised organisation, in the penalty's domain, made before it."""
-    candidates = [
+def _penalised_candidates(run: Run, penalties) -> list:
+    """Penalties of organisations, in a domain, late enough for a commitment made before them."""
+    return [
         p
         for p in penalties
         if p.uscc and p.agency.domains and p.decided - 60 * DAY > run.as_of - LOOK_BACK_DAYS * DAY
     ]
+
+
+def _penalised(rng: random.Random, candidates) -> Commitment | None:
+    """A 主动型 commitment of a penalised organisation, in the penalty's domain, made before it."""
     if not candidates:
         return None
     p = rng.choice(candidates)
@@ -311,8 +315,9 @@ def write(run: Run) -> list[FileReport]:
     persons = run.world.persons
     penalties = [p for p in run.penalties if p.decided <= as_of]
     total = run.cfg["commitments"]
+    candidates = _penalised_candidates(run, penalties)  # once: a city has a million penalties
     commitments = [
-        (_penalised(rng, run, penalties) if rng.random() < PENALISED_SHARE else None)
+        (_penalised(rng, candidates) if rng.random() < PENALISED_SHARE else None)
         or _draw(rng, run, entities, persons, penalties)
         for _ in range(total)
     ]

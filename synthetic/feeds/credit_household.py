@@ -8,12 +8,13 @@ overdue loan) follow the shares the world planned per village.
 from __future__ import annotations
 
 import random
+from itertools import islice
 
 from synthetic.manifest import FileReport
 from synthetic.names import FARM_PRODUCTS
 from synthetic.quirks import PADDED_SHARE, pad, pick, share
 from synthetic.run import Run
-from synthetic.writers import Layout, file_name, write_xlsx
+from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts, xlsx_rows_per_part
 
 FEED = "credit_household"
 
@@ -39,11 +40,7 @@ def write(run: Run) -> list[FileReport]:
     rng, as_of, households = run.rng(FEED), run.as_of, run.world.households
     year = as_of.year - 1  # a number cell
     products = [p[0] for p in FARM_PRODUCTS]
-    name = file_name(FEED, as_of, None, "xlsx")
-    report = FileReport(FEED, name, "data", "xlsx", "")
     padded = set(pick(rng, range(len(households)), share(len(households), PADDED_SHARE)))
-    for index in sorted(padded):
-        report.mark_quirk(index, "padded_whitespace")
 
     def rows():
         for index, household in enumerate(households):
@@ -70,12 +67,20 @@ def write(run: Run) -> list[FileReport]:
                 "rating_year": year,
             }
 
-    report.rows = write_xlsx(
-        run.folder(FEED) / name,
-        Layout(FEED),
-        rows(),
-        len(households),
-        as_of,
-        on_row=run.progress.counter(FEED, len(households)),
-    )
-    return [report]
+    reports, remaining, on_row = [], rows(), run.progress.counter(FEED, len(households))
+    rows_per_part, remaining = xlsx_rows_per_part(Layout(FEED), remaining)
+    for seq, first, count in xlsx_parts(len(households), rows_per_part):
+        name = file_name(FEED, as_of, seq, "xlsx")
+        report = FileReport(FEED, name, "data", "xlsx", "")
+        for index in sorted(i for i in padded if first <= i < first + count):
+            report.mark_quirk(index - first, "padded_whitespace")
+        report.rows = write_xlsx(
+            run.folder(FEED) / name,
+            Layout(FEED),
+            islice(remaining, count),
+            count,
+            as_of,
+            on_row=lambda done, first=first: on_row(first + done),
+        )
+        reports.append(report)
+    return reports

@@ -9,13 +9,14 @@ a domain that is not one of the 16 (城市管理).
 from __future__ import annotations
 
 import datetime
+from itertools import islice
 
 from synthetic.agencies import supervisor
 from synthetic.dates import DAY, skewed_date
 from synthetic.manifest import FileReport
 from synthetic.quirks import pick, share
 from synthetic.run import Run
-from synthetic.writers import Layout, file_name, write_xlsx
+from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts, xlsx_rows_per_part
 
 FEED = "domain_rating"
 RATED_SHARE = 0.15  # of the subjects a domain supervises
@@ -54,41 +55,50 @@ DOMAINS = {
 def write(run: Run) -> list[FileReport]:
     rng, as_of = run.rng(FEED), run.as_of
     subjects = [e for e in run.world.valid_entities if e.status not in ("注销", "迁出")]
-    rows = []
+    # Per rating a tuple until it is written (a city has a million and a half).
+    ratings = []  # (entity, domain, scale, rater, grade, rated, expires)
     for domain, (scale, grades, scope) in DOMAINS.items():
         rater = supervisor(domain)
+        names, weights = list(grades), list(grades.values())
         for entity in subjects:
             if (entity.kind in scope or entity.section in scope) and rng.random() < RATED_SHARE:
                 rated = skewed_date(rng, max(entity.established, as_of - LOOK_BACK_DAYS * DAY), as_of, 0.8)
                 expires = None if rng.random() < NO_EXPIRY_SHARE else rated + datetime.timedelta(days=364)
-                rows.append(
-                    {
-                        "uscc": entity.uscc,
-                        "subject_name": entity.name,
-                        "domain": domain,
-                        "grade": rng.choices(list(grades), list(grades.values()))[0],
-                        "scale": scale,
-                        "rated_on": rated.isoformat(),
-                        "valid_until": "" if expires is None else expires.isoformat(),
-                        "rater": rater.name,
-                        "rater_uscc": rater.uscc,
-                    }
-                )
-    rng.shuffle(rows)
-    name = file_name(FEED, as_of, None, "xlsx")
-    report = FileReport(FEED, name, "data", "xlsx", "")
-    for index in pick(rng, range(len(rows)), max(1, share(len(rows), UNKNOWN_DOMAIN_SHARE))):
-        rows[index]["domain"] = "城市管理"
-        report.mark_bad(index, "unknown_domain")
-    for index, row in enumerate(rows):
-        if not row["valid_until"]:
-            report.mark_quirk(index, "no_expiry")
-    report.rows = write_xlsx(
-        run.folder(FEED) / name,
-        Layout(FEED),
-        rows,
-        len(rows),
-        as_of,
-        on_row=run.progress.counter(FEED, len(rows)),
-    )
-    return [report]
+                ratings.append((entity, domain, scale, rater, rng.choices(names, weights)[0], rated, expires))
+    rng.shuffle(ratings)
+    unknown = set(pick(rng, range(len(ratings)), max(1, share(len(ratings), UNKNOWN_DOMAIN_SHARE))))
+
+    def rows():
+        for index, (entity, domain, scale, rater, grade, rated, expires) in enumerate(ratings):
+            yield {
+                "uscc": entity.uscc,
+                "subject_name": entity.name,
+                "domain": "城市管理" if index in unknown else domain,
+                "grade": grade,
+                "scale": scale,
+                "rated_on": rated.isoformat(),
+                "valid_until": "" if expires is None else expires.isoformat(),
+                "rater": rater.name,
+                "rater_uscc": rater.uscc,
+            }
+
+    reports, remaining, on_row = [], rows(), run.progress.counter(FEED, len(ratings))
+    rows_per_part, remaining = xlsx_rows_per_part(Layout(FEED), remaining)
+    for seq, first, count in xlsx_parts(len(ratings), rows_per_part):
+        name = file_name(FEED, as_of, seq, "xlsx")
+        report = FileReport(FEED, name, "data", "xlsx", "")
+        for index in range(first, first + count):
+            if index in unknown:
+                report.mark_bad(index - first, "unknown_domain")
+            if ratings[index][6] is None:
+                report.mark_quirk(index - first, "no_expiry")
+        report.rows = write_xlsx(
+            run.folder(FEED) / name,
+            Layout(FEED),
+            islice(remaining, count),
+            count,
+            as_of,
+            on_row=lambda done, first=first: on_row(first + done),
+        )
+        reports.append(report)
+    return reports

@@ -14,7 +14,7 @@ from synthetic.names import BRAND_WORDS, ENTERPRISE_TRADES, person_name
 from synthetic.quirks import PADDED_SHARE, THOUSANDS_SHARE, amount, pad, pick, share
 from synthetic.run import Run
 from synthetic.world import Entity
-from synthetic.writers import Layout, file_name, write_csv
+from synthetic.writers import Layout, file_name, write_csv, write_csv_parts
 from xinyong.ingest import contracts
 from xinyong.ingest.contracts import normalise_header
 
@@ -38,35 +38,38 @@ def _row(entity: Entity) -> dict[str, str]:
 
 
 def write(run: Run) -> list[FileReport]:
-    reports = [_write_register(run)]
+    reports = _write_register(run)
     if run.broken_header:
         reports.append(_write_broken_header(run))
     return reports
 
 
-def _write_register(run: Run) -> FileReport:
+def _write_register(run: Run) -> list[FileReport]:
+    """The register's file, streamed: the deviations are drawn first (index -> changed
+    columns), the rows made as they are written (a city has 3.5 million)."""
     rng, entities = run.rng(FEED), run.world.entities
     name = file_name(FEED, run.as_of, None, "csv")
     report = FileReport(FEED, name, "data", ENCODING, "CRLF")
-    rows = [_row(e) for e in entities]
+    changed: dict[int, dict[str, str]] = {}
     for index, entity in enumerate(entities):
         if entity.mistyped:
             right = entity.uscc[17]
-            rows[index]["uscc"] = entity.uscc[:17] + rng.choice([c for c in USCC_ALPHABET if c != right])
+            changed[index] = {"uscc": entity.uscc[:17] + rng.choice([c for c in USCC_ALPHABET if c != right])}
             report.mark_bad(index, "uscc_check_character")
     fine = [i for i, e in enumerate(entities) if not e.mistyped]
-    for index in pick(rng, fine, share(len(rows), PADDED_SHARE)):
+    for index in pick(rng, fine, share(len(entities), PADDED_SHARE)):
         column = rng.choice(("uscc", "entity_name"))
-        rows[index][column] = pad(rng, rows[index][column])
+        changed.setdefault(index, {})[column] = pad(rng, _row(entities[index])[column])
         report.mark_quirk(index, "padded_whitespace")
     large = [i for i, e in enumerate(entities) if (e.capital_wan or 0) >= 1000]
-    for index in pick(rng, large, share(len(rows), THOUSANDS_SHARE)):
-        rows[index]["registered_capital_wan"] = f"{entities[index].capital_wan:,.0f}"
+    for index in pick(rng, large, share(len(entities), THOUSANDS_SHARE)):
+        changed.setdefault(index, {})["registered_capital_wan"] = f"{entities[index].capital_wan:,.0f}"
         report.mark_quirk(index, "thousands_separator")
-    report.rows = write_csv(
-        run.folder(FEED) / name, Layout(FEED), rows, ENCODING, on_row=run.progress.counter(FEED, len(rows))
+    rows = ({**_row(e), **changed.get(i, {})} for i, e in enumerate(entities))
+    on_row = run.progress.counter(FEED, len(entities))
+    return report.split(
+        write_csv_parts(run.folder(FEED), FEED, run.as_of, Layout(FEED), rows, ENCODING, on_row=on_row)
     )
-    return report
 
 
 def _renamed_key_header() -> str:

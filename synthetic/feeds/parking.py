@@ -80,25 +80,119 @@ def _record(
     }
 
 
-def write(run: Run) -> list[FileReport]:
-    rng, as_of, world, cfg = run.rng(FEED), run.as_of, run.world, run.cfg
-    folder, layout = run.folder(FEED), Layout(FEED)
-    plates = Uniques()
-    people = rng.sample(world.persons, cfg["car_owners"])
-    person_cars = list(zip(_plates(rng, len(people), plates), (p.ric for p in people), strict=False))
-    units = [
-        e
-        for e in world.valid_entities
-        if e.kind in ("企业", "事业单位", "社会组织") and e.status in ("存续", "在业")
-    ]
-    unit_owners = [rng.choice(units).uscc for _ in range(cfg["unit_vehicles"])]
-    unit_cars = list(zip(_plates(rng, len(unit_owners), plates), unit_owners, strict=False))
+class _Stays:
+    """Draws parking records: the cars, owners and berths of the run, and one stay at a time."""
 
+    def __init__(self, run: Run, rng: random.Random, days: int) -> None:
+        world, cfg, as_of = run.world, run.cfg, run.as_of
+        plates = Uniques()
+        people = rng.sample(world.persons, cfg["car_owners"])
+        self.person_cars = list(zip(_plates(rng, len(people), plates), (p.ric for p in people), strict=False))
+        units = [
+            e
+            for e in world.valid_entities
+            if e.kind in ("企业", "事业单位", "社会组织") and e.status in ("存续", "在业")
+        ]
+        unit_owners = [rng.choice(units).uscc for _ in range(cfg["unit_vehicles"])]
+        self.unit_cars = list(zip(_plates(rng, len(unit_owners), plates), unit_owners, strict=False))
+        self.berths = [f"CS-{b:04d}" for b in range(cfg["parking_berths"])]
+        self.last_day = days - 1  # index of as_of
+        self.stamps = _ParkingDays(as_of - self.last_day * DAY, days)
+        self.end_minute = days * 1440 - 1  # as_of 23:59
+        self.fee_text = [yuan(cents) for cents in range(MAX_DUE_CENTS + 1)]
+        self.random = rng.random
+        self.expovariate = rng.expovariate
+
+    def below(self, n: int) -> int:
+        """Uniform in [0, n): random.randrange is several times slower, and this loop is hot."""
+        return int(self.random() * n)
+
+    def stay(self, day: int, seq: int, entry_of_day: int, prefix: str, parked: bool) -> tuple[dict, str]:
+        """One record entered on `day`; its kind: parked (still), arrears (欠费) or settled."""
+        random_, below, stamps = self.random, self.below, self.stamps
+        if random_() < 0.85:
+            cars, owner_type = self.person_cars, "个人"
+        else:
+            cars, owner_type = self.unit_cars, "单位"
+        plate, owner = cars[int(len(cars) * random_() ** 2)]
+        entry = day * 1440 + entry_of_day
+        entered = stamps.text(entry, below(60))
+        record = f"{prefix}{seq:05d}"
+        berth = self.berths[below(len(self.berths))]
+        if parked:
+            return _record(
+                record, plate, owner_type, owner, berth, entered, "", "0.00", "0.00", "已缴", "0", ""
+            ), "parked"
+        minutes = min(5 + int(self.expovariate(1 / 110)), self.end_minute - entry)
+        exit_minute = entry + minutes
+        left = stamps.text(exit_minute, below(60))
+        due = self.fee_text[min(minutes * CENTS_PER_MINUTE, MAX_DUE_CENTS)]
+        age = self.last_day - exit_minute // 1440
+        draw = random_()
+        if draw < 0.055:
+            reminders = str(min(5, age // 7))
+            return _record(
+                record, plate, owner_type, owner, berth, entered, left, due, "0.00", "欠费", reminders, ""
+            ), "arrears"
+        if draw < 0.095 and age >= 7:
+            reminders = 1 + below(min(5, age // 7))
+            paid_day = exit_minute // 1440 + 7 * reminders + below(min(7, age - 7 * reminders + 1))
+            paid = stamps.text(paid_day * 1440 + 480 + below(720), below(60))
+            return _record(
+                record,
+                plate,
+                owner_type,
+                owner,
+                berth,
+                entered,
+                left,
+                due,
+                due,
+                "催缴后补缴",
+                str(reminders),
+                paid,
+            ), "settled"
+        return _record(
+            record, plate, owner_type, owner, berth, entered, left, due, due, "已缴", "0", left
+        ), "settled"
+
+    def settled_later(self, row: dict, day: int, rng: random.Random) -> dict:
+        """A 欠费 record paid after one more reminder on `day`."""
+        settled = dict(
+            row,
+            amount_paid_yuan=row["amount_due_yuan"],
+            payment_status="催缴后补缴",
+            reminder_count=str(int(row["reminder_count"]) + 1),
+        )
+        settled["last_paid_at"] = self.stamps.text(day * 1440 + 480 + rng.randrange(600), rng.randrange(60))
+        return settled
+
+    def left_later(self, row: dict, day: int, rng: random.Random) -> dict:
+        """A car still parked at the end of the file, gone and paid on `day`."""
+        entered = datetime.datetime.fromisoformat(row["entered_at"])
+        entry = (entered.date() - self.stamps.first_day).days * 1440 + entered.hour * 60 + entered.minute
+        exit_minute = max(entry + 5, day * 1440 + rng.randrange(600))
+        due = yuan(min((exit_minute - entry) * CENTS_PER_MINUTE, MAX_DUE_CENTS))
+        left = self.stamps.text(exit_minute, rng.randrange(60))
+        return dict(
+            row,
+            left_at=left,
+            amount_due_yuan=due,
+            amount_paid_yuan=due,
+            payment_status="已缴",
+            reminder_count="0",
+            last_paid_at=left,
+        )
+
+
+def write(run: Run) -> list[FileReport]:
+    if run.cfg.get("parking_daily_files"):
+        return _write_daily(run)
+    rng, as_of, cfg = run.rng(FEED), run.as_of, run.cfg
+    folder, layout = run.folder(FEED), Layout(FEED)
     days = cfg["parking_days"]
-    last_day = days - 1  # index of as_of
-    stamps = _ParkingDays(as_of - last_day * DAY, days)
-    end_minute = days * 1440 - 1  # as_of 23:59
-    berths = [f"CS-{b:04d}" for b in range(cfg["parking_berths"])]
+    stays = _Stays(run, rng, days)
+    last_day, stamps = stays.last_day, stays.stamps
     per_day = split(rng, cfg["parking_records"], days)
     total = cfg["parking_records"]
     # The last cars of as_of are still parked when the file is cut.
@@ -109,16 +203,7 @@ def write(run: Run) -> list[FileReport]:
     arrears: list[dict[str, str]] = []  # reservoir sample of 欠费 records to settle in the next file
     parked: list[dict[str, str]] = []
     wanted = cfg["parking_updates"]
-
-    random_ = rng.random
-    expovariate = rng.expovariate
-    triangular = rng.triangular
-    person_count, unit_count, berth_count = len(person_cars), len(unit_cars), len(berths)
-    fee_text = [yuan(cents) for cents in range(MAX_DUE_CENTS + 1)]
-
-    def below(n: int) -> int:
-        """Uniform in [0, n): random.randrange is several times slower, and this loop is hot."""
-        return int(random_() * n)
+    triangular, below = rng.triangular, stays.below
 
     def rows():
         seen_arrears = 0
@@ -128,86 +213,20 @@ def write(run: Run) -> list[FileReport]:
             entries = sorted(int(triangular(300, 1439, 660)) for _ in range(count))
             prefix = "BSP" + stamps.compact[day]
             for seq, entry_of_day in enumerate(entries):
-                if random_() < 0.85:
-                    plate, owner = person_cars[int(person_count * random_() ** 2)]
-                    owner_type = "个人"
-                else:
-                    plate, owner = unit_cars[int(unit_count * random_() ** 2)]
-                    owner_type = "单位"
-                entry = day * 1440 + entry_of_day
-                entered = stamps.text(entry, below(60))
-                record = f"{prefix}{seq:05d}"
-                berth = berths[below(berth_count)]
-                if day == last_day and seq >= count - still_parked:
-                    row = _record(
-                        record, plate, owner_type, owner, berth, entered, "", "0.00", "0.00", "已缴", "0", ""
-                    )
+                row, kind = stays.stay(
+                    day, seq, entry_of_day, prefix, day == last_day and seq >= count - still_parked
+                )
+                if kind == "parked":
                     parked.append(row)
                     report.mark_quirk(written, "still_parked")
-                else:
-                    minutes = min(5 + int(expovariate(1 / 110)), end_minute - entry)
-                    exit_minute = entry + minutes
-                    left = stamps.text(exit_minute, below(60))
-                    due = fee_text[min(minutes * CENTS_PER_MINUTE, MAX_DUE_CENTS)]
-                    age = last_day - exit_minute // 1440
-                    draw = random_()
-                    if draw < 0.055:
-                        row = _record(
-                            record,
-                            plate,
-                            owner_type,
-                            owner,
-                            berth,
-                            entered,
-                            left,
-                            due,
-                            "0.00",
-                            "欠费",
-                            str(min(5, age // 7)),
-                            "",
-                        )
-                        seen_arrears += 1
-                        if len(arrears) < wanted:
-                            arrears.append(row)
-                        else:
-                            slot = below(seen_arrears)
-                            if slot < wanted:
-                                arrears[slot] = row
-                    elif draw < 0.095 and age >= 7:
-                        reminders = 1 + below(min(5, age // 7))
-                        paid_day = (
-                            exit_minute // 1440 + 7 * reminders + below(min(7, age - 7 * reminders + 1))
-                        )
-                        paid = stamps.text(paid_day * 1440 + 480 + below(720), below(60))
-                        row = _record(
-                            record,
-                            plate,
-                            owner_type,
-                            owner,
-                            berth,
-                            entered,
-                            left,
-                            due,
-                            due,
-                            "催缴后补缴",
-                            str(reminders),
-                            paid,
-                        )
+                elif kind == "arrears":
+                    seen_arrears += 1
+                    if len(arrears) < wanted:
+                        arrears.append(row)
                     else:
-                        row = _record(
-                            record,
-                            plate,
-                            owner_type,
-                            owner,
-                            berth,
-                            entered,
-                            left,
-                            due,
-                            due,
-                            "已缴",
-                            "0",
-                            left,
-                        )
+                        slot = below(seen_arrears)
+                        if slot < wanted:
+                            arrears[slot] = row
                 yield row
                 written += 1
                 on_row(written)
@@ -216,33 +235,10 @@ def write(run: Run) -> list[FileReport]:
 
     # Next day's file: settled arrears and the cars that were still parked, now gone and paid.
     next_day = last_day + 1
-    updates = []
-    for row in sorted(arrears, key=lambda r: r["record_no"]):  # record numbers are unique
-        settled = dict(
-            row,
-            amount_paid_yuan=row["amount_due_yuan"],
-            payment_status="催缴后补缴",
-            reminder_count=str(int(row["reminder_count"]) + 1),
-        )
-        settled["last_paid_at"] = stamps.text(next_day * 1440 + 480 + rng.randrange(600), rng.randrange(60))
-        updates.append(settled)
-    for row in parked:
-        entered = datetime.datetime.fromisoformat(row["entered_at"])
-        entry = (entered.date() - stamps.first_day).days * 1440 + entered.hour * 60 + entered.minute
-        exit_minute = max(entry + 5, next_day * 1440 + rng.randrange(600))
-        due = yuan(min((exit_minute - entry) * CENTS_PER_MINUTE, MAX_DUE_CENTS))
-        left = stamps.text(exit_minute, rng.randrange(60))
-        updates.append(
-            dict(
-                row,
-                left_at=left,
-                amount_due_yuan=due,
-                amount_paid_yuan=due,
-                payment_status="已缴",
-                reminder_count="0",
-                last_paid_at=left,
-            )
-        )
+    updates = [
+        stays.settled_later(row, next_day, rng) for row in sorted(arrears, key=lambda r: r["record_no"])
+    ]
+    updates += [stays.left_later(row, next_day, rng) for row in parked]
     second_name = file_name(FEED, as_of + DAY, None, "csv")
     second = FileReport(
         FEED,
@@ -263,7 +259,7 @@ def write(run: Run) -> list[FileReport]:
     lines = [",".join(layout.header)]
     for seq in range(20):
         entry = (next_day + 1) * 1440 + 420 + 11 * seq
-        plate, owner = person_cars[rng.randrange(person_count)]
+        plate, owner = stays.person_cars[rng.randrange(len(stays.person_cars))]
         left = stamps.text(entry + 30, 0)
         lines.append(
             ",".join(
@@ -273,7 +269,7 @@ def write(run: Run) -> list[FileReport]:
                         plate,
                         "个人",
                         owner,
-                        berths[rng.randrange(berth_count)],
+                        stays.berths[rng.randrange(len(stays.berths))],
                         stamps.text(entry, 0),
                         left,
                         "1.50",
@@ -291,3 +287,77 @@ def write(run: Run) -> list[FileReport]:
         FEED, partial_name, "partial", ENCODING, "LF", extra={"note": "upload in progress: not data"}
     )
     return [report, second, partial]
+
+
+def _write_daily(run: Run) -> list[FileReport]:
+    """City scale: one file a day, for the `parking_days` days up to as_of and for as_of + 1
+    (the daily delta), each of parking_records / parking_days rows: first the day's state
+    changes of earlier records (欠费 settled after one more reminder, the cars still parked
+    when the day before was cut now gone and paid), then the day's new records. Written one
+    file at a time; only a bounded pool of unsettled records is kept between days."""
+    rng, cfg = run.rng(FEED), run.cfg
+    folder, layout = run.folder(FEED), Layout(FEED)
+    days = cfg["parking_days"]
+    day_rows = cfg["parking_records"] // days
+    stays = _Stays(run, rng, days)
+    wanted = cfg["parking_updates"]
+    pool: list[dict[str, str]] = []  # 欠费 records waiting to be settled, at most 2 × wanted
+    parked: list[dict[str, str]] = []
+    reports = []
+    for day in range(days + 1):
+        updates: list[dict[str, str]] = []
+        if pool:
+            chosen = set(rng.sample(range(len(pool)), min(wanted, len(pool))))
+            settled = sorted((pool[i] for i in chosen), key=lambda r: r["record_no"])
+            updates = [stays.settled_later(row, day, rng) for row in settled]
+            pool[:] = [row for i, row in enumerate(pool) if i not in chosen]
+        updates += [stays.left_later(row, day, rng) for row in parked]
+        parked.clear()
+        stays.last_day, stays.end_minute = day, day * 1440 + 1439  # a stay ends on its day
+        name = file_name(FEED, stays.stamps.first_day + day * DAY, None, "csv")
+        report = FileReport(
+            FEED,
+            name,
+            "data",
+            ENCODING,
+            "LF",
+            extra={"records_updated": len(updates), "records_new": day_rows - len(updates)},
+        )
+        on_row = run.progress.counter(f"{FEED} {stays.stamps.compact[day]}", day_rows)
+        rows = _day_rows(stays, rng, day, day_rows, updates, report, parked, pool, 2 * wanted)
+        report.rows = write_csv(folder / name, layout, rows, ENCODING, line_end="\n", on_row=on_row)
+        reports.append(report)
+    return reports
+
+
+def _day_rows(
+    stays: _Stays,
+    rng: random.Random,
+    day: int,
+    day_rows: int,
+    updates: list[dict[str, str]],
+    report: FileReport,
+    parked: list[dict[str, str]],
+    pool: list[dict[str, str]],
+    pool_size: int,
+):
+    """A day's file: its updates, then its new records (the last 1% still parked); fills
+    `parked` and `pool` for the next day."""
+    yield from updates
+    count = day_rows - len(updates)
+    still_parked = max(2, count // 100)
+    entries = sorted(int(rng.triangular(300, 1439, 660)) for _ in range(count))
+    prefix = "BSP" + stays.stamps.compact[day]
+    for seq, entry_of_day in enumerate(entries):
+        row, kind = stays.stay(day, seq, entry_of_day, prefix, seq >= count - still_parked)
+        if kind == "parked":
+            parked.append(row)
+            report.mark_quirk(len(updates) + seq, "still_parked")
+        elif kind == "arrears":
+            if len(pool) < pool_size:
+                pool.append(row)
+            else:  # a sample of every day's arrears, bounded
+                slot = stays.below(2 * pool_size)
+                if slot < pool_size:
+                    pool[slot] = row
+        yield row

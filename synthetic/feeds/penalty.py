@@ -19,7 +19,7 @@ from synthetic.manifest import FileReport
 from synthetic.quirks import FULLWIDTH, FULLWIDTH_SHARE, PADDED_SHARE, amount, pad, pick, share
 from synthetic.run import Run
 from synthetic.world import Entity, World
-from synthetic.writers import Layout, file_name, write_csv
+from synthetic.writers import Layout, file_name, write_csv_parts
 from xinyong.runtime.config import PROJECT_ROOT
 
 FEED = "penalty"
@@ -367,8 +367,9 @@ def write(run: Run) -> list[FileReport]:
     name = file_name(FEED, as_of, None, "csv")
     report = FileReport(FEED, name, "data", ENCODING, "CRLF")
     natural = [i for i, p in enumerate(penalties) if p.category == NATURAL_PERSON]
-    broken_rics = pick(rng, natural, share(len(penalties), BAD_RIC_SHARE))
-    for index in broken_rics:
+    # sets: membership in a list would be quadratic at city scale
+    broken_rics = set(pick(rng, natural, share(len(penalties), BAD_RIC_SHARE)))
+    for index in sorted(broken_rics):
         report.mark_bad(index, "ric_check_digit")
     everyone = range(len(penalties))
     styles = ["iso"] * len(penalties)
@@ -430,12 +431,7 @@ def write(run: Run) -> list[FileReport]:
         report.mark_quirk(index, "fullwidth_digits")
     for index in sorted(padded):
         report.mark_quirk(index, "padded_whitespace")
-    report.rows = write_csv(
-        run.folder(FEED) / name,
-        Layout(FEED),
-        rows(),
-        ENCODING,
-        on_row=run.progress.counter(FEED, len(penalties)),
-    )
+    on_row = run.progress.counter(FEED, len(penalties))
+    parts = write_csv_parts(run.folder(FEED), FEED, as_of, Layout(FEED), rows(), ENCODING, on_row=on_row)
     run.penalties = [p for i, p in enumerate(penalties) if i not in broken_rics]
-    return [report]
+    return report.split(parts)

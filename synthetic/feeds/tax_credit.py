@@ -25,7 +25,7 @@ from synthetic.quirks import (
 )
 from synthetic.run import Run
 from synthetic.world import Entity
-from synthetic.writers import Layout, file_name, write_csv
+from synthetic.writers import Layout, file_name, write_csv_parts
 
 FEED = "tax_credit"
 ENCODING = "gb18030"
@@ -45,10 +45,11 @@ def write(run: Run) -> list[FileReport]:
         if e.kind in ("企业", "农民专业合作社") or (e.kind == "个体工商户" and rng.random() < 0.4)
     ]
     data_date = _data_date(as_of).isoformat()
-    rows: list[dict[str, str]] = []
-    subjects: list[Entity] = []
+    # Per row a tuple, not a dict, until it is written: a city has four million rows.
+    records: list[tuple[Entity, str, str, str, str]] = []  # entity, year, grade, score, arrears
     arrears: list[int] = []  # cents, per row
     for year in (as_of.year - 2, as_of.year - 1):
+        year_text = str(year)
         for entity in taxed:
             if entity.established.year > year:
                 continue
@@ -64,78 +65,91 @@ def write(run: Run) -> list[FileReport]:
             )
             owes = rng.random() < (0.3 if grade in "CD" else 0.04)
             cents = int(math.exp(rng.uniform(9, 17))) // 10 * 10 if owes else 0  # 80 元 to 240,000 元
-            rows.append(
-                {
-                    "uscc": entity.uscc,
-                    "taxpayer_name": entity.name,
-                    "evaluation_year": str(year),
-                    "tax_grade": grade,
-                    "tax_score": score_text,
-                    "tax_arrears_yuan": amount(cents / 100) if owes else rng.choice(("0", "0", "0", "")),
-                    "major_tax_violator": "否",
-                    "data_date": data_date,
-                }
-            )
-            subjects.append(entity)
+            arrears_text = amount(cents / 100) if owes else rng.choice(("0", "0", "0", ""))
+            records.append((entity, year_text, grade, score_text, arrears_text))
             arrears.append(cents)
+    changed: dict[int, dict[str, str]] = {}  # row -> columns that deviate from the record
 
     # About a third of this year's D grades are also listed as major tax violators.
-    latest_d = [
-        i
-        for i, row in enumerate(rows)
-        if row["evaluation_year"] == str(as_of.year - 1) and row["tax_grade"] == "D"
-    ]
+    latest_d = [i for i, r in enumerate(records) if r[1] == str(as_of.year - 1) and r[2] == "D"]
     for index in pick(rng, latest_d, max(1, round(len(latest_d) * 0.35))):
-        rows[index]["major_tax_violator"] = "是"
+        changed[index] = {"major_tax_violator": "是"}
+
+    def value(index: int, column: str) -> str:
+        entity = records[index][0]
+        default = {"uscc": entity.uscc, "taxpayer_name": entity.name}.get(column)
+        return changed.get(index, {}).get(column, default)
 
     name = file_name(FEED, as_of, None, "csv")
     report = FileReport(FEED, name, "data", ENCODING, "CRLF")
-    numeric = [i for i, e in enumerate(subjects) if e.numeric_code]
-    per_form = share(len(rows), BAD_USCC_SHARE / 2)
+    numeric = [i for i, r in enumerate(records) if r[0].numeric_code]
+    per_form = share(len(records), BAD_USCC_SHARE / 2)
     scientific = pick(rng, numeric, per_form)
     for index in scientific:
-        rows[index]["uscc"] = f"{int(subjects[index].uscc):.5E}"  # what Excel shows: 9.15001E+17
+        changed.setdefault(index, {})["uscc"] = f"{int(records[index][0].uscc):.5E}"  # Excel: 9.15001E+17
         report.mark_bad(index, "uscc_excel_scientific")
     truncated = 0
     unused = [i for i in numeric if i + 2 not in report.bad]
     for index in rng.sample(unused, len(unused)):
         if truncated == per_form:
             break
-        mangled = subjects[index].uscc[:15] + "000"  # Excel keeps 15 significant digits
+        mangled = records[index][0].uscc[:15] + "000"  # Excel keeps 15 significant digits
         if uscc_check_char(mangled[:17]) != mangled[17]:
-            rows[index]["uscc"] = mangled
+            changed.setdefault(index, {})["uscc"] = mangled
             report.mark_bad(index, "uscc_excel_truncated")
             truncated += 1
-    fine = [i for i in range(len(rows)) if i + 2 not in report.bad]
-    for index in pick(rng, fine, share(len(rows), PADDED_SHARE)):
+    fine = [i for i in range(len(records)) if i + 2 not in report.bad]
+    for index in pick(rng, fine, share(len(records), PADDED_SHARE)):
         column = rng.choice(("uscc", "taxpayer_name"))
-        rows[index][column] = pad(rng, rows[index][column])
+        changed.setdefault(index, {})[column] = pad(rng, value(index, column))
         report.mark_quirk(index, "padded_whitespace")
     owing = [i for i in fine if arrears[i] >= 100_000]
-    separated = pick(rng, owing, share(len(rows), THOUSANDS_SHARE))
+    separated = pick(rng, owing, share(len(records), THOUSANDS_SHARE))
     for index in separated:
-        rows[index]["tax_arrears_yuan"] = f"{arrears[index] / 100:,.2f}"
+        changed.setdefault(index, {})["tax_arrears_yuan"] = f"{arrears[index] / 100:,.2f}"
         report.mark_quirk(index, "thousands_separator")
-    for index in pick(rng, [i for i in owing if i not in separated], share(len(rows), FULLWIDTH_SHARE)):
-        rows[index]["tax_arrears_yuan"] = f"{arrears[index] / 100:.2f}".translate(FULLWIDTH)
+    separated_set = set(separated)  # membership in a list would be quadratic at city scale
+    for index in pick(
+        rng, [i for i in owing if i not in separated_set], share(len(records), FULLWIDTH_SHARE)
+    ):
+        changed.setdefault(index, {})["tax_arrears_yuan"] = f"{arrears[index] / 100:.2f}".translate(FULLWIDTH)
         report.mark_quirk(index, "fullwidth_digits")
+
+    def rows():
+        for index, (entity, year_text, grade, score_text, arrears_text) in enumerate(records):
+            row = {
+                "uscc": entity.uscc,
+                "taxpayer_name": entity.name,
+                "evaluation_year": year_text,
+                "tax_grade": grade,
+                "tax_score": score_text,
+                "tax_arrears_yuan": arrears_text,
+                "major_tax_violator": "否",
+                "data_date": data_date,
+            }
+            if index in changed:
+                row.update(changed[index])
+            yield row
+
     folder = run.folder(FEED)
-    report.rows = write_csv(
-        folder / name, Layout(FEED), rows, ENCODING, on_row=run.progress.counter(FEED, len(rows))
+    on_row = run.progress.counter(FEED, len(records))
+    reports = report.split(
+        write_csv_parts(folder, FEED, as_of, Layout(FEED), rows(), ENCODING, on_row=on_row)
     )
 
-    # The department drops the same export a second time.
-    duplicate_name = file_name(FEED, as_of, 2, "csv")
-    shutil.copyfile(folder / name, folder / duplicate_name)
+    # The department drops the (first) file of the export a second time.
+    first = reports[0]
+    duplicate_name = file_name(FEED, as_of, len(reports) + 1, "csv")
+    shutil.copyfile(folder / first.file, folder / duplicate_name)
     duplicate = FileReport(
         FEED,
         duplicate_name,
         "duplicate",
         ENCODING,
         "CRLF",
-        rows=report.rows,
-        bad=dict(report.bad),
-        quirks={k: list(v) for k, v in report.quirks.items()},
-        extra={"duplicate_of": name},
+        rows=first.rows,
+        bad=dict(first.bad),
+        quirks={k: list(v) for k, v in first.quirks.items()},
+        extra={"duplicate_of": first.file},
     )
-    return [report, duplicate]
+    return [*reports, duplicate]

