@@ -1,11 +1,13 @@
 -- The entities this build recomputes (macros/incremental_by_entity.sql): the market entities
 -- whose inputs changed (int_entity_input_fingerprints: any feed but parking, the cases, and
 -- what the evaluation date alone changed), and the parking owners, persons included, of the
--- parking records loaded since the last build (file id above its watermark) or entered
+-- parking records loaded since the last build (file id above its watermark; and the owners
+-- those records had before, int_parking_owners_superseded) or entered
 -- after its evaluation date up to this one, or under a parking correction (a handful; cases
 -- can take effect on a later day). With no usable state (first build, --full-refresh, an
 -- earlier date, policy or models changed) every entity is recomputed and this set is not read.
 -- depends_on: {{ ref('int_parking_records_merged') }}
+-- depends_on: {{ ref('int_parking_owners_superseded') }}
 
 {% set scope = build_scope() %}
 
@@ -26,6 +28,8 @@ new_parking_records as (
     select owner_type, owner_uscc, owner_id_hash
     from {{ ref('int_parking_records_merged') }}
     where entered_at >= date '{{ scope.evaluation_date }}' + 1 and entered_at < {{ evaluation_date() }} + 1
+    union all
+    select owner_type, owner_uscc, owner_id_hash from {{ ref('int_parking_owners_superseded') }}
 ),
 {% else %}
 new_parking_records as (

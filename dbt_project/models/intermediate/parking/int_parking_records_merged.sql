@@ -23,6 +23,7 @@
 -- build reads one owner's records (int_parking_owners_aggregated, int_entity_rule_hits) and
 -- the records of one day (int_entities_changed): indexed for both.
 
+-- depends_on: {{ ref('int_parking_owners_superseded') }}
 {% set key = contract_key('parking') | join(', ') %}
 {% set columns = [
     'record_no', 'plate_no', 'berth_no',
