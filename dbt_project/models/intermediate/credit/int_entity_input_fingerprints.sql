@@ -6,12 +6,13 @@
         indexes=[{'columns': ['uscc']}],
     )
 }}
--- A fingerprint of everything int_entity_rule_hits and the profile read about a market
--- entity, parking aside (int_entities_changed takes parking from the files loaded since the
--- last build): its register row, tax rating, penalties, cooperative ratings, commitments,
--- grey listing, court cases, corrections and objection flags, each row as the intermediate
--- models give it for this evaluation date, with their date-driven flags (publicity window,
--- recency, repair, commitment windows, court removal) and the date tests the rule hits apply
+-- A fingerprint of everything the per-entity models (int_entity_rule_hits, the profile,
+-- int_domain_supervision) read about a market entity, parking aside (int_entities_changed
+-- takes parking from the files loaded since the last build): its register row, tax rating,
+-- penalties, cooperative ratings, commitments, grey listing, court cases, corrections,
+-- objection flags and current domain ratings, each row as the intermediate models give it
+-- for this evaluation date, with their date-driven flags (publicity window, recency, repair,
+-- commitment windows, court removal, rating expiry) and the date tests the rule hits apply
 -- themselves (macros/scoring_date_rules.sql). An entity whose fingerprint differs from the
 -- last build's, whether a file or the date changed it, is recomputed. Incremental: only the
 -- entities whose fingerprint changed are rewritten, marked with this run's invocation id;
@@ -60,6 +61,10 @@ inputs as (
         || {{ grey_list_correction_counts('corrections.decided_on') }}::text
     from {{ ref('int_case_corrections') }} as corrections
     where corrections.record_kind = 'commitment_grey_list'
+
+    union all
+    select ratings.uscc, 'domain_rating' || ratings::text
+    from {{ ref('int_domain_ratings_current') }} as ratings
 
     union all
     select flags.record_key, 'objection' || flags::text
