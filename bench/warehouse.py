@@ -101,6 +101,21 @@ def _model_seconds(ctx: Context, label: str, name_part: str) -> float:
     )
 
 
+def _time_split(ctx: Context, label: str, slowest: int = 8) -> dict:
+    """Where a build's time went (run_results.json): summed own time per resource type, and
+    the slowest nodes; with two dbt threads the sums exceed the wall time."""
+    results = json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
+    by_type: dict[str, float] = {}
+    for r in results["results"]:
+        kind = r["unique_id"].split(".", 1)[0]
+        by_type[kind] = round(by_type.get(kind, 0.0) + r["execution_time"], 2)
+    top = sorted(results["results"], key=lambda r: -r["execution_time"])[:slowest]
+    return {
+        "by_type_s": by_type,
+        "slowest_s": {r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 2) for r in top},
+    }
+
+
 def _airflow_build(ctx: Context) -> dict:
     """The credit_warehouse DAG through Airflow (dag.test, as `xinyong run` does)."""
     from xinyong.app import orchestrate
@@ -161,6 +176,8 @@ def warehouse_builds(ctx: Context) -> dict:
         "airflow_tasks_s": airflow_run["tasks"],
         "delta_rows": delta_rows,
         "incremental_build_s": incremental,
+        "full_build_split": _time_split(ctx, "full"),
+        "incremental_build_split": _time_split(ctx, "delta"),
         "entities_profiled": entities,
         "commitment_models_s": commitment_models,
     }

@@ -9,9 +9,8 @@ a verdict (new files, a new evaluation date) and skips the run otherwise. The pa
 `evaluation_date` (YYYY-MM-DD) rebuilds a given day; left empty, the run speaks for the
 date, in Asia/Shanghai, of its `run_after`. It is resolved once, in `build_candidate`, and
 passed on to dbt, the gate and the outbox.
-1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into the candidate schema,
-   incrementally: only the entities the new files or the new date changed are recomputed.
-   The param `full_refresh` recomputes every entity (and builds even with nothing new).
+1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into the candidate schema, incremental
+   (README "Incremental build"); the param `full_refresh` recomputes all, even with nothing new.
 2. `audit_candidate`: the Great Expectations gate on the candidate and the feeds
    (expectations/gx/, bounds in expectations/gate_policy.yml); Data Docs rebuilt.
 3. `publish_candidate`: one transaction swaps the candidate into `publish` and
@@ -61,11 +60,7 @@ CASES_ASSET = Asset(pipeline.cases_asset_uri())
             format="date",
             description="the day to evaluate; empty: the run's date in Asia/Shanghai",
         ),
-        "full_refresh": Param(
-            False,
-            type="boolean",
-            description="rebuild the warehouse whole (every entity recomputed), even with nothing new",
-        ),
+        "full_refresh": Param(False, type="boolean", description="recompute every entity"),
     },
 )
 def credit_warehouse():
