@@ -9,7 +9,8 @@ a verdict (new files, a new evaluation date) and skips the run otherwise. The pa
 `evaluation_date` (YYYY-MM-DD) rebuilds a given day; left empty, the run speaks for the
 date, in Asia/Shanghai, of its `run_after`. It is resolved once, in `build_candidate`, and
 passed on to dbt, the gate and the outbox.
-1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into the candidate schema.
+1. `build_candidate`: `dbt build` (seeds, models, dbt tests) into the candidate schema, incremental
+   (README "Incremental build"); the param `full_refresh` recomputes all, even with nothing new.
 2. `audit_candidate`: the Great Expectations gate on the candidate and the feeds
    (expectations/gx/, bounds in expectations/gate_policy.yml); Data Docs rebuilt.
 3. `publish_candidate`: one transaction swaps the candidate into `publish` and
@@ -58,19 +59,21 @@ CASES_ASSET = Asset(pipeline.cases_asset_uri())
             type=["null", "string"],
             format="date",
             description="the day to evaluate; empty: the run's date in Asia/Shanghai",
-        )
+        ),
+        "full_refresh": Param(False, type="boolean", description="recompute every entity"),
     },
 )
 def credit_warehouse():
     @task
     def build_candidate(params=None, dag_run=None) -> dict:
         day = pipeline.resolve_evaluation_date(params.get("evaluation_date"), dag_run.run_after)
-        if pipeline.build_reason(day) is None:
+        full_refresh = bool(params.get("full_refresh"))
+        if not full_refresh and pipeline.build_reason(day) is None:
             pipeline.complete_delivery()
             raise AirflowSkipException(
                 f"nothing new for {day} since the last attempt; the live publication stays"
             )
-        return pipeline.build_candidate(day)
+        return pipeline.build_candidate(day, full_refresh=full_refresh)
 
     @task
     def audit_candidate(candidate: dict) -> dict:

@@ -143,7 +143,12 @@ def cmd_run(args) -> int:
     with log_file.open("a") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "xinyong.app.orchestrate"],
-            env={**os.environ, **env, "XINYONG_PROGRESS_FD": str(write_fd)},
+            env={
+                **os.environ,
+                **env,
+                "XINYONG_PROGRESS_FD": str(write_fd),
+                orchestrate.FULL_REFRESH_ENV: "1" if args.full_refresh else "",
+            },
             pass_fds=(write_fd,),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -643,6 +648,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="run the daily pipeline through Airflow")
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the warehouse whole (every entity recomputed) instead of incrementally",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="latest publication, feed freshness, last run")

@@ -21,6 +21,8 @@ from xinyong.runtime.config import PROJECT_ROOT
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 WAREHOUSE_DAG = "credit_warehouse"
+# `xinyong run --full-refresh` tells its child: build even with nothing new, every entity recomputed.
+FULL_REFRESH_ENV = "XINYONG_FULL_REFRESH"
 
 
 def airflow_env(settings: config.Settings, warehouse_url: str) -> dict[str, str]:
@@ -168,7 +170,8 @@ def run_child() -> int:
             return 1
     # Resolved once here and handed to the DAG as its param, so the decision and the build agree.
     day = pipeline.resolve_evaluation_date(os.environ.get("XINYONG_EVALUATION_DATE"))
-    reason = pipeline.build_reason(day)
+    full_refresh = bool(os.environ.get(FULL_REFRESH_ENV))
+    reason = "full refresh requested" if full_refresh else pipeline.build_reason(day)
     if reason is None:
         live = pipeline.complete_delivery()
         # No warehouse DAG run: its last task (mails, department pages) runs here instead.
@@ -177,7 +180,7 @@ def run_child() -> int:
         return 0 if live else 1
     _progress({"event": "dag_start", "dag_id": WAREHOUSE_DAG, "reason": reason})
     t0 = time.time()
-    dag_run = bag.get_dag(WAREHOUSE_DAG).test(run_conf={"evaluation_date": day})
+    dag_run = bag.get_dag(WAREHOUSE_DAG).test(run_conf={"evaluation_date": day, "full_refresh": full_refresh})
     attempt = _latest_publication_attempt(url, started - 1)
     _progress(
         {

@@ -166,12 +166,15 @@ def complete_delivery() -> dict | None:
     return live
 
 
-def build_candidate(evaluation_date: str) -> dict:
-    """`dbt build` into the candidate schema for `evaluation_date` (from resolve_evaluation_date)."""
+def build_candidate(evaluation_date: str, full_refresh: bool = False) -> dict:
+    """`dbt build` into the candidate schema for `evaluation_date` (from resolve_evaluation_date):
+    incremental, or every entity recomputed with `full_refresh`."""
     settings, url = config.load(), warehouse_url()
     day = resolve_evaluation_date(evaluation_date)
     publication_id = publish.start(url, day)
-    result = build.build_candidate(url, settings, f"publication_{publication_id}", day)
+    result = build.build_candidate(
+        url, settings, f"publication_{publication_id}", day, full_refresh=full_refresh
+    )
     faults.inject("build:after_dbt")
     artifacts = {"dbt_target": str(result.target_path)}
     if not result.success:

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='changed_entities',
+        unique_key='uscc',
+        meta={'changed_key': 'uscc'},
+        indexes=[{'columns': ['uscc']}],
+    )
+}}
+-- depends_on: {{ ref('int_entities_changed') }}
 -- Score and tier of every market entity: the score picks the tier by threshold
 -- (seed credit_tiers); a rule with forces_tier caps it (D for 吊销, 重大税收违法失信主体 or a
 -- 严重 penalty inside its window; B, i.e. never A, for any penalty inside its window or a
@@ -14,6 +24,7 @@ scores as (
         max(forces_tier) as forced_tier,
         string_agg(distinct rule_id, ',' order by rule_id) filter (where forces_tier is not null) as forcing_rules
     from {{ ref('int_entity_rule_hits') }}
+    where {{ only_changed_entities('uscc') }}
     group by entity_key, uscc
 ),
 

@@ -1,6 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='changed_entities',
+        unique_key='uscc',
+        meta={'changed_key': 'uscc'},
+        indexes=[{'columns': ['uscc']}],
+    )
+}}
+-- depends_on: {{ ref('int_entities_changed') }}
 -- One row per market entity per scoring rule that applies to it, with the source record
 -- that triggered it. Everything the evaluation says about an entity starts here.
 -- Natural persons are never scored here: they get no public tier.
+-- Incremental by entity (macros/incremental_by_entity.sql): a daily build scores the
+-- entities in int_entities_changed only; every other CTE joins `entities`.
 
 with
 
@@ -9,7 +21,7 @@ entities as (
     select uscc, registration_status, established_on,
         register_source_file as source_file, register_source_row as source_row
     from {{ ref('int_entities_resolved') }}
-    where is_market_entity
+    where is_market_entity and {{ only_changed_entities('uscc') }}
 ),
 
 tax as (
@@ -97,8 +109,7 @@ registration as (
 registration_age as (
     select uscc, 'REG_AGE_5Y', 'entity_register', source_file, source_row, null::date
     from entities
-    where established_on <= {{ evaluation_date() }}
-        - {{ scoring_parameter('registration_age_years') }} * interval '1 year'
+    where {{ registration_age_reached('established_on') }}
 ),
 
 tax_grade as (
@@ -135,8 +146,7 @@ penalty_recency as (
 repair as (
     select uscc, 'REPAIR_DONE', repair_source_feed, repair_source_file, repair_source_row, repaired_on
     from penalties
-    where repaired_on <= {{ evaluation_date() }}
-        and repaired_on > {{ evaluation_date() }} - {{ scoring_parameter('repair_bonus_months') }} * interval '1 month'
+    where {{ repair_bonus_applies('repaired_on') }}
 ),
 
 parking_arrears as (
@@ -209,8 +219,7 @@ case_corrections as (
     from {{ ref('int_case_corrections') }} as corrections
     join entities on entities.uscc = corrections.record_key
     where corrections.record_kind = 'commitment_grey_list'
-        and corrections.decided_on > ({{ evaluation_date() }}
-            - {{ scoring_parameter('commitment_grey_list_months') }} * interval '1 month')::date
+        and {{ grey_list_correction_counts('corrections.decided_on') }}
 ),
 
 hits as (

@@ -1,7 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='changed_entities',
+        unique_key='entity_key',
+        meta={'changed_key': 'entity_key'},
+        indexes=[{'columns': ['entity_key']}],
+    )
+}}
+-- depends_on: {{ ref('int_entities_changed') }}
 -- Payment behaviour per car owner (unit by USCC, person by keyed hash) and the operator's
 -- per-owner payment score (智慧停车信用分), from the latest state of every record. An
 -- objection upheld or a repair granted by the credit office on the owner's row (audit.cases)
 -- settles the arrears of the records entered before its decision: they no longer count.
+-- Incremental by owner (macros/incremental_by_entity.sql): a daily build reads the records of
+-- the owners in int_entities_changed only (by the indexes on owner_uscc and owner_id_hash).
 
 with
 
@@ -14,6 +26,10 @@ reported_records as (
             and reminder_count >= {{ scoring_parameter('parking_arrears_min_reminders') }} as is_reported_arrears_after_reminders
     from {{ ref('int_parking_records_merged') }}
     where entered_at < {{ evaluation_date() }} + 1
+        {%- if is_incremental() and build_scope().kind == 'changed' %}
+        and (owner_uscc in (select uscc from {{ ref('int_entities_changed') }})
+            or owner_id_hash in (select id_number_hash from {{ ref('int_entities_changed') }}))
+        {%- endif %}
 ),
 
 corrections as (
@@ -60,3 +76,4 @@ select
         + paid_after_reminder_count * {{ scoring_parameter('parking_score_late_points') }}
     )::integer as parking_score
 from owners
+where {{ only_changed_entities('entity_key', 'entity_key') }}

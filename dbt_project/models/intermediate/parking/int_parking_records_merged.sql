@@ -5,8 +5,13 @@
         meta={'feed': 'parking'},
         on_schema_change='fail',
         indexes=[{'columns': ['file_id']}],
-        post_hook="create unique index if not exists {{ this.identifier }}_contract_key
-                   on {{ this }} ({{ contract_key('parking') | join(', ') }})",
+        post_hook=[
+            "create unique index if not exists {{ this.identifier }}_contract_key
+             on {{ this }} ({{ contract_key('parking') | join(', ') }})",
+            "create index if not exists {{ this.identifier }}_owner_uscc on {{ this }} (owner_uscc)",
+            "create index if not exists {{ this.identifier }}_owner_id_hash on {{ this }} (owner_id_hash)",
+            "create index if not exists {{ this.identifier }}_entered_at on {{ this }} (entered_at)",
+        ],
     )
 }}
 -- The latest version of every parking record (the key of connectors/parking.yml; macro
@@ -14,8 +19,11 @@
 -- files loaded since the last one (raw is indexed on _file_id; a feed's file ids grow, as
 -- its files load one at a time), so a daily delta costs in proportion to the delta. The
 -- intermediate schema is not swapped at publication, so this state survives publications.
--- A change of columns fails the build: rebuild once with --full-refresh.
+-- A change of columns fails the build: rebuild once with --full-refresh. The incremental
+-- build reads one owner's records (int_parking_owners_aggregated, int_entity_rule_hits) and
+-- the records of one day (int_entities_changed): indexed for both.
 
+-- depends_on: {{ ref('int_parking_owners_superseded') }}
 {% set key = contract_key('parking') | join(', ') %}
 {% set columns = [
     'record_no', 'plate_no', 'berth_no',

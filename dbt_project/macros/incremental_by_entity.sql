@@ -1,0 +1,121 @@
+{#
+  The incremental warehouse (README "Incremental build"). The per-entity models in the
+  `intermediate` schema (never swapped) are kept from one build to the next and rewritten
+  for the entities whose inputs changed (model int_entities_changed); the candidate marts
+  copy them. The state of the last successful build is one row of `intermediate.build_state`,
+  written by the on-run-end hook `record_build_state`:
+  - evaluation_date: the day it was built for (parking records entered after it did not count);
+  - parking_file_id: the newest parking file int_parking_records_merged held;
+  - project_checksum: of every seed (policy) and model file: policy or scoring changed means
+    every entity is recomputed, as it is with no state, --full-refresh, or an earlier date.
+#}
+
+{% macro intermediate_relation(identifier) -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=generate_schema_name('intermediate', none) | trim,
+        identifier=identifier)) }}
+{%- endmacro %}
+
+{% macro build_state_relation() -%}
+    {{ return(intermediate_relation('build_state')) }}
+{%- endmacro %}
+
+{# Seeds and models as dbt read them from disk (file checksums): any change of policy or of
+   the SQL behind the state means the kept rows no longer say what a full build would. #}
+{% macro project_checksum() -%}
+    {%- set parts = [] -%}
+    {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
+        {%- if node.resource_type in ('seed', 'model') -%}
+            {%- do parts.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(local_md5(parts | join(','))) }}
+{%- endmacro %}
+
+{#
+  'all' (recompute every entity) or 'changed' (only int_entities_changed), plus the state the
+  'changed' scope reads. Read from the state table, which changes only at the end of a run,
+  so every model of a run sees the same scope.
+#}
+{% macro build_scope() -%}
+    {%- set scope = {'kind': 'all', 'evaluation_date': none, 'parking_file_id': 0} -%}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return(scope) }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(
+            database=target.database, schema=build_state_relation().schema, identifier='build_state') -%}
+    {%- if relation is none -%}
+        {{ return(scope) }}
+    {%- endif -%}
+    {%- set rows = run_query("select evaluation_date::text, parking_file_id, project_checksum from " ~ relation) -%}
+    {%- if rows | length == 1
+            and rows[0][2] == project_checksum()
+            and rows[0][0] <= var('evaluation_date') | string -%}
+        {%- do scope.update({'kind': 'changed', 'evaluation_date': rows[0][0], 'parking_file_id': rows[0][1]}) -%}
+    {%- endif -%}
+    {{ return(scope) }}
+{%- endmacro %}
+
+{# In a per-entity incremental model: restrict to the changed entities, unless all are rebuilt. #}
+{% macro only_changed_entities(column, key_column='uscc') -%}
+    {%- if is_incremental() and build_scope().kind == 'changed' -%}
+        {{ column }} in (select {{ key_column }} from {{ ref('int_entities_changed') }} where {{ key_column }} is not null)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  Incremental strategy `changed_entities`: delete the rows of every changed entity (not only
+  of those that still have rows, as delete+insert would), then insert the entity's new rows;
+  with scope 'all', delete every row first. Model config: unique_key = the entity column,
+  meta: {changed_key: the column of int_entities_changed it matches (uscc or entity_key)}.
+#}
+{% macro get_incremental_changed_entities_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- if build_scope().kind == 'all' %}
+    delete from {{ target }};
+    {%- else %}
+    delete from {{ target }}
+    where {{ key }} in (
+        select {{ config.get('meta')['changed_key'] }} from {{ ref('int_entities_changed') }});
+    {%- endif %}
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }};
+{%- endmacro %}
+
+{#
+  on-run-end: a run that built every per-entity model records what it built from; a run in
+  which one of them failed (or only some ran) drops the state, so the next build recomputes
+  every entity instead of trusting rows half a run rewrote. A run that built none of them
+  (a selection) leaves it as it is.
+#}
+{% macro record_build_state(results) -%}
+    {%- if execute -%}
+        {%- set entity_models = [] -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.config.incremental_strategy == 'changed_entities' -%}
+                {%- do entity_models.append(node.unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set built = [] -%}
+        {%- set failed = [] -%}
+        {%- for result in results -%}
+            {%- if result.node.unique_id in entity_models or result.node.unique_id.endswith('.int_entities_changed') -%}
+                {%- do (built if result.status == 'success' else failed).append(result.node.unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set relation = build_state_relation() -%}
+        {%- if failed or (built and built | length < entity_models | length + 1) -%}
+            drop table if exists {{ relation }};
+        {%- elif built -%}
+            drop table if exists {{ relation }};
+            create table {{ relation }} as
+            select {{ evaluation_date() }} as evaluation_date,
+                (select coalesce(max(file_id), 0) from {{ intermediate_relation('int_parking_records_merged') }}) as parking_file_id,
+                '{{ project_checksum() }}'::text as project_checksum;
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
