@@ -24,12 +24,23 @@ CENTS_PER_MINUTE = 5
 MAX_DUE_CENTS = 6000  # a stay costs at most 60 元
 
 
+# Plates of five digits number 1.2 M (4 offices × 100,000 × plain or two new-energy
+# prefixes); a city's 2.6 M cars need the lettered serials real plates use (渝AQR123).
+DIGIT_PLATES = 1_200_000
+SERIAL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O, as on real plates
+
+
 def _plates(rng: random.Random, count: int, uniques: Uniques) -> list[str]:
-    """渝A12345 style, or 渝AD12345 for new-energy cars."""
+    """渝A12345 style, or 渝AD12345 for new-energy cars; past a quarter of the digit-only
+    space (a city), 渝AQR123 with two serial letters, so unique draws stay cheap."""
+    lettered = count > DIGIT_PLATES // 4
 
     def plate() -> str:
         city = rng.choices("ABDG", (50, 25, 15, 10))[0]
         energy = rng.choice("DF") if rng.random() < 0.25 else ""
+        if lettered:
+            serial = f"{rng.choice(SERIAL_LETTERS)}{rng.choice(SERIAL_LETTERS)}{rng.randint(0, 999):03d}"
+            return f"渝{city}{energy}{serial}"
         return f"渝{city}{energy}{rng.randint(0, 99999):05d}"
 
     return [uniques.draw(plate) for _ in range(count)]

@@ -775,3 +775,20 @@ def test_a_big_export_is_cut_into_files_within_the_contract_limits(tmp_path):
     split = whole.split(parts)
     assert [sorted(p.bad) for p in split] == [[2, 41], [2], [21]]
     assert [p.quirks for p in split] == [{}, {"quirk": [3]}, {}]
+
+
+def test_a_city_of_cars_gets_lettered_plates_the_contract_accepts():
+    """A city's 2.6 M cars outgrow the 1.2 M five-digit plates: drawing them must neither
+    loop for ever nor break the parking contract's plate check."""
+    import random
+    import re
+
+    from synthetic.codes import Uniques
+    from synthetic.feeds.parking import DIGIT_PLATES, _plates
+
+    count = DIGIT_PLATES // 4 + 1
+    plates = _plates(random.Random(1), count, Uniques())
+    contract_check = re.compile(r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")  # connectors/parking.yml
+    assert len(set(plates)) == count
+    assert all(contract_check.match(p) for p in plates)
+    assert any(not p[-5:].isdigit() for p in plates)
