@@ -22,6 +22,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import random
 import time
 from contextlib import contextmanager
 
@@ -236,14 +237,58 @@ def _readers_holding(cur, schemas: tuple[str, ...]) -> str:
     )
 
 
+def _wait_for_a_gap(cur, schemas: tuple[str, ...], seconds: float) -> None:
+    """Wait, for at most `seconds`, until no reader of `schemas` is inside a transaction of
+    several statements (between them, or at its second or later one). Such a reader may ask
+    next for a table the swap has already taken, and the try would wait for it in vain; a
+    try begun in a gap only waits for single statements, which end."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        cur.execute("select pg_stat_clear_snapshot()")  # the statistics snapshot lasts the transaction
+        cur.execute(
+            """select exists(select from pg_locks l join pg_class c on c.oid = l.relation
+                             join pg_namespace n on n.oid = c.relnamespace
+                             join pg_stat_activity a on a.pid = l.pid
+                             where n.nspname = any(%s) and l.granted and l.pid <> pg_backend_pid()
+                               and (a.state like 'idle in transaction%%' or a.xact_start < a.query_start))""",
+            (list(schemas),),
+        )
+        if not cur.fetchone()[0]:
+            return
+        time.sleep(0.01)
+
+
+def _lock_without_waiting(cur, lock: sql.Composed, seconds: float) -> bool:
+    """Try `lock` NOWAIT again and again for `seconds`: it takes all the tables in an instant
+    no reader holds any, or none, so it never holds one table while waiting for another
+    (the wait a reader mid-transaction can turn into a deadlock)."""
+    nowait = lock + sql.SQL(" nowait")
+    deadline = time.monotonic() + seconds
+    while True:
+        cur.execute("savepoint lock_without_waiting")
+        try:
+            cur.execute(nowait)
+        except psycopg2.errors.LockNotAvailable:
+            cur.execute("rollback to savepoint lock_without_waiting")
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+            continue
+        cur.execute("release savepoint lock_without_waiting")
+        return True
+
+
 def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None = None) -> int:
     """Take every table of `schemas` ACCESS EXCLUSIVE before the swap changes anything.
 
     Readers' open transactions finish first; new ones queue behind the swap and, once it
-    commits, read the new publication. Each try lasts at most half the server's
-    `deadlock_timeout`: a reader holding one table and waiting for another the swap has
-    taken is let through (the swap gives way, then tries again) before the server's
-    deadlock check would cancel either side. After `wait_seconds` in all, give up.
+    commits, read the new publication. Each try begins, if one comes within 2 s, in a gap
+    when no reader is inside a transaction of several statements, and first tries NOWAIT
+    for 0.3 s (all tables in an instant no reader holds one). Then it queues, for at most
+    half the server's `deadlock_timeout`: a reader holding one table and waiting for
+    another the swap has taken is let through (the swap gives way, then tries again)
+    before the server's deadlock check would cancel either side. After `wait_seconds` in
+    all, give up.
     Returns the number of tries."""
     cur.execute(
         """select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -258,13 +303,17 @@ def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None 
     cur.execute("show statement_timeout")
     statement_timeout = cur.fetchone()[0]
     deadline = time.monotonic() + (READER_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+    lock = sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables))
     tries = 0
     while True:
         tries += 1
+        _wait_for_a_gap(cur, schemas, min(2.0, max(0.0, deadline - time.monotonic())))
+        if _lock_without_waiting(cur, lock, seconds=0.3):
+            return tries
         cur.execute("savepoint lock_out_readers")
         cur.execute("select set_config('statement_timeout', %s, true)", (f"{try_ms}ms",))
         try:
-            cur.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables)))
+            cur.execute(lock)
         except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable):
             cur.execute("rollback to savepoint lock_out_readers")
             if time.monotonic() >= deadline:
@@ -272,7 +321,9 @@ def _lock_out_readers(cur, schemas: tuple[str, ...], wait_seconds: float | None 
                     f"readers kept transactions open on {', '.join(schemas)} for longer than the swap waits "
                     f"({tries} tries): {_readers_holding(cur, schemas)}; the live publication was not changed"
                 ) from None
-            time.sleep(min(1.0, 0.02 * tries))  # the readers queued behind this try go first
+            # The readers queued behind this try go first; a random pause keeps the tries out
+            # of step with readers that loop (each try's failure would set their rhythm).
+            time.sleep(random.uniform(0.5, 1.0) * min(1.0, 0.02 * tries))
             continue
         cur.execute("select set_config('statement_timeout', %s, true)", (statement_timeout,))
         cur.execute("release savepoint lock_out_readers")
