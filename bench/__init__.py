@@ -17,6 +17,11 @@ decorated functions and add it to `bench.run.MODULES`.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,3 +72,56 @@ def derived(name: str, title: str, target: str = "", scales: tuple[str, ...] = D
         return func
 
     return register
+
+
+@dataclass(frozen=True)
+class AirflowRun:
+    wall: float  # seconds, the orchestrating child process end to end
+    tasks: dict[tuple[str, str], float]  # (dag_id, task_id) -> seconds, this run's task instances
+
+    def of_dag(self, dag_id: str) -> dict[str, float]:
+        return {task: seconds for (dag, task), seconds in self.tasks.items() if dag == dag_id}
+
+
+def airflow_run(settings, warehouse_url: str, log: Path) -> AirflowRun:
+    """`xinyong run`'s child (`python -m xinyong.app.orchestrate`: the feed DAGs, then
+    credit_warehouse, by dag.test) in the Airflow environment of `settings`, its output
+    appended to `log`. Task durations come from Airflow's sqlite metadata. A run that did not
+    publish measures nothing: raises when the child fails or a task did not succeed (a stale
+    feed's freshness check excepted: the orchestrator builds anyway)."""
+    from xinyong.app import orchestrate
+
+    env = orchestrate.airflow_env(settings, warehouse_url)
+    env["XINYONG_LANDING_SETTLE_SECONDS"] = str(settings.landing_settle_seconds)
+    meta = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if not meta.startswith("sqlite:///"):
+        raise RuntimeError(f"the bench reads task durations from a sqlite Airflow database, not {meta}")
+    orchestrate.ensure_airflow_db(env, log)
+    started, clock = time.time(), time.perf_counter()
+    with log.open("a") as out:
+        child = subprocess.run(
+            [sys.executable, "-m", "xinyong.app.orchestrate"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    wall = time.perf_counter() - clock
+    with sqlite3.connect(meta.removeprefix("sqlite:///")) as db:
+        rows = db.execute(
+            "select dag_id, task_id, duration, state from task_instance "
+            "where start_date >= datetime(?, 'unixepoch')",
+            (started,),
+        ).fetchall()
+    failed = sorted(
+        f"{dag}.{task}"
+        for dag, task, _, state in rows
+        if state not in ("success", "skipped")
+        and not (task == orchestrate.FRESHNESS_TASK and dag != orchestrate.WAREHOUSE_DAG)
+    )
+    if child.returncode != 0 or failed:
+        raise RuntimeError(
+            f"the Airflow run failed (exit code {child.returncode}"
+            f"{'; tasks ' + ', '.join(failed) if failed else ''}); see {log}"
+        )
+    return AirflowRun(wall, {(dag, task): duration or 0.0 for dag, task, duration, _ in rows})

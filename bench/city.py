@@ -30,7 +30,6 @@ import inspect
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import Context, derived, measurement
+from bench import Context, airflow_run, derived, measurement
 from synthetic.manifest import MANIFEST_NAME
 
 DATABASE = "bench_city"
@@ -181,42 +180,14 @@ def _manifest(ctx: Context) -> dict:
 
 def _airflow_run(ctx: Context, settings, landing_files: list[tuple[Path, str]]) -> dict:
     """The files into the landing folder, then `xinyong run`'s child (feed DAGs, then
-    credit_warehouse; dag.test, as `xinyong run` does): wall time and task durations."""
-    import sqlite3
-
-    from xinyong.app import orchestrate
-
+    credit_warehouse): wall time and task durations ("dag.task")."""
     for source, feed in landing_files:
         target = settings.landing / feed / source.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     settings.landing.mkdir(parents=True, exist_ok=True)
-    env = orchestrate.airflow_env(settings, ctx.warehouse_url)
-    env["XINYONG_LANDING_SETTLE_SECONDS"] = "0"
-    log = work_dir(ctx) / "airflow.log"
-    orchestrate.ensure_airflow_db(env, log)
-    started = time.time()
-    with log.open("a") as out:
-        subprocess.run(
-            [sys.executable, "-m", "xinyong.app.orchestrate"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    wall = time.time() - started
-    meta = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
-    with sqlite3.connect(meta) as db:
-        rows = db.execute(
-            "select dag_id, task_id, duration, state from task_instance "
-            "where start_date >= datetime(?, 'unixepoch')",
-            (started,),
-        ).fetchall()
-    tasks = {f"{dag}.{task}": round(duration or 0.0, 1) for dag, task, duration, _ in rows}
-    failed = sorted(f"{dag}.{task}" for dag, task, _, state in rows if state not in ("success", "skipped"))
-    if failed:  # a run that did not publish measures nothing
-        raise RuntimeError(f"tasks failed: {', '.join(failed)}; see {log}")
-    return {"wall": wall, "tasks": tasks}
+    run = airflow_run(settings, ctx.warehouse_url, work_dir(ctx) / "airflow.log")
+    return {"wall": run.wall, "tasks": {f"{dag}.{task}": round(s, 1) for (dag, task), s in run.tasks.items()}}
 
 
 def _publication(ctx: Context) -> dict | None:

@@ -7,13 +7,12 @@ import datetime
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench import Context, derived, measurement
+from bench import Context, airflow_run, derived, measurement
 from synthetic.manifest import MANIFEST_NAME
 
 EVALUATION_DATE = "2026-11-22"
@@ -117,30 +116,12 @@ def _time_split(ctx: Context, label: str, slowest: int = 8) -> dict:
 
 
 def _airflow_build(ctx: Context) -> dict:
-    """The credit_warehouse DAG through Airflow (dag.test, as `xinyong run` does)."""
+    """The credit_warehouse DAG through Airflow (dag.test, as `xinyong run` does): the
+    child's wall time and the DAG's task durations."""
     from xinyong.app import orchestrate
 
-    settings = _settings(ctx)
-    env = orchestrate.airflow_env(settings, ctx.warehouse_url)
-    log = ctx.scratch / "airflow.log"
-    orchestrate.ensure_airflow_db(env, log)
-    started = time.perf_counter()
-    with log.open("a") as out:
-        subprocess.run(
-            [sys.executable, "-m", "xinyong.app.orchestrate"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    wall = time.perf_counter() - started
-    meta = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
-    with sqlite3.connect(meta) as db:
-        durations = dict(
-            db.execute("""select task_id, duration from task_instance
-                                       where dag_id = 'credit_warehouse'""").fetchall()
-        )
-    return {"wall": wall, "tasks": durations}
+    run = airflow_run(_settings(ctx), ctx.warehouse_url, ctx.scratch / "airflow.log")
+    return {"wall": run.wall, "tasks": run.of_dag(orchestrate.WAREHOUSE_DAG)}
 
 
 @measurement(

@@ -234,6 +234,34 @@ def write_csv_parts(
     return parts
 
 
+def write_xlsx_parts(
+    folder: Path,
+    feed: str,
+    day: Date,
+    layout: Layout,
+    rows: Iterable[Row],
+    total: int,
+    on_row: Callable[[int], None] | None = None,
+) -> list[tuple[str, int, int]]:
+    """The `total` rows in one workbook, or at city scale in several (_2, _3...), each within
+    the contract's limits (xlsx_rows_per_part). (file name, first row, rows) per workbook;
+    on_row counts across them."""
+    rows_per_part, remaining = xlsx_rows_per_part(layout, iter(rows))
+    parts = []
+    for seq, first, count in xlsx_parts(total, rows_per_part):
+        name = file_name(feed, day, seq, "xlsx")
+        written = write_xlsx(
+            folder / name,
+            layout,
+            islice(remaining, count),
+            count,
+            day,
+            on_row=None if on_row is None else lambda done, first=first: on_row(first + done),
+        )
+        parts.append((name, first, written))
+    return parts
+
+
 def write_xlsx(
     path: Path,
     layout: Layout,

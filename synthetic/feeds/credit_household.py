@@ -8,13 +8,12 @@ overdue loan) follow the shares the world planned per village.
 from __future__ import annotations
 
 import random
-from itertools import islice
 
 from synthetic.manifest import FileReport
 from synthetic.names import FARM_PRODUCTS
 from synthetic.quirks import PADDED_SHARE, pad, pick, share
 from synthetic.run import Run
-from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts, xlsx_rows_per_part
+from synthetic.writers import Layout, write_xlsx_parts
 
 FEED = "credit_household"
 
@@ -67,20 +66,18 @@ def write(run: Run) -> list[FileReport]:
                 "rating_year": year,
             }
 
-    reports, remaining, on_row = [], rows(), run.progress.counter(FEED, len(households))
-    rows_per_part, remaining = xlsx_rows_per_part(Layout(FEED), remaining)
-    for seq, first, count in xlsx_parts(len(households), rows_per_part):
-        name = file_name(FEED, as_of, seq, "xlsx")
-        report = FileReport(FEED, name, "data", "xlsx", "")
+    reports = []
+    for name, first, count in write_xlsx_parts(
+        run.folder(FEED),
+        FEED,
+        as_of,
+        Layout(FEED),
+        rows(),
+        len(households),
+        on_row=run.progress.counter(FEED, len(households)),
+    ):
+        report = FileReport(FEED, name, "data", "xlsx", "", rows=count)
         for index in sorted(i for i in padded if first <= i < first + count):
             report.mark_quirk(index - first, "padded_whitespace")
-        report.rows = write_xlsx(
-            run.folder(FEED) / name,
-            Layout(FEED),
-            islice(remaining, count),
-            count,
-            as_of,
-            on_row=lambda done, first=first: on_row(first + done),
-        )
         reports.append(report)
     return reports

@@ -9,14 +9,13 @@ a domain that is not one of the 16 (城市管理).
 from __future__ import annotations
 
 import datetime
-from itertools import islice
 
 from synthetic.agencies import supervisor
 from synthetic.dates import DAY, skewed_date
 from synthetic.manifest import FileReport
 from synthetic.quirks import pick, share
 from synthetic.run import Run
-from synthetic.writers import Layout, file_name, write_xlsx, xlsx_parts, xlsx_rows_per_part
+from synthetic.writers import Layout, write_xlsx_parts
 
 FEED = "domain_rating"
 RATED_SHARE = 0.15  # of the subjects a domain supervises
@@ -82,23 +81,21 @@ def write(run: Run) -> list[FileReport]:
                 "rater_uscc": rater.uscc,
             }
 
-    reports, remaining, on_row = [], rows(), run.progress.counter(FEED, len(ratings))
-    rows_per_part, remaining = xlsx_rows_per_part(Layout(FEED), remaining)
-    for seq, first, count in xlsx_parts(len(ratings), rows_per_part):
-        name = file_name(FEED, as_of, seq, "xlsx")
-        report = FileReport(FEED, name, "data", "xlsx", "")
+    reports = []
+    for name, first, count in write_xlsx_parts(
+        run.folder(FEED),
+        FEED,
+        as_of,
+        Layout(FEED),
+        rows(),
+        len(ratings),
+        on_row=run.progress.counter(FEED, len(ratings)),
+    ):
+        report = FileReport(FEED, name, "data", "xlsx", "", rows=count)
         for index in range(first, first + count):
             if index in unknown:
                 report.mark_bad(index - first, "unknown_domain")
             if ratings[index][6] is None:
                 report.mark_quirk(index - first, "no_expiry")
-        report.rows = write_xlsx(
-            run.folder(FEED) / name,
-            Layout(FEED),
-            islice(remaining, count),
-            count,
-            as_of,
-            on_row=lambda done, first=first: on_row(first + done),
-        )
         reports.append(report)
     return reports

@@ -137,6 +137,11 @@ def test_b_to_d_raises_one_warning_routed_to_the_tax_bureau_and_the_credit_offic
     assert written.parent == tax.outbox(two_publications["settings"]) / "warnings"
     assert uscc in written.read_text(encoding="utf-8-sig")
     assert set(two_publications["second"]["artifacts"]["risk_warnings"]) == {"tax", "credit_office"} | domains
+    # the report counts them in the database: one warning, once for each of its recipients
+    report = Path(two_publications["second"]["artifacts"]["report"]).read_text(encoding="utf-8")
+    assert "风险预警：1 条" in report
+    per_department = report.split('id="warnings-per-department"')[1].split("</table>")[0]
+    assert per_department.count("<td>1</td>") == len({"credit_office", "tax"} | domains)
 
 
 def test_one_mail_per_recipient_and_none_on_a_rerun(two_publications, smtp_inbox):

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TextIO
 
 from xinyong.ingest import contracts, departments
 from xinyong.publication import outbox, publish
@@ -56,35 +59,43 @@ def path(settings: config.Settings, agreement: dict[str, str], publication_id: i
     return outbox.root(settings) / FEED / agreement["outbox_folder"] / f"{FEED}_{day}_{publication_id}.csv"
 
 
-def own_entries(cur, schema: str = LIVE) -> list[dict[str, str]]:
-    """One record per subject and list of the district's own red and black lists in `schema`."""
-    cur.execute(
-        f"""select 'red' as side, uscc, entity_name, reason_code, reason, start_date, end_date
-            from "{schema}".red_list where source_region is null
-            union all
-            select 'black', uscc, entity_name, reason_code, reason, start_date, end_date
-            from "{schema}".black_list where source_region is null
-            order by 2, 4, 6"""
-    )
-    merged: dict[tuple[str, str], dict] = {}
-    for _, uscc, name, code, reason, start, end in cur.fetchall():
-        list_type, list_name = LIST_NAMES[code]
-        entry = merged.setdefault(
-            (uscc, list_name),
-            {
-                "list_type": list_type,
-                "list_name": list_name,
-                "uscc": uscc,
-                "subject_name": name,
-                "reasons": [],
-                "listed_on": start,
-                "ends": [],
-            },
+def own_entries(cur, schema: str = LIVE) -> Iterator[dict]:
+    """One record per subject and list of the district's own red and black lists in `schema`,
+    read a batch at a time from a server-side cursor in `cur`'s transaction (the lists grow
+    with the warehouse); a subject's records come once all its rows are read."""
+    with cur.connection.cursor(name="exchange_lists_own_entries") as source:
+        source.itersize = outbox.BATCH_ROWS
+        source.execute(
+            f"""select 'red' as side, uscc, entity_name, reason_code, reason, start_date, end_date
+                from "{schema}".red_list where source_region is null
+                union all
+                select 'black', uscc, entity_name, reason_code, reason, start_date, end_date
+                from "{schema}".black_list where source_region is null
+                order by 2, 4, 6"""
         )
-        entry["reasons"].append(reason)
-        entry["listed_on"] = min(entry["listed_on"], start)
-        entry["ends"].append(end)
-    return list(merged.values())
+        merged: dict[str, dict] = {}  # list name -> record, of one subject (rows come by uscc)
+        subject = None
+        for _, uscc, name, code, reason, start, end in source:
+            if uscc != subject:
+                yield from merged.values()
+                merged, subject = {}, uscc
+            list_type, list_name = LIST_NAMES[code]
+            entry = merged.setdefault(
+                list_name,
+                {
+                    "list_type": list_type,
+                    "list_name": list_name,
+                    "uscc": uscc,
+                    "subject_name": name,
+                    "reasons": [],
+                    "listed_on": start,
+                    "ends": [],
+                },
+            )
+            entry["reasons"].append(reason)
+            entry["listed_on"] = min(entry["listed_on"], start)
+            entry["ends"].append(end)
+        yield from merged.values()
 
 
 def _has_sources(cur, schema: str = LIVE) -> bool:
@@ -99,47 +110,53 @@ def _has_sources(cur, schema: str = LIVE) -> bool:
 def write(
     warehouse_url: str, settings: config.Settings, publication_id: int, evaluation_date
 ) -> dict[str, Path]:
-    """Write the district's lists for every agreement; returns {agreement_no: file}."""
+    """Write the district's lists for every agreement, all files in one pass over the lists;
+    returns {agreement_no: file}."""
+    columns = {c.name: c.header for c in contracts.load(FEED).columns}
+    decider = departments.sender(FEED)
+    targets = {a["agreement_no"]: path(settings, a, publication_id, evaluation_date) for a in agreements()}
     with publish.live_snapshot(warehouse_url, publication_id) as cur:
         if not _has_sources(cur):  # a publication built before the lists carried their region
             return {}
-        entries = own_entries(cur)
-    columns = {c.name: c.header for c in contracts.load(FEED).columns}
-    decider = departments.sender(FEED)
-    written = {}
-    for agreement in agreements():
-        rows = [
-            {
-                "list_type": e["list_type"],
-                "list_name": e["list_name"],
-                "uscc": e["uscc"],
-                "subject_name": e["subject_name"],
-                "reason": "；".join(dict.fromkeys(e["reasons"])),
-                "listed_on": e["listed_on"],
-                "valid_until": "" if None in e["ends"] else max(e["ends"]),
-                "removed_on": "",
-                "decider": decider.name,
-                "decider_uscc": decider.uscc,
-                "source_region": agreement["own_region"],
-                "agreement_no": agreement["agreement_no"],
-            }
-            for e in entries
-        ]
-        target = path(settings, agreement, publication_id, evaluation_date)
-        written[agreement["agreement_no"]] = _write_atomically(target, columns, rows)
-    return written
+        with ExitStack() as files:
+            writers = []
+            for agreement in agreements():
+                handle = files.enter_context(_partial(targets[agreement["agreement_no"]]))
+                writer = csv.writer(handle)
+                writer.writerow(columns.values())
+                writers.append((agreement, writer))
+            for e in own_entries(cur):
+                row = {
+                    "list_type": e["list_type"],
+                    "list_name": e["list_name"],
+                    "uscc": e["uscc"],
+                    "subject_name": e["subject_name"],
+                    "reason": "；".join(dict.fromkeys(e["reasons"])),
+                    "listed_on": e["listed_on"],
+                    "valid_until": "" if None in e["ends"] else max(e["ends"]),
+                    "removed_on": "",
+                    "decider": decider.name,
+                    "decider_uscc": decider.uscc,
+                }
+                for agreement, writer in writers:
+                    row.update(source_region=agreement["own_region"], agreement_no=agreement["agreement_no"])
+                    writer.writerow([row[name] for name in columns])
+    for target in targets.values():
+        os.replace(_partial_path(target), target)
+    return targets
 
 
-def _write_atomically(target: Path, columns: dict[str, str], rows: list[dict]) -> Path:
+def _partial_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}")
+
+
+@contextmanager
+def _partial(target: Path) -> Iterator[TextIO]:
+    """The file written under a hidden name beside `target`, synced when done; renamed by the caller."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.tmp-*"):  # left by a killed writer
         stale.unlink(missing_ok=True)
-    partial = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    with partial.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns.values())
-        writer.writerows([row[name] for name in columns] for row in rows)
+    with _partial_path(target).open("w", encoding="utf-8-sig", newline="") as fh:
+        yield fh
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(partial, target)
-    return target

@@ -24,6 +24,7 @@ from xinyong.runtime import config, faults, pages, warehouse
 TIERS = ("A", "B", "C", "D")
 TIER_NAMES = {"A": "诚信", "B": "良好", "C": "警示", "D": "失信"}
 TIER_COLOURS = {"A": "#2e7d32", "B": "#1565c0", "C": "#ef6c00", "D": "#c62828"}
+SHOWN_ENTRIES = 100  # of a list or of the warnings on the page; their counts cover all
 
 
 def path(settings: config.Settings, publication_id: int) -> Path:
@@ -106,11 +107,16 @@ def _commitments(cur, new: str | None, old: str | None) -> dict | None:
     reasons = dict(cur.fetchall())
     cur.execute(f'select count(*) filter (where is_due_soon) from "{new}".commitment_status')
     due_soon = cur.fetchone()[0]
-    lists = {}
+    lists = {}  # kind: (entries, the first SHOWN_ENTRIES of them): a list grows with the warehouse
     for kind in ("red", "grey"):
-        cur.execute(f"""select uscc, entity_name, reason, start_date, end_date
-                        from "{new}".commitment_{kind}_list order by start_date, uscc""")
-        lists[kind] = cur.fetchall()
+        cur.execute(f'select count(*) from "{new}".commitment_{kind}_list')
+        count = cur.fetchone()[0]
+        cur.execute(
+            f"""select uscc, entity_name, reason, start_date, end_date
+                from "{new}".commitment_{kind}_list order by start_date, uscc limit %s""",
+            (SHOWN_ENTRIES,),
+        )
+        lists[kind] = (count, cur.fetchall())
     recipients = {d.department_code: d for d in departments.recipients()}
     per_department = [
         (recipients[code], {name: sum(1 for n, _ in entries if n == name) for name in commitment_lists.LISTS})
@@ -141,26 +147,25 @@ STATUS_TEXT = {
 
 
 def _warnings(cur, schema: str | None) -> dict | None:
-    """The risk warnings of a publication: per kind, per department, and the first 100."""
+    """The risk warnings of a publication: counted per kind and per department in the
+    database, and the first SHOWN_ENTRIES (the warnings grow with the warehouse)."""
     if not schema or not risk_warnings.exists(cur, schema):
         return None
-    entries = risk_warnings.read(cur, schema)
+    table = f'"{schema}".{risk_warnings.TABLE}'
+    cur.execute(f"select title, count(*) from {table} group by title")
+    kinds = dict(cur.fetchall())
+    # a warning goes to every department of its recipients ('|'-separated codes), as per_department routes it
+    cur.execute(f"""select code, count(*) from {table},
+                    unnest(string_to_array(recipients, '|')) as code where code <> '' group by code""")
     names = {d.department_code: d.name for d in departments.recipients()}
-    kinds: dict[str, int] = {}
-    for w in entries:
-        kinds[w["title"]] = kinds.get(w["title"], 0) + 1
     per_department = sorted(
-        (
-            (names.get(code, code), len(items))
-            for code, items in risk_warnings.per_department(entries).items()
-        ),
-        key=lambda item: (-item[1], item[0]),
+        ((names.get(code, code), n) for code, n in cur.fetchall()), key=lambda item: (-item[1], item[0])
     )
     return {
-        "count": len(entries),
+        "count": sum(kinds.values()),
         "kinds": sorted(kinds.items()),
         "departments": per_department,
-        "entries": entries[:100],
+        "entries": risk_warnings.read(cur, schema, limit=SHOWN_ENTRIES),
         "columns": risk_warnings.COLUMNS[:9],
     }
 

@@ -50,12 +50,15 @@ def exists(cur, schema: str = LIVE) -> bool:
     return cur.fetchone()[0]
 
 
-def read(cur, schema: str = LIVE) -> list[dict]:
-    """Every warning of a publication's schema (none when it has no such table)."""
+def read(cur, schema: str = LIVE, limit: int | None = None) -> list[dict]:
+    """Every warning of a publication's schema, or the first `limit` (none when it has no such table)."""
     if not exists(cur, schema):
         return []
     names = ", ".join(column for _, column in COLUMNS)
-    cur.execute(f'select {names} from "{schema}".{TABLE} order by kind, uscc nulls last, warning_key')
+    cur.execute(
+        f'select {names} from "{schema}".{TABLE} order by kind, uscc nulls last, warning_key limit %s',
+        (limit,),
+    )
     return [dict(zip((c for _, c in COLUMNS), row, strict=True)) for row in cur.fetchall()]
 
 
