@@ -1,9 +1,12 @@
 import codecs
+import datetime as dt
 
 import openpyxl
+import pytest
 
 from tests.conftest import SAMPLES
-from xinyong.ingest.readers import CopyStream, TableFile, detect_encoding
+from xinyong.ingest.contracts import Limits
+from xinyong.ingest.readers import CopyStream, TableFile, UnreadableFile, detect_encoding
 
 
 def test_encodings_are_told_apart_by_the_bytes(tmp_path):
@@ -51,3 +54,36 @@ def test_copy_stream_delivers_all_bytes_in_small_reads():
     while chunk := stream.read(7):
         data += chunk
     assert data.decode() == "甲,1\n" + "乙,2\n" * 1000
+
+
+def test_xlsx_cells_read_as_a_clerk_sees_them(tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["统一社会信用代码", 2025, "日期", "时间", "是否", "金额", "公式"])
+    sheet.append(
+        [915001152909934000, 2025, dt.date(2026, 3, 5), dt.datetime(2026, 3, 5, 12, 30), True, 1.5, "=1+1"]
+    )
+    sheet.append([])  # a blank row: skipped, the next keeps its sheet row number
+    sheet.append(["935001156A27805D21", 2025.0, dt.datetime(2026, 3, 5), None, False, -0.0, None])
+    book.save(tmp_path / "x.xlsx")
+    header, *rows = TableFile(tmp_path / "x.xlsx").rows(code_positions={0, 1})
+    assert header == ["统一社会信用代码", "2025", "日期", "时间", "是否", "金额", "公式"]
+    assert [(r.number, r.cells, r.numeric_code_cells) for r in rows] == [
+        (2, ["915001152909933952", "2025", "2026-03-05", "2026-03-05 12:30:00", "是", "1.5", ""], [0, 1]),
+        (4, ["935001156A27805D21", "2025", "2026-03-05", "", "否", "0", ""], [1]),
+    ]
+
+
+def test_xlsx_sheet_past_max_rows_or_sparse_is_refused_before_calamine_holds_it(tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["统一社会信用代码", "主体名称"])
+    sheet.cell(row=12, column=1, value="x")
+    book.save(tmp_path / "long.xlsx")
+    with pytest.raises(UnreadableFile, match="行的上限"):
+        list(TableFile(tmp_path / "long.xlsx", Limits(max_rows=10)).rows(set()))
+    sheet.cell(row=12, column=1, value=None)
+    sheet.cell(row=1_000_000, column=16_384, value="远处")  # a grid of 16 billion cells
+    book.save(tmp_path / "sparse.xlsx")
+    with pytest.raises(UnreadableFile, match="远超其内容"):
+        list(TableFile(tmp_path / "sparse.xlsx").rows(set()))

@@ -195,47 +195,136 @@ class TableFile:
             csv.field_size_limit(previous)
 
     def _xlsx_rows(self, code_positions: set[int]):
-        from zipfile import BadZipFile
-
-        import openpyxl
+        # Calamine (Rust) parses the sheet several times faster than openpyxl, but holds it
+        # whole, as a dense grid from its first to its last cell: the sheet's extent is
+        # bounded first from its XML (see `xlsx_sheet_extent`), so neither a sheet past
+        # max_rows nor a few cells far apart cost memory.
+        import python_calamine
 
         limit, last_row = self.limits.max_cell_chars, self.limits.max_rows + 1
         try:
-            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except (BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise UnreadableFile(f"无法打开 Excel 文件：{exc}") from None
+            book = python_calamine.CalamineWorkbook.from_path(self.path)
+        except (python_calamine.CalamineError, OSError, ValueError) as exc:
+            raise UnreadableFile(f"无法打开 Excel 文件：{str(exc)[:80]}") from None
         try:
-            sheet = book.worksheets[0]
-            rows = sheet.iter_rows(values_only=True)
-            header = next(rows, None)
-            if header is None:
+            first = next(
+                (
+                    i
+                    for i, m in enumerate(book.sheets_metadata)
+                    if m.typ == python_calamine.SheetTypeEnum.WorkSheet
+                ),
+                None,
+            )
+            if first is None:
                 raise UnreadableFile("工作表为空")
-            header = [("" if h is None else str(h)) for h in header]
+            rows_bound, columns_bound = xlsx_sheet_extent(self.path, first)
+            if rows_bound > last_row:
+                raise UnreadableFile(
+                    f"工作表超过 {self.limits.max_rows:,} 行的上限，文件未加载；请拆分后重新上传"
+                )
+            if rows_bound * columns_bound > XLSX_MAX_CELLS:
+                raise UnreadableFile(
+                    f"工作表的单元格范围（{rows_bound:,} 行 × {columns_bound:,} 列）远超其内容，未读取；"
+                    "请删除远处的空白格式或另存为 CSV 后重新上传"
+                )
+            try:
+                sheet = book.get_sheet_by_index(first)
+            except python_calamine.CalamineError as exc:
+                raise UnreadableFile(f"无法读取 Excel 工作表：{str(exc)[:80]}") from None
+            if sheet.start is None:
+                raise UnreadableFile("工作表为空")
+            (top, left), (bottom, right) = sheet.start, sheet.end
+            if bottom + 1 > last_row:  # the bound above guards memory; this, the exact count
+                raise UnreadableFile(
+                    f"工作表超过 {self.limits.max_rows:,} 行的上限，文件未加载；请拆分后重新上传"
+                )
+            # Calamine's grid starts at the first cell: rows and columns before it are empty.
+            width, pad = right + 1, [""] * left
+            rows = sheet.iter_rows()
+            header = [header_text(h) for h in next(rows)] if top == 0 else [""] * width
+            if left:
+                header = pad + header
             if any(len(h) > limit for h in header):
                 raise cell_too_long(self.limits, 1)
             yield header
-            for number, values in enumerate(rows, start=2):
-                if number > last_row:  # counted as the sheet is streamed: the rest is never parsed
-                    raise UnreadableFile(
-                        f"工作表超过 {self.limits.max_rows:,} 行的上限，文件未加载；请拆分后重新上传"
-                    )
-                if all(v is None or str(v).strip() == "" for v in values):
+            for number, values in enumerate(rows, start=top + 2 if top == 0 else top + 1):
+                texts = [cell_text(v) for v in values]
+                if not any(t.strip() for t in texts):
                     continue
-                row = Row(number, [])
-                for pos, value in enumerate(values):
-                    if (
-                        pos in code_positions
-                        and isinstance(value, (int, float))
-                        and not isinstance(value, bool)
-                    ):
+                row = Row(number, pad + texts if left else texts)
+                for pos in code_positions:
+                    value = values[pos - left] if left <= pos < width else ""
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
                         row.numeric_code_cells.append(pos)
-                    text = cell_text(value)
-                    if len(text) > limit:
-                        raise cell_too_long(self.limits, number)
-                    row.cells.append(text)
+                if max(map(len, texts)) > limit:
+                    raise cell_too_long(self.limits, number)
                 yield row
         finally:
             book.close()
+
+
+XLSX_MAX_CELLS = 40_000_000  # a sheet's grid (rows × columns) held at most: about 1.3 GB in calamine
+_XLSX_ROW_REF = re.compile(rb"<row\b[^>]*?\sr=\"(\d+)\"")
+_XLSX_WIDE_REF = re.compile(rb"<c\b[^>]*?\sr=\"([A-Z]{2,3})[0-9]")  # cells past column Z
+
+
+def xlsx_sheet_extent(path: Path, index: int) -> tuple[int, int]:
+    """Upper bounds of the rows and columns a reader's grid of the workbook's `index`-th sheet
+    spans, from one streamed pass over the sheet's XML (1 MiB at a time): the last row and
+    column any reference names, plus the rows and cells that carry no reference (a reader
+    places those after the one before)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive, archive.open(_xlsx_sheet_member(archive, index)) as xml:
+        last_row, last_column = 0, 26
+        rows = row_references = cells = references = 0
+        carry = b""
+        while chunk := xml.read(CHUNK):
+            data = carry + chunk
+            cut = data.rfind(b"<")  # a tag is never split between two passes
+            data, carry = data[:cut], data[cut:]
+            rows += data.count(b"<row")
+            cells += data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
+            references += data.count(b' r="')
+            numbers = _XLSX_ROW_REF.findall(data)
+            if numbers:
+                last_row = max(last_row, *map(int, numbers))
+                row_references += len(numbers)
+            for letters in _XLSX_WIDE_REF.findall(data):
+                last_column = max(last_column, _column_index(letters))
+    cell_references = references - row_references
+    return last_row + max(0, rows - row_references), last_column + max(0, cells - cell_references)
+
+
+def _column_index(letters: bytes) -> int:
+    """1 for A, 27 for AA."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index
+
+
+def _xlsx_sheet_member(archive, index: int) -> str:
+    """The archive member holding the workbook's `index`-th sheet (workbook order, as calamine
+    counts), found through the workbook's relationships."""
+    import posixpath
+    import xml.etree.ElementTree as ET
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    relation = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    try:
+        sheets = ET.fromstring(archive.read("xl/workbook.xml")).iter(f"{main}sheet")
+        wanted = [s.get(relation) for s in sheets][index]
+        links = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        target = next(r.get("Target") for r in links if r.get("Id") == wanted)
+    except (KeyError, IndexError, StopIteration, ET.ParseError) as exc:
+        raise UnreadableFile(f"无法打开 Excel 文件：{str(exc)[:80]}") from None
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+
+
+def header_text(value) -> str:
+    """A header cell as text: a number Excel stored for a header reads as it shows."""
+    return cell_text(value) if isinstance(value, float) else ("" if value is None else str(value))
 
 
 def cell_text(value) -> str:
