@@ -70,27 +70,37 @@
   of those that still have rows, as delete+insert would), then insert the entity's new rows;
   with scope 'all', delete every row first. Model config: unique_key = the entity column,
   meta: {changed_key: the column of int_entities_changed it matches (uscc or entity_key)}.
+  Only changed entities' rows are inserted, whatever the model selected: every other row stays
+  the row an earlier build wrote and tested, which lets a daily build test only the changed
+  entities' rows (macros/tests/tests_on_changed_rows.sql).
 #}
 {% macro get_incremental_changed_entities_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set changed_keys -%}
+        (select {{ config.get('meta')['changed_key'] }} from {{ ref('int_entities_changed') }})
+    {%- endset -%}
     {%- if build_scope().kind == 'all' %}
     delete from {{ target }};
-    {%- else %}
-    delete from {{ target }}
-    where {{ key }} in (
-        select {{ config.get('meta')['changed_key'] }} from {{ ref('int_entities_changed') }});
-    {%- endif %}
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }};
+    {%- else %}
+    delete from {{ target }}
+    where {{ key }} in {{ changed_keys }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+    where {{ key }} in {{ changed_keys }};
+    {%- endif %}
 {%- endmacro %}
 
 {#
   on-run-end: a run that built every per-entity model records what it built from; a run in
   which one of them failed (or only some ran) drops the state, so the next build recomputes
-  every entity instead of trusting rows half a run rewrote. A run that built none of them
-  (a selection) leaves it as it is.
+  every entity instead of trusting rows half a run rewrote. So does a run in which any test
+  failed: a daily build tests only the rows it wrote (macros/tests/tests_on_changed_rows.sql),
+  so the rows a failed test found must be tested again, by a full build. A run that built
+  none of them (a selection) leaves it as it is.
 #}
 {% macro record_build_state(results) -%}
     {%- if execute -%}
@@ -105,6 +115,8 @@
         {%- for result in results -%}
             {%- if result.node.unique_id in entity_models or result.node.unique_id.endswith('.int_entities_changed') -%}
                 {%- do (built if result.status == 'success' else failed).append(result.node.unique_id) -%}
+            {%- elif result.node.resource_type == 'test' and result.status in ('fail', 'error') -%}
+                {%- do failed.append(result.node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
         {%- set relation = build_state_relation() -%}

@@ -10,7 +10,9 @@ must be the same, row for row, after the incremental build and after the full on
 from __future__ import annotations
 
 import datetime
+import json
 
+import psycopg2
 import pytest
 
 from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, new_database, query
@@ -48,6 +50,16 @@ def _candidate_tables(url: str) -> list[str]:
             (schemas.CANDIDATE,),
         )
     ]
+
+
+def _compiled_tests(target_dir) -> dict[str, str]:
+    """Each data test's SQL as the build ran it (run_results.json), by test name."""
+    results = json.loads((target_dir / "run_results.json").read_text(encoding="utf-8"))
+    return {
+        r["unique_id"].split(".")[2]: r["compiled_code"]
+        for r in results["results"]
+        if r["unique_id"].startswith("test.")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +116,10 @@ def three_builds(pg_server, tmp_path_factory):
 
         _build(url, settings, "day2_full", day_2, full_refresh=True)
         yield {
+            "tests_compiled": {
+                label: _compiled_tests(settings.home / "dbt" / label)
+                for label in ("day2_incremental", "day2_full")
+            },
             "url": url,
             "uscc": uscc,
             "day_1": day_1,
@@ -153,3 +169,54 @@ def test_incremental_and_full_builds_publish_the_same_tables(three_builds):
         if only_incremental or only_full:
             differing[table] = (only_incremental, only_full)
     assert differing == {}
+
+
+NARROWED = '"int_entities_changed"'
+
+
+def test_the_incremental_build_tests_only_the_changed_entities_rows(three_builds):
+    incremental, full = (three_builds["tests_compiled"][k] for k in ("day2_incremental", "day2_full"))
+    assert incremental.keys() == full.keys()
+    narrowed = {name for name, sql in incremental.items() if NARROWED in sql}
+    # per-row and per-entity tests of the kept models and of the marts that copy them ...
+    assert {
+        "unique_int_entities_tiered_entity_key",
+        "not_null_int_entity_rule_hits_rule_id",
+        "unique_entity_credit_profile_entity_key",
+        "relationships_credit_score_explanation_entity_key__entity_key__ref_entity_credit_profile_",
+    } <= narrowed, sorted(narrowed)
+    # ... not a test that needs every row, nor a model rebuilt whole, nor a mart that is no copy
+    assert not any(name.startswith(("not_empty_", "assert_")) for name in narrowed), sorted(narrowed)
+    whole = {"unique_int_entities_resolved_entity_key", "unique_parking_credit_entity_key"}
+    assert whole <= incremental.keys() and not whole & narrowed
+    # the merged parking records: the records of the files merged since the last build
+    parking = {name for name, sql in incremental.items() if "file_id >" in sql}
+    assert {
+        "accepted_values_int_parking_records_merged_owner_type______",
+        "unique_contract_key_int_parking_records_merged_parking",
+    } <= parking, sorted(parking)
+    # a full build tests every row
+    assert not [name for name, sql in full.items() if NARROWED in sql or "file_id >" in sql]
+
+
+def test_a_narrowed_uniqueness_test_still_catches_a_changed_entitys_duplicate(three_builds):
+    """The narrowed test as the incremental build ran it, on a kept table given two duplicates:
+    one of an entity in the changed set (caught) and one of an entity outside it, whose rows the
+    strategy never rewrites on such a build (left to the build that last changed it)."""
+    sql = three_builds["tests_compiled"]["day2_incremental"]["unique_int_entities_tiered_entity_key"]
+    conn = psycopg2.connect(three_builds["url"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select entity_key from intermediate.int_entities_tiered order by entity_key limit 2")
+            [(changed,), (unchanged,)] = cur.fetchall()
+            cur.execute("delete from intermediate.int_entities_changed where entity_key <> %s", (changed,))
+            cur.execute(
+                """insert into intermediate.int_entities_tiered
+                   select * from intermediate.int_entities_tiered where entity_key in (%s, %s)""",
+                (changed, unchanged),
+            )
+            cur.execute(f"select unique_field from ({sql}) as failures")
+            assert cur.fetchall() == [(changed,)]
+    finally:
+        conn.rollback()
+        conn.close()
