@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 import threading
@@ -41,6 +42,7 @@ CHECKPOINT = "publication_gate"
 # Environment variables great_expectations.yml substitutes: where a run writes, what it reads.
 GX_HOME_ENV = "XINYONG_GX_HOME"
 WAREHOUSE_URL_ENV = "XINYONG_GX_WAREHOUSE_URL"
+log = logging.getLogger(__name__)
 ID_NUMBER = re.compile(r"([1-9]\d{5})(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(\d{3}[0-9Xx])")
 NAME_COLUMNS = re.compile(r"name|姓名|名称")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -310,7 +312,9 @@ def run_gate(
             vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
             for vd in definitions
         }
-    scan.join()  # a scan that failed leaves the validation to run it itself
+    scan.join()
+    if scan.error is not None:  # the validation scans then, in full, and reports what it finds
+        log.warning("personal-data scan ahead of GX failed, the validation scans itself: %s", scan.error)
     for done, vd in enumerate(definitions):
         progress.report("GX gate", done, len(definitions), "validations", failed=len(gate.failures))
         if missing[vd.name]:
