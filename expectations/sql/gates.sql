@@ -36,8 +36,9 @@ $$;
 -- reads, of such a candidate table, the rows of the entities whose source rows carry another
 -- xmin (rewritten or touched since) in full, and the other rows only against names not
 -- checked before. It reads the whole table when nothing is recorded, or when the candidate
--- table's rows were not all written by one transaction (dbt writes it in one; anything
--- written into it afterwards carries another xmin), and a full refresh rewrites every row.
+-- table's rows were not all written by the transaction that created the table (dbt creates
+-- and fills it in one; anything written into it afterwards carries another xmin), and a full
+-- refresh rewrites every source row.
 create table if not exists audit.personal_data_cleared (
     source_table text primary key,
     xids xid[] not null,
@@ -91,8 +92,10 @@ begin
         inc := p_incremental -> tab.table_name;
         if inc is not null and to_regclass(inc ->> 'source') is not null then
             select d.xids into cleared from audit.personal_data_cleared d where d.source_table = inc ->> 'source';
-            execute format('select not exists (select 1 from %1$I.%2$I where xmin <> (select xmin from %1$I.%2$I limit 1))',
-                           p_schema, tab.table_name) into single_writer;
+            -- dbt creates the copy and writes its rows in one transaction: the one of its pg_class row
+            execute format('select not exists (select 1 from %1$I.%2$I where xmin <> (
+                                select c.xmin from pg_class c where c.oid = %3$L::regclass))',
+                           p_schema, tab.table_name, format('%I.%I', p_schema, tab.table_name)) into single_writer;
             if cleared is not null and single_writer then
                 rewritten := format(
                     'select s.%1$I from %2$s s where s.%1$I is not null and not (s.xmin = any(%3$L::xid[]))',
