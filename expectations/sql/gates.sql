@@ -27,45 +27,111 @@ $$;
 -- row on its text columns joined by a newline (which no match spans), and per column only in
 -- the rare rows that match; the values of 2 to 4 characters (a name's length) go through
 -- one hash join with the names, read once. Only findings come back.
-create or replace function audit.personal_data_findings(p_schema text)
+--
+-- Proportional to what the build rewrote (p_incremental, from gate_policy.yml: a candidate
+-- table that copies an incrementally kept per-entity table row for row, with the source and
+-- the entity column): PostgreSQL stamps every row version with the transaction that wrote it
+-- (xmin). A clean scan records, per source, the xmins its rows had (audit.personal_data_cleared)
+-- and the names it checked against (as md5, audit.personal_data_cleared_names). The next scan
+-- reads, of such a candidate table, the rows of the entities whose source rows carry another
+-- xmin (rewritten or touched since) in full, and the other rows only against names not
+-- checked before. It reads the whole table when nothing is recorded, or when the candidate
+-- table's rows were not all written by the transaction that created the table (dbt creates
+-- and fills it in one; anything written into it afterwards carries another xmin), and a full
+-- refresh rewrites every source row.
+create table if not exists audit.personal_data_cleared (
+    source_table text primary key,
+    xids xid[] not null,
+    scan_definition text  -- md5 of audit.personal_data_scan's body when recorded
+);
+create table if not exists audit.personal_data_cleared_names (name_md5 text primary key);
+
+drop function if exists audit.personal_data_scan(text);
+create or replace function audit.personal_data_scan(p_schema text, p_incremental jsonb default '{}')
 returns table (table_name text, column_name text, kind text, masked_value text, occurrences bigint)
 language plpgsql stable as $$
 declare
     id_pattern constant text :=
         '[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]';
-    id_scans text;
-    short_scans text;
+    tab record;
+    inc jsonb;
+    cleared xid[];
+    single_writer boolean;
+    rewritten text;
+    new_rows text;
+    old_rows text;
+    id_scans text[] := '{}';
+    short_scans text[] := '{}';
+    names_known boolean := to_regclass('audit.natural_person_names') is not null;
+    new_names text[];
 begin
-    select string_agg(format(
-               $q$select %1$L::text as table_name, v.column_name, v.value
-                  from (select * from %2$I.%3$I t where concat_ws(E'\n', %4$s) ~ %5$L) t
-                  cross join lateral (values %6$s) v(column_name, value)
-                  where v.value ~ %5$L$q$,
-               tab.table_name, p_schema, tab.table_name, tab.texts, id_pattern, tab.pairs),
-           E'\nunion all\n' order by tab.table_name),
-           string_agg(format(
-               $q$select %1$L::text as table_name, u.column_name, u.value
-                  from %2$I.%3$I t
-                  cross join lateral unnest(%4$L::text[], array[%5$s]) u(column_name, value)
-                  where u.value is not null$q$,
-               tab.table_name, p_schema, tab.table_name, tab.names, tab.shorts),
-           E'\nunion all\n' order by tab.table_name)
-    into id_scans, short_scans
-    from (
+    if names_known then
+        select coalesce(array_agg(n.person_name), '{}') into new_names
+        from (select distinct person_name from audit.natural_person_names) n
+        where md5(n.person_name) not in (select c.name_md5 from audit.personal_data_cleared_names c);
+    end if;
+    for tab in
         select c.table_name::text as table_name,
                string_agg(format('t.%I::text', c.column_name), ', ' order by c.column_name) as texts,
                string_agg(format('(%L::text, t.%I::text)', c.column_name, c.column_name), ', '
                           order by c.column_name) as pairs,
                array_agg(c.column_name::text order by c.column_name)::text as names,
                string_agg(format('case when char_length(btrim(t.%1$I::text)) between 2 and 4 then t.%1$I::text end',
-                                 c.column_name), ', ' order by c.column_name) as shorts
+                                 c.column_name), ', ' order by c.column_name) as shorts,
+               string_agg(format('btrim(t.%I::text) = any(%L::text[])', c.column_name, new_names), ' or '
+                          order by c.column_name) as any_new_name
         from information_schema.columns c
         join information_schema.tables t using (table_schema, table_name)
         where c.table_schema = p_schema and t.table_type = 'BASE TABLE'
           and c.data_type in ('text', 'character varying', 'character')
         group by c.table_name
-    ) tab;
-    if id_scans is null then
+        order by 1
+    loop
+        new_rows := format('%I.%I', p_schema, tab.table_name);
+        old_rows := null;
+        inc := p_incremental -> tab.table_name;
+        if inc is not null and to_regclass(inc ->> 'source') is not null then
+            select d.xids into cleared from audit.personal_data_cleared d where d.source_table = inc ->> 'source';
+            -- dbt creates the copy and writes its rows in one transaction: the one of its pg_class row
+            execute format('select not exists (select 1 from %1$I.%2$I where xmin <> (
+                                select c.xmin from pg_class c where c.oid = %3$L::regclass))',
+                           p_schema, tab.table_name, format('%I.%I', p_schema, tab.table_name)) into single_writer;
+            if cleared is not null and single_writer then
+                rewritten := format(
+                    'select s.%1$I from %2$s s where s.%1$I is not null and not (s.xmin = any(%3$L::xid[]))',
+                    inc ->> 'key', inc ->> 'source', cleared);
+                -- a row without an entity is read in full: no kept row vouches for it
+                new_rows := format('(select c.* from %1$I.%2$I c where c.%3$I is null or c.%3$I in (%4$s))',
+                                   p_schema, tab.table_name, inc ->> 'key', rewritten);
+                if cardinality(new_names) > 0 then
+                    old_rows := format(
+                        '(select t.* from %1$I.%2$I t where t.%3$I is not null and t.%3$I not in (%4$s) and (%5$s))',
+                        p_schema, tab.table_name, inc ->> 'key', rewritten, tab.any_new_name);
+                end if;
+            end if;
+        end if;
+        id_scans := id_scans || format(
+            $q$select %1$L::text as table_name, v.column_name, v.value
+               from (select * from %2$s t where concat_ws(E'\n', %3$s) ~ %4$L) t
+               cross join lateral (values %5$s) v(column_name, value)
+               where v.value ~ %4$L$q$,
+            tab.table_name, new_rows, tab.texts, id_pattern, tab.pairs);
+        short_scans := short_scans || format(
+            $q$select %1$L::text as table_name, u.column_name, u.value, true as all_names
+               from %2$s t
+               cross join lateral unnest(%3$L::text[], array[%4$s]) u(column_name, value)
+               where u.value is not null$q$,
+            tab.table_name, new_rows, tab.names, tab.shorts);
+        if old_rows is not null then
+            short_scans := short_scans || format(
+                $q$select %1$L::text as table_name, u.column_name, u.value, false as all_names
+                   from %2$s t
+                   cross join lateral unnest(%3$L::text[], array[%4$s]) u(column_name, value)
+                   where u.value is not null$q$,
+                tab.table_name, old_rows, tab.names, tab.shorts);
+        end if;
+    end loop;
+    if cardinality(id_scans) = 0 then
         return;
     end if;
     return query execute format(
@@ -76,12 +142,96 @@ begin
            from ids i group by 1, 2, 3, 4
            union all
            select s.table_name, s.column_name, 'person_name'::text, audit.mask_text(s.value), count(*)
-           from shorts s join names n on n.person_name = btrim(s.value) group by 1, 2, 3, 4
+           from shorts s join names n on n.person_name = btrim(s.value) and (s.all_names or n.is_new)
+           group by 1, 2, 3, 4
            order by 1, 2, 3, 4$q$,
-        case when to_regclass('audit.natural_person_names') is not null
-             then 'select person_name from audit.natural_person_names'
-             else 'select null::text as person_name where false' end,
-        id_scans, short_scans);
+        case when names_known
+             then format('select person_name, person_name = any(%L::text[]) as is_new from audit.natural_person_names',
+                         new_names)
+             else 'select null::text as person_name, false as is_new where false' end,
+        array_to_string(id_scans, E'\nunion all\n'), array_to_string(short_scans, E'\nunion all\n'));
+end
+$$;
+
+-- The scan above, run by gates.py in PostgreSQL while the gate's Python loads Great
+-- Expectations (the two overlap on two cores), and kept for that gate run: its masked findings
+-- under the run's id (session setting `xinyong.gate_run`). A scan is stored with its run in
+-- one transaction, so a run listed in personal_data_scan_runs has all its findings stored.
+create table if not exists audit.personal_data_scan_runs (
+    gate_run text not null,
+    candidate_schema text not null,
+    scanned_at timestamptz not null default now(),
+    primary key (gate_run, candidate_schema)
+);
+create table if not exists audit.personal_data_scan_findings (
+    gate_run text not null,
+    candidate_schema text not null,
+    table_name text, column_name text, kind text, masked_value text, occurrences bigint
+);
+
+drop function if exists audit.store_personal_data_scan(text, text);
+create or replace function audit.store_personal_data_scan(p_schema text, p_gate_run text,
+                                                          p_incremental jsonb default '{}')
+returns bigint language plpgsql as $$
+declare
+    found bigint;
+    definition_md5 text;
+    source text;
+begin
+    -- a cleared state recorded by another version of the scan vouches for nothing
+    select md5(p.prosrc) into definition_md5 from pg_proc p
+    where p.oid = 'audit.personal_data_scan(text, jsonb)'::regprocedure;
+    delete from audit.personal_data_cleared d where d.scan_definition is distinct from definition_md5;
+    -- earlier runs' scans of this schema are of no use any more
+    delete from audit.personal_data_scan_findings where candidate_schema = p_schema;
+    delete from audit.personal_data_scan_runs where candidate_schema = p_schema;
+    insert into audit.personal_data_scan_findings
+    select p_gate_run, p_schema, f.* from audit.personal_data_scan(p_schema, p_incremental) f;
+    get diagnostics found = row_count;
+    insert into audit.personal_data_scan_runs (gate_run, candidate_schema) values (p_gate_run, p_schema);
+    if found = 0 then
+        -- Nothing found: every row of each source whose candidate copy was just scanned (in
+        -- full or as above) is vouched for, against every name known now. The caller runs
+        -- this in one snapshot (repeatable read), so the xmins are those the scan saw.
+        for source in
+            select value ->> 'source' from jsonb_each(p_incremental)
+            where to_regclass(value ->> 'source') is not null
+              and to_regclass(format('%I.%I', p_schema, key)) is not null
+        loop
+            execute format('insert into audit.personal_data_cleared (source_table, xids, scan_definition)
+                            select %1$L, coalesce(array_agg(x), %3$L::xid[]), %2$L
+                            from (select xmin as x from %1$s group by xmin) s
+                            on conflict (source_table) do update
+                            set xids = excluded.xids, scan_definition = excluded.scan_definition',
+                           source, definition_md5, '{}');
+        end loop;
+        if to_regclass('audit.natural_person_names') is not null then
+            insert into audit.personal_data_cleared_names
+            select distinct md5(person_name) from audit.natural_person_names where person_name is not null
+            on conflict do nothing;
+        end if;
+    end if;
+    return found;
+end
+$$;
+
+-- What the GX validation `candidate_personal_data` reads: the findings stored for this gate
+-- run (`xinyong.gate_run`) when gates.py scanned ahead, else the scan itself.
+create or replace function audit.personal_data_findings(p_schema text)
+returns table (table_name text, column_name text, kind text, masked_value text, occurrences bigint)
+language plpgsql stable as $$
+declare
+    run text := nullif(current_setting('xinyong.gate_run', true), '');
+begin
+    if run is not null and exists (select 1 from audit.personal_data_scan_runs r
+                                   where r.gate_run = run and r.candidate_schema = p_schema) then
+        return query select f.table_name, f.column_name, f.kind, f.masked_value, f.occurrences
+                     from audit.personal_data_scan_findings f
+                     where f.gate_run = run and f.candidate_schema = p_schema
+                     order by 1, 2, 3, 4;
+        return;
+    end if;
+    return query select * from audit.personal_data_scan(p_schema);
 end
 $$;
 

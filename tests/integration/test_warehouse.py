@@ -59,6 +59,21 @@ def test_failed_gate_leaves_the_last_publication_in_place(loaded, monkeypatch):
     attempts = query(loaded, "select status, reason from audit.publications order by publication_id")
     assert attempts[0][0] == "published" and attempts[1][0] == "failed"
     assert "身份证" in attempts[1][1]
+    # The scan reads the big per-entity copies in proportion to what was written since the
+    # last clean scan (expectations/sql/gates.sql): the published build vouched for the kept rows...
+    cleared = {table for (table,) in query(loaded, "select source_table from audit.personal_data_cleared")}
+    assert {"intermediate.int_entity_credit_profile", "intermediate.int_entity_rule_hits"} <= cleared
+    # ...and a row written into a kept table since then, of an entity no input changed (the
+    # daily build copies it as it is), is read again
+    query(
+        loaded,
+        "update intermediate.int_entity_credit_profile set town = '500115199003071234' "
+        "where uscc = (select max(uscc) from intermediate.int_entity_credit_profile)",
+    )
+    with pytest.raises(pipeline.GateFailed) as failure:
+        pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE))
+    assert "candidate_personal_data" in str(failure.value) and "500115********1234" in str(failure.value)
+    assert publish.current(loaded)["publication_id"] == first["publication_id"]
 
 
 def test_policy_is_data_a_seed_change_changes_results(loaded, monkeypatch, tmp_path):
