@@ -60,6 +60,8 @@ declare
     rewritten text;
     new_rows text;
     old_rows text;
+    scan_rows text;
+    against_all_names boolean;
     id_scans text[] := '{}';
     short_scans text[] := '{}';
     names_known boolean := to_regclass('audit.natural_person_names') is not null;
@@ -116,20 +118,18 @@ begin
                cross join lateral (values %5$s) v(column_name, value)
                where v.value ~ %4$L$q$,
             tab.table_name, new_rows, tab.texts, id_pattern, tab.pairs);
-        short_scans := short_scans || format(
-            $q$select %1$L::text as table_name, u.column_name, u.value, true as all_names
-               from %2$s t
-               cross join lateral unnest(%3$L::text[], array[%4$s]) u(column_name, value)
-               where u.value is not null$q$,
-            tab.table_name, new_rows, tab.names, tab.shorts);
-        if old_rows is not null then
+        -- the rewritten rows are matched against every known name, the kept ones (if read) only
+        -- against the names new since their last clean scan
+        for scan_rows, against_all_names in
+            select r, a from (values (new_rows, true), (old_rows, false)) s(r, a) where r is not null
+        loop
             short_scans := short_scans || format(
-                $q$select %1$L::text as table_name, u.column_name, u.value, false as all_names
+                $q$select %1$L::text as table_name, u.column_name, u.value, %5$L::boolean as all_names
                    from %2$s t
                    cross join lateral unnest(%3$L::text[], array[%4$s]) u(column_name, value)
                    where u.value is not null$q$,
-                tab.table_name, old_rows, tab.names, tab.shorts);
-        end if;
+                tab.table_name, scan_rows, tab.names, tab.shorts, against_all_names);
+        end loop;
     end loop;
     if cardinality(id_scans) = 0 then
         return;
