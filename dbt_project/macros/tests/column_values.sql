@@ -4,7 +4,8 @@
   node, README "Incremental build"). One row per failing value, naming its column:
   xinyong/publication/build.py adds the failing columns to the build's failure message.
   As dbt's own tests: not_null fails on null; accepted_values fails on a value outside the
-  list (as text) and lets null pass.
+  list (as text) and lets null pass. A mart's enforced contract leaves out what its table's
+  constraints refuse already (a null in a not_null or primary_key column, a duplicate key).
     data_tests:
       - column_values:
           arguments:
