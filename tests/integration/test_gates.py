@@ -141,6 +141,33 @@ def test_dbt_tests_take_score_and_tier_bounds_from_the_seeds(loaded, dbt_project
     }
 
 
+def test_one_test_checks_a_models_columns_and_the_failure_names_them(loaded, settings):
+    """column_values: a model's not_null and accepted_values checks are one dbt node; a failure
+    counts the failing values and the build's message names the model and the columns."""
+    pipeline.build_candidate(EVALUATION_DATE)
+    select = ["--select", "test_name:column_values,entity_credit_profile"]
+    [name] = dbt(settings, loaded, "test", *select)
+    assert name.startswith("column_values_entity_credit_profile")
+    [first, second] = [
+        row[0]
+        for row in query(loaded, f"select entity_key from {schemas.CANDIDATE}.entity_credit_profile limit 2")
+    ]
+    query(
+        loaded,
+        f"update {schemas.CANDIDATE}.entity_credit_profile set tier = 'Z' where entity_key = '{first}'",
+    )
+    query(
+        loaded,
+        f"update {schemas.CANDIDATE}.entity_credit_profile set score = null where entity_key = '{second}'",
+    )
+    result = build.run_dbt(
+        ["test", *select, "--vars", DBT_VARS], loaded, settings, settings.home / "dbt" / "test"
+    )
+    [failed] = [r for r in result.result if r.node.resource_type == "test"]
+    assert (str(failed.status), failed.failures) == ("fail", 2)
+    assert build._failing_columns(loaded, failed) == " (score: 1 rows, tier: 1 rows)"
+
+
 def _gx_files(root: Path) -> dict[str, object]:
     """What gx/ defines, parsed (GX orders the keys its own way)."""
     import yaml

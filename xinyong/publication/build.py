@@ -76,6 +76,22 @@ def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, targ
     )
 
 
+def _failing_columns(warehouse_url: str, node_result) -> str:
+    """For a failed column_values test (one dbt node checking several columns of a model,
+    dbt_project/macros/tests/column_values.sql), the columns that failed and their failing
+    rows, which dbt's own message ("Got N results") leaves out; '' for any other node."""
+    node = node_result.node
+    metadata = getattr(node, "test_metadata", None)
+    if str(node_result.status) != "fail" or metadata is None or metadata.name != "column_values":
+        return ""
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select failing_column, count(*) from ({node.compiled_code}) as failing"
+            " group by failing_column order by failing_column"
+        )
+        return " (" + ", ".join(f"{column}: {rows} rows" for column, rows in cur.fetchall()) + ")"
+
+
 def build_candidate(
     warehouse_url: str,
     settings: config.Settings,
@@ -112,7 +128,8 @@ def build_candidate(
     if result.result is not None:
         for node in result.result:
             if str(node.status) in ("error", "fail"):
-                failures.append(f"{node.node.unique_id}: {node.status}: {(node.message or '').strip()}")
+                failure = f"{node.node.unique_id}: {node.status}: {(node.message or '').strip()}"
+                failures.append(failure + _failing_columns(warehouse_url, node))
     if result.exception is not None:
         failures.append(f"dbt did not run: {result.exception}")
     return BuildResult(result.success and not failures, day, target_dir, failures)

@@ -14,7 +14,7 @@
   earlier build wrote and tested: a build whose tests failed keeps no state (record_build_state),
   so the next one is a full one, and a full build tests every row. And only tests whose answer
   for a row depends on that row, or on rows of the same entity, are narrowed:
-  - not_null, accepted_values: one row at a time;
+  - not_null, accepted_values, column_values: one row at a time;
   - relationships: one child row at a time, against the whole parent;
   - unique, unique_combination: only when an entity column (entity_key, uscc) is among the
     tested columns, so two rows sharing a value belong to one entity, changed or not;
@@ -43,7 +43,7 @@
     {%- set meta = tested.config.meta or {} -%}
     {%- set test_name = model.test_metadata.name -%}
     {%- set columns = model.test_metadata.kwargs.get('columns') or [model.column_name] -%}
-    {%- set per_row = test_name in ('not_null', 'accepted_values', 'relationships') -%}
+    {%- set per_row = test_name in ('not_null', 'accepted_values', 'column_values', 'relationships') -%}
     {%- set per_entity = test_name in ('unique', 'unique_combination')
             and ('entity_key' in columns or 'uscc' in columns) -%}
     {%- if tested.config.incremental_strategy == 'changed_entities' and (per_row or per_entity) -%}
