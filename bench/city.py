@@ -9,7 +9,9 @@ under `<XINYONG_HOME>/bench/city-work`.
 
 - `city_first_load` drops and recreates the database, ingests every file of the first
   load (xinyong's ingest, file by file), then runs the credit_warehouse DAG through
-  Airflow: the first full build, the gate and the publication.
+  Airflow: the first full build, the gate and the publication. When the last attempt's
+  ingest finished but its build did not, it runs the build only, on the files in raw
+  (`resumed_after_ingest` in the result).
 - `city_daily_run` copies the daily delta (`daily_delta` in the generator's manifest: one
   new parking day, the next day's commitment checks and loan decisions) into the landing
   folder and runs the whole pipeline through Airflow, the feed DAGs and credit_warehouse,
@@ -206,39 +208,64 @@ def city_first_load(ctx: Context) -> dict:
     from xinyong import ingest
     from xinyong.ingest import contracts
 
-    shutil.rmtree(work_dir(ctx) / "home", ignore_errors=True)
-    shutil.rmtree(work_dir(ctx) / "landing", ignore_errors=True)
-    _set_database(ctx)  # a fresh database: nothing loaded yet
+    database = load_state(work_dir(ctx)).get("database", {})
+    # An ingest that finished, followed by a build that did not (a full disk, a crash), is not
+    # repeated: its files are in raw, and the build runs again on them (30 minutes saved).
+    ingested = database.get("ingested") if "evaluation_date" not in database else None
     settings = _settings(ctx, FIRST_DAY)
-    files = [f for f in _manifest(ctx)["files"] if f["kind"] in ("data", "duplicate")]
-    rows = 0
-    with PeakRss(_server_pid()) as rss:
-        started = time.perf_counter()
-        for entry in files:
-            target = settings.landing / entry["feed"] / entry["file"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ctx.district / entry["feed"] / entry["file"], target)
-            outcome = ingest.ingest_file(target, contracts.load(entry["feed"]), settings, ctx.warehouse_url)
-            rows += outcome.rows_read
-            print(
-                f"  {entry['file']}: {outcome.rows_read:,} rows, {outcome.status}",
-                file=sys.stderr,
-                flush=True,
-            )
-        ingest_s = time.perf_counter() - started
-        run = _airflow_run(ctx, settings, [])
+    if ingested:
+        print(
+            f"  resuming: the first load's {ingested['files']} files were ingested "
+            f"({ingested['rows']:,} rows in {ingested['seconds']:.0f} s); the first build runs again",
+            file=sys.stderr,
+            flush=True,
+        )
+        with PeakRss(_server_pid()) as rss:
+            run = _airflow_run(ctx, settings, [])
+        rows, ingest_s = ingested["rows"], ingested["seconds"]
+    else:
+        shutil.rmtree(work_dir(ctx) / "home", ignore_errors=True)
+        shutil.rmtree(work_dir(ctx) / "landing", ignore_errors=True)
+        _set_database(ctx)  # a fresh database: nothing loaded yet
+        files = [f for f in _manifest(ctx)["files"] if f["kind"] in ("data", "duplicate")]
+        rows = 0
+        with PeakRss(_server_pid()) as rss:
+            started = time.perf_counter()
+            for entry in files:
+                target = settings.landing / entry["feed"] / entry["file"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ctx.district / entry["feed"] / entry["file"], target)
+                outcome = ingest.ingest_file(
+                    target, contracts.load(entry["feed"]), settings, ctx.warehouse_url
+                )
+                rows += outcome.rows_read
+                print(
+                    f"  {entry['file']}: {outcome.rows_read:,} rows, {outcome.status}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            ingest_s = time.perf_counter() - started
+            ingested = {"rows": rows, "seconds": ingest_s, "files": len(files), **rss.figures()}
+            _set_database(ctx, ingested=ingested)
+            run = _airflow_run(ctx, settings, [])
     result = {
         "rows": rows,
         "seconds": ingest_s + run["wall"],
         "ingest_s": ingest_s,
         "ingest_rows_per_s": rows / ingest_s,
-        "files": len(files),
+        "files": ingested["files"],
         "airflow_dag_run_s": run["wall"],
         "airflow_tasks_s": run["tasks"],
         "publication": _publication(ctx),
         "database_mib": _database_mib(ctx),
         **rss.figures(),
     }
+    if "peak_rss_any_process_mib" in ingested:
+        # the ingest's peaks count too when the build ran in a later, resumed run
+        result["peak_rss_any_process_mib"] = max(
+            result["peak_rss_any_process_mib"], ingested["peak_rss_any_process_mib"]
+        )
+    result["resumed_after_ingest"] = bool(database.get("ingested") and "evaluation_date" not in database)
     _set_database(ctx, evaluation_date=FIRST_DAY, delta_loaded=False)
     return result
 
