@@ -74,6 +74,14 @@ def _set_database(ctx: Context, **facts) -> dict:
     return state["database"]
 
 
+def ingest_to_resume(work: Path) -> dict | None:
+    """The figures of the last first load's ingest when it finished and its build did not (a
+    full disk, a crash): its files are in raw, so city_first_load runs the build again on them
+    (half an hour saved) and the runner keeps the database."""
+    database = load_state(work).get("database", {})
+    return database.get("ingested") if "evaluation_date" not in database else None
+
+
 def save_phase(work: Path, name: str, result: dict) -> None:
     state = load_state(work)
     state["results"][name] = result
@@ -208,12 +216,10 @@ def city_first_load(ctx: Context) -> dict:
     from xinyong import ingest
     from xinyong.ingest import contracts
 
-    database = load_state(work_dir(ctx)).get("database", {})
-    # An ingest that finished, followed by a build that did not (a full disk, a crash), is not
-    # repeated: its files are in raw, and the build runs again on them (30 minutes saved).
-    ingested = database.get("ingested") if "evaluation_date" not in database else None
+    ingested = ingest_to_resume(work_dir(ctx))
+    resumed = ingested is not None
     settings = _settings(ctx, FIRST_DAY)
-    if ingested:
+    if resumed:
         print(
             f"  resuming: the first load's {ingested['files']} files were ingested "
             f"({ingested['rows']:,} rows in {ingested['seconds']:.0f} s); the first build runs again",
@@ -265,7 +271,7 @@ def city_first_load(ctx: Context) -> dict:
         result["peak_rss_any_process_mib"] = max(
             result["peak_rss_any_process_mib"], ingested["peak_rss_any_process_mib"]
         )
-    result["resumed_after_ingest"] = bool(database.get("ingested") and "evaluation_date" not in database)
+    result["resumed_after_ingest"] = resumed
     _set_database(ctx, evaluation_date=FIRST_DAY, delta_loaded=False)
     return result
 

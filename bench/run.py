@@ -322,9 +322,8 @@ def city_main(args, names: list[str], home: Path, data_dir: Path, started_at: dt
         env = environment(server.url("postgres"), data_dir, args.scale, args.seed)
         for name in sorted(names, key=city.PHASES.index):
             _say(f"> {name}: {bench.MEASUREMENTS[name].title}")
-            url = (
-                fresh_database(server, city.DATABASE) if name == city.PHASES[0] else server.url(city.DATABASE)
-            )
+            fresh = name == city.PHASES[0] and city.ingest_to_resume(work) is None
+            url = fresh_database(server, city.DATABASE) if fresh else server.url(city.DATABASE)
             result = run_child(name, Context(data_dir, url, work))
             result.update(
                 title=bench.MEASUREMENTS[name].title,
