@@ -17,8 +17,8 @@ under `<XINYONG_HOME>/bench/city-work`.
   folder and runs the whole pipeline through Airflow, the feed DAGs and credit_warehouse,
   for the next evaluation date. Once per first load: the state
   file says whether the delta is in, and a second daily run asks for a new first load.
-- `city_full_rebuild` builds the same evaluation date again with `full_refresh` (when
-  build_candidate takes it), gates and publishes.
+- `city_full_rebuild` builds the same evaluation date again with `full_refresh`, gates and
+  publishes.
 
 Each phase reports the peak RSS of every process it involves, sampled with psutil (the
 child's own, its subprocesses' such as Airflow's and dbt's, and the PostgreSQL server's
@@ -28,7 +28,6 @@ processes), and the database's size after it. Results of each phase are kept in
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -318,7 +317,6 @@ def city_daily_run(ctx: Context) -> dict:
 )
 def city_full_rebuild(ctx: Context) -> dict:
     from xinyong.app import pipeline
-    from xinyong.publication import build
 
     database = load_state(work_dir(ctx)).get("database", {})
     if "evaluation_date" not in database:
@@ -331,25 +329,19 @@ def city_full_rebuild(ctx: Context) -> dict:
         XINYONG_WAREHOUSE_URL=ctx.warehouse_url,
         XINYONG_EVALUATION_DATE=day,
     )
-    # Coded against the incremental warehouse's interface: full_refresh when it exists.
-    plain = build.build_candidate
-    full_refresh = "full_refresh" in inspect.signature(plain).parameters
-    if full_refresh:
-        build.build_candidate = lambda *args, **kwargs: plain(*args, **kwargs, full_refresh=True)
     timings = {}
     with PeakRss(_server_pid()) as rss:
         started = time.perf_counter()
-        candidate = pipeline.build_candidate(day)
+        candidate = pipeline.build_candidate(day, full_refresh=True)
         timings["build_s"] = time.perf_counter() - started
         candidate = pipeline.audit_candidate(candidate)
         timings["gate_s"] = time.perf_counter() - started - timings["build_s"]
         pipeline.publish_candidate(candidate)
         seconds = time.perf_counter() - started
-    build.build_candidate = plain
     result = {
         "rows": 0,
         "seconds": seconds,
-        "full_refresh": full_refresh,
+        "full_refresh": True,
         **{k: round(v, 1) for k, v in timings.items()},
         "publish_s": round(seconds - timings["build_s"] - timings["gate_s"], 1),
         "publication": _publication(ctx),
