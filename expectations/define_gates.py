@@ -191,7 +191,7 @@ VALIDATIONS: dict[str, tuple[str, str, list[dict]]] = {
             E(
                 "expect_column_values_to_be_between",
                 approvable=True,
-                note="rows in each feed's latest file against its previous file",
+                note="rows in each feed's latest delivery (the files of one as-of date) against its previous one",
                 column="volume_ratio",
                 min_value=P("min_feed_volume_ratio"),
                 max_value=P("max_feed_volume_ratio"),

@@ -4,17 +4,13 @@
   models read only rows with `_as_of` on or before the evaluation date: rebuilding with a
   past evaluation date gives that day's state (no snapshot needed, see README).
 #}
+{#- distinct on, not row_number() … = 1: PostgreSQL estimates a window filter at 0.5 % of
+    its input (17,499 of 3.5 M city entities), and every plan above it was sized for that
+    (nested loops, spills); distinct on is estimated from the keys' distinct counts. -#}
 {% macro latest_version(relation, keys) -%}
-    select *
-    from (
-        select *,
-            row_number() over (
-                partition by {{ keys | join(', ') }}
-                order by _as_of desc, _file_id desc, _source_row desc
-            ) as version_rank
-        from {{ relation }}
-    ) as versions
-    where version_rank = 1
+    select distinct on ({{ keys | join(', ') }}) *
+    from {{ relation }}
+    order by {{ keys | join(', ') }}, _as_of desc, _file_id desc, _source_row desc
 {%- endmacro %}
 
 {% macro known_on_evaluation_date() -%}

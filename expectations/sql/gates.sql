@@ -323,23 +323,36 @@ begin
 end
 $$;
 
--- The latest loaded file of each feed against the feed's previous loaded file. Small
--- previous files (corrections, a day with little traffic) are too noisy for a volume ratio:
--- only previous files of at least p_min_previous_rows are compared.
+-- The latest delivery of each feed against the feed's previous delivery. A delivery is the
+-- files of one as-of date: a big export comes split in parts (`_1` … `_12`, the XLSX row
+-- limit), and its last part alone is no measure of the day. Small previous deliveries
+-- (corrections, a day with little traffic) are too noisy for a volume ratio: only previous
+-- deliveries of at least p_min_previous_rows are compared. The file columns name a split
+-- delivery by its first and last part and how many files it had.
 create or replace function audit.feed_file_volumes(p_min_previous_rows bigint)
 returns table (feed text, latest_file text, latest_rows bigint, previous_file text,
                previous_rows bigint, volume_ratio numeric)
 language sql stable as $$
-    with ranked as (
-        select f.feed, f.file_name, f.rows_loaded,
-               row_number() over (partition by f.feed order by f.as_of desc, f.file_id desc) as recency
+    with deliveries as (
+        select f.feed, f.as_of, sum(f.rows_loaded)::bigint as rows_loaded,
+               case when count(*) = 1 then min(f.file_name)
+                    else (array_agg(f.file_name order by f.file_id))[1] || ' … '
+                         || (array_agg(f.file_name order by f.file_id desc))[1]
+                         || ' (' || count(*) || ' files)' end as files,
+               max(f.file_id) as last_file_id
         from audit.feed_files f
         where f.status in ('loaded', 'loaded_with_rejects')
           -- corrections are compared with nothing: their size says nothing about a delivery
           and not coalesce(f.rows_updating_known >= 0.9 * f.rows_loaded, false)
+        group by f.feed, f.as_of
+    ),
+    ranked as (
+        select d.*,
+               row_number() over (partition by d.feed order by d.as_of desc, d.last_file_id desc) as recency
+        from deliveries d
     )
-    select latest.feed, latest.file_name, latest.rows_loaded,
-           previous.file_name, previous.rows_loaded,
+    select latest.feed, latest.files, latest.rows_loaded,
+           previous.files, previous.rows_loaded,
            round(latest.rows_loaded::numeric / nullif(previous.rows_loaded, 0), 4)
     from ranked latest
     join ranked previous on previous.feed = latest.feed and previous.recency = 2

@@ -2,6 +2,7 @@
 state under XINYONG_HOME; the invariants inside one model are dbt tests reading the seeds."""
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,47 @@ def test_define_gates_reproduces_the_committed_gx_files_through_gx_api(warehouse
     assert {k: v for k, v in changed.items() if k != "expectations/feed_volume.json"} == {
         k: v for k, v in _gx_files(committed).items() if k != "expectations/feed_volume.json"
     }
+
+
+def test_feed_volume_compares_whole_deliveries_not_the_last_part_of_a_split_export(warehouse_url):
+    """A big export comes in parts of one as-of date (the XLSX row limit): the volume check
+    sums them, so a normal day split in two passes and a short day still fails."""
+    gates.prepare(warehouse_url)
+    deliveries = [
+        # (feed, as_of, file name, rows): a previous day in one file, today in two parts
+        ("credit_household", "2026-11-20", "credit_household_20261120.xlsx", 1000),
+        ("credit_household", "2026-11-21", "credit_household_20261121_1.xlsx", 700),
+        ("credit_household", "2026-11-21", "credit_household_20261121_2.xlsx", 290),
+        # a previous day in three parts, today a tenth of it in two
+        ("domain_rating", "2026-11-20", "domain_rating_20261120_1.xlsx", 400),
+        ("domain_rating", "2026-11-20", "domain_rating_20261120_2.xlsx", 400),
+        ("domain_rating", "2026-11-20", "domain_rating_20261120_3.xlsx", 200),
+        ("domain_rating", "2026-11-21", "domain_rating_20261121_1.xlsx", 60),
+        ("domain_rating", "2026-11-21", "domain_rating_20261121_2.xlsx", 40),
+    ]
+    for feed, as_of, name, rows in deliveries:
+        query(
+            warehouse_url,
+            """insert into audit.feed_files (feed, file_name, sha256, as_of, status, rows_read,
+                                             rows_loaded, started_at)
+               values (%s, %s, md5(%s), %s, 'loaded', %s, %s, now())""",
+            (feed, name, name, as_of, rows, rows),
+        )
+    assert query(warehouse_url, "select * from audit.feed_file_volumes(100) order by feed") == [
+        (
+            "credit_household",
+            "credit_household_20261121_1.xlsx … credit_household_20261121_2.xlsx (2 files)",
+            990,
+            "credit_household_20261120.xlsx",
+            1000,
+            Decimal("0.9900"),
+        ),
+        (
+            "domain_rating",
+            "domain_rating_20261121_1.xlsx … domain_rating_20261121_2.xlsx (2 files)",
+            100,
+            "domain_rating_20261120_1.xlsx … domain_rating_20261120_3.xlsx (3 files)",
+            1000,
+            Decimal("0.1000"),
+        ),
+    ]

@@ -6,15 +6,13 @@
 
 with
 
+-- distinct on, not row_number() … = 1 (estimated at 0.5 % of the rows: macros/latest_version.sql)
 ranked as (
-    select
-        ratings.*,
-        row_number() over (
-            partition by ratings.uscc, ratings.domain
-            order by ratings.rated_on desc, ratings.as_of desc, ratings.source_file desc, ratings.source_row desc
-        ) as rating_rank
+    select distinct on (ratings.uscc, ratings.domain) ratings.*
     from {{ ref('stg_domain_rating__ratings') }} as ratings
     where ratings.rated_on <= {{ evaluation_date() }}
+    order by ratings.uscc, ratings.domain, ratings.rated_on desc, ratings.as_of desc,
+        ratings.source_file desc, ratings.source_row desc
 )
 
 select
@@ -35,5 +33,4 @@ select
 from ranked
 left join {{ ref('domain_grade_classes') }} as classes
     on classes.scale = ranked.scale and classes.grade = ranked.grade
-where ranked.rating_rank = 1
-    and (ranked.valid_until is null or ranked.valid_until >= {{ evaluation_date() }})
+where (ranked.valid_until is null or ranked.valid_until >= {{ evaluation_date() }})
