@@ -17,7 +17,7 @@ from tests.integration.publication_fixtures import export_dbt_project, publish_o
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts, departments
-from xinyong.publication import build, mailer
+from xinyong.publication import build, mailer, risk_warnings
 
 pytestmark = pytest.mark.integration
 TAX_SAMPLE = SAMPLES / "tax_credit_20261120.csv"
@@ -168,6 +168,42 @@ def test_one_mail_per_recipient_and_none_on_a_rerun(two_publications, smtp_inbox
     again = pipeline.notify_departments()["mails"]
     assert again["sent"] == 0 and again["already"] >= sent["sent"]
     assert len(inbox.messages) == before + len(new)  # nothing twice
+
+
+def test_many_warnings_are_counted_and_shown_first_per_department(two_publications):
+    """A department's mail and page show its first warnings and say how many there are; the
+    counts come from the database, one per recipient of each warning."""
+    import psycopg2
+
+    url = two_publications["url"]
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("create schema many_warnings")
+            cur.execute("create table many_warnings.risk_warnings as select * from publish.risk_warnings")
+            # five more of the one warning: four to the tax bureau alone, one to it and the credit office
+            cur.execute(
+                """insert into many_warnings.risk_warnings
+                   select (w).* from (
+                       select jsonb_populate_record(w, jsonb_build_object(
+                                  'warning_key', 'extra-' || n,
+                                  'uscc', '91500000EXTRA000' || n,
+                                  'recipients', case when n = 5 then 'credit_office|tax' else 'tax' end)) as w
+                       from publish.risk_warnings w, generate_series(1, 5) n) as extra"""
+            )
+            counts = risk_warnings.counts(cur, "many_warnings")
+            recipients = query(url, "select recipients from publish.risk_warnings")[0][0].split("|")
+            assert counts["tax"] == 6 and counts["credit_office"] == 2
+            assert set(counts) == set(recipients)
+            shown = risk_warnings.first_per_department(cur, "many_warnings", limit=3)
+            assert [len(shown[code]) for code in ("tax", "credit_office")] == [3, 2]
+            # the files' order: by kind, then USCC
+            assert [w["uscc"] for w in shown["tax"]] == sorted(w["uscc"] for w in shown["tax"])
+            only = risk_warnings.first_per_department(cur, "many_warnings", limit=3, department="tax")
+            assert only == {"tax": shown["tax"]}
+    finally:
+        conn.rollback()
+        conn.close()
 
 
 def test_quarantine_and_held_publication_notify_through_the_same_ledger(two_publications, smtp_inbox):

@@ -314,29 +314,30 @@ def _show_warnings(url: str, settings: config.Settings) -> None:
     """The live publication's risk warnings: per kind, per department, and the first few."""
     from xinyong.ingest import departments
     from xinyong.publication import department_pages, risk_warnings
+    from xinyong.publication.schemas import LIVE
     from xinyong.runtime import warehouse
 
     with warehouse.transaction(url) as conn, conn.cursor() as cur:
         if not risk_warnings.exists(cur):
             return
-        warnings = risk_warnings.read(cur)
+        cur.execute(f"select title, count(*) from {LIVE}.{risk_warnings.TABLE} group by 1 order by 1")
+        kinds = dict(cur.fetchall())
+        per_department = risk_warnings.counts(cur)
+        first = risk_warnings.read(cur, limit=10)
         cur.execute("select status, count(*) from audit.mail_ledger group by 1 order by 1")
         mails = ", ".join(f"{status} {n}" for status, n in cur.fetchall()) or (
             "none sent (mail needs the SMTP connection AIRFLOW_CONN_XINYONG_SMTP; "
             "the warnings are in the departments' folders and pages)"
         )
-    if not warnings:
+    if not kinds:
         _say("risk warnings: none against the previous publication (the first one is the baseline)")
         return
-    kinds: dict[str, int] = {}
-    for w in warnings:
-        kinds[w["title"]] = kinds.get(w["title"], 0) + 1
-    _say(f"risk warnings: {len(warnings)} ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
+    _say(f"risk warnings: {sum(kinds.values())} ({', '.join(f'{k} {n}' for k, n in kinds.items())})")
     names = {d.department_code: d for d in departments.recipients()}
-    for code, entries in sorted(risk_warnings.per_department(warnings).items()):
+    for code, count in sorted(per_department.items()):
         page = department_pages.path(settings, names[code])
-        _say(f"  to {names[code].name} ({code}): {len(entries)}; page {page}")
-    for w in warnings[:10]:
+        _say(f"  to {names[code].name} ({code}): {count}; page {page}")
+    for w in first:
         _say(
             f"  {w['title']}: {w['uscc'] or '-'} {w['subject_name'] or ''} {w['detail'] or ''} "
             f"[{w['evidence_feed']} {w['evidence_file']} row {w['evidence_row']}]"

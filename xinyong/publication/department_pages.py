@@ -83,15 +83,16 @@ def _freshness(ctx: Context) -> dict | None:
 
 def _warnings(ctx: Context) -> dict | None:
     if not ctx.live:
-        return {"warnings": [], "live": None, "files": []}
-    entries = risk_warnings.per_department(risk_warnings.read(ctx.cur, LIVE)).get(
-        ctx.department.department_code, []
-    )
+        return {"warnings": [], "total": 0, "live": None, "files": []}
+    code = ctx.department.department_code
+    total = risk_warnings.counts(ctx.cur, LIVE, department=code).get(code, 0)
+    entries = risk_warnings.first_per_department(ctx.cur, LIVE, department=code).get(code, [])
     files = sorted(
         (ctx.department.outbox(ctx.settings) / "warnings").glob("risk_warnings_*.csv"), reverse=True
     )
     return {
         "warnings": entries,
+        "total": total,
         "live": ctx.live,
         "columns": risk_warnings.COLUMNS[:8],
         "files": [{"name": f.name, "link": ctx.link(f)} for f in files[:20]],
