@@ -148,7 +148,7 @@ def test_one_test_checks_a_models_columns_and_the_failure_names_them(loaded, set
     pipeline.build_candidate(EVALUATION_DATE)
     select = ["--select", "test_name:column_values,entity_credit_profile"]
     [name] = dbt(settings, loaded, "test", *select)
-    assert name.startswith("column_values_entity_credit_profile")
+    assert name == "column_values_entity_credit_profile"
     [first, second] = [
         row[0]
         for row in query(loaded, f"select entity_key from {schemas.CANDIDATE}.entity_credit_profile limit 2")
