@@ -59,7 +59,7 @@ def _bare_dbt_build(
 ) -> float:
     """`dbt build` as a person would type it, in its own process, timed end to end, with the
     options build_candidate passes: unit tests left to CI, incremental unless `full_refresh`."""
-    from xinyong.publication import build, dbt_sources, schemas
+    from xinyong.publication import build, dbt_sources
 
     dbt_sources.write(build.DBT_PROJECT)  # what a person runs before a bare `dbt build` (README)
     env = {**os.environ, **build.dbt_env(ctx.warehouse_url)}
@@ -81,7 +81,7 @@ def _bare_dbt_build(
             "--log-path",
             str(target / "logs"),
             "--vars",
-            f"{{evaluation_date: '{day}', publish_schema: {schemas.CANDIDATE}}}",
+            build.dbt_vars(day, live_schema=False),
         ],
         env=env,
         check=True,

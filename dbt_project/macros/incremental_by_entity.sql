@@ -6,8 +6,10 @@
   written by the on-run-end hook `record_build_state`:
   - evaluation_date: the day it was built for (parking records entered after it did not count);
   - parking_file_id: the newest parking file int_parking_records_merged held;
-  - project_checksum: of every seed (policy) and model file: policy or scoring changed means
-    every entity is recomputed, as it is with no state, --full-refresh, or an earlier date.
+  - project_checksum: of every seed (policy) and model file, the contracts (the sources'
+    meta) and the macros (var macros_checksum, from xinyong.publication.build): policy,
+    scoring or a contract changed means every entity is recomputed, as it is with no state,
+    --full-refresh, or an earlier date.
 #}
 
 {% macro intermediate_relation(identifier) -%}
@@ -20,14 +22,19 @@
     {{ return(intermediate_relation('build_state')) }}
 {%- endmacro %}
 
-{# Seeds and models as dbt read them from disk (file checksums): any change of policy or of
-   the SQL behind the state means the kept rows no longer say what a full build would. #}
+{# Seeds and models as dbt read them from disk (file checksums), the contracts as the sources'
+   meta and the macros (whose files dbt's graph does not show: the caller hashes them, var
+   macros_checksum): any change of policy or of the SQL behind the state means the kept rows
+   no longer say what a full build would. #}
 {% macro project_checksum() -%}
-    {%- set parts = [] -%}
+    {%- set parts = ['macros=' ~ var('macros_checksum', 'unknown')] -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
         {%- if node.resource_type in ('seed', 'model') -%}
             {%- do parts.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {%- for source in graph.sources.values() | sort(attribute='unique_id') -%}
+        {%- do parts.append(source.unique_id ~ '=' ~ tojson(source.config.meta, sort_keys=true)) -%}
     {%- endfor -%}
     {{ return(local_md5(parts | join(','))) }}
 {%- endmacro %}

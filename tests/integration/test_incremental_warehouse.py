@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, new_database, query
 from tests.integration.publication_fixtures import export_dbt_project
 from xinyong import ingest
+from xinyong.app import pipeline
 from xinyong.ingest import contracts
 from xinyong.publication import build, schemas
 from xinyong.runtime import config
@@ -220,3 +221,32 @@ def test_a_narrowed_uniqueness_test_still_catches_a_changed_entitys_duplicate(th
     finally:
         conn.rollback()
         conn.close()
+
+
+def test_a_changed_macro_recomputes_every_entity(loaded, dbt_project):
+    """dbt checksums model and seed files, not the macros they call: a release that changes a
+    macro (a scoring date rule, the latest-version rule) must not keep rows the old SQL wrote."""
+
+    def rewritten() -> int:
+        # rows written since the previous call (a kept row keeps its xmin)
+        [(count,)] = query(
+            loaded,
+            "select count(*) filter (where xmin::text <> all(coalesce(%s, array[]::text[]))) "
+            "from intermediate.int_entities_tiered",
+            (seen or None,),
+        )
+        seen[:] = [
+            x for (x,) in query(loaded, "select distinct xmin::text from intermediate.int_entities_tiered")
+        ]
+        return count
+
+    seen: list[str] = []
+    pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
+    entities = rewritten()
+    assert entities > 0
+    pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
+    assert rewritten() == 0  # nothing changed: the kept rows stay
+    macro = dbt_project / "macros" / "latest_version.sql"
+    macro.write_text(macro.read_text(encoding="utf-8") + "\n{# a release's change #}\n", encoding="utf-8")
+    pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
+    assert rewritten() == entities

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,28 @@ def dbt_env(warehouse_url: str) -> dict[str, str]:
         },
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def macros_checksum(project: Path | None = None) -> str:
+    """The project's macros and dbt_project.yml, hashed: the SQL behind the kept incremental
+    state that dbt's own file checksums of models and seeds (macro project_checksum) miss.
+    A changed macro (a scoring date rule, the latest-version rule) must recompute every
+    entity, as a changed model does."""
+    project = project or DBT_PROJECT
+    digest = hashlib.sha256()
+    for path in [project / "dbt_project.yml", *sorted((project / "macros").rglob("*.sql"))]:
+        digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def dbt_vars(evaluation_date: str, live_schema: bool = True) -> str:
+    """`--vars` of a warehouse build: the evaluation date, the candidate schema, the live one
+    (the risk warnings compare against it) and the macros' checksum."""
+    live = f", live_schema: {schemas.LIVE}" if live_schema else ""
+    return (
+        f"{{evaluation_date: '{evaluation_date}', publish_schema: {schemas.CANDIDATE}{live}, "
+        f"macros_checksum: '{macros_checksum()}'}}"
+    )
 
 
 def _node_counter(step: str):
@@ -118,7 +141,7 @@ def build_candidate(
             "resource_type:unit_test",
             *(["--full-refresh"] if full_refresh else []),
             "--vars",
-            f"{{evaluation_date: '{day}', publish_schema: {schemas.CANDIDATE}, live_schema: {schemas.LIVE}}}",
+            dbt_vars(day),
         ],
         warehouse_url,
         settings,
