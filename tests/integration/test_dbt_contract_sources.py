@@ -23,12 +23,12 @@ def test_staging_compiles_with_the_keys_and_personal_ids_of_the_contracts(wareho
     assert result.success, result.exception
     household = compiled(target, "stg_credit_household__households")
     # the key of connectors/credit_household.yml, its ID number by the keyed hash
-    assert "partition by id_number_hash, rating_year" in household
+    assert "distinct on (id_number_hash, rating_year)" in household
     assert "digests_1.digest as id_number_hash" in household and "digests_2" not in household
-    assert "partition by uscc, evaluation_year" in compiled(target, "stg_tax_credit__ratings")
+    assert "distinct on (uscc, evaluation_year)" in compiled(target, "stg_tax_credit__ratings")
     assert "digests" not in compiled(target, "stg_tax_credit__ratings")
     assert "digests_1.digest as owner_id_hash" in compiled(target, "stg_parking__record_versions")
-    assert "partition by record_no order by" in compiled(target, "int_parking_records_merged")
+    assert "distinct on (record_no)" in compiled(target, "int_parking_records_merged")
     # the key test of each staging model, its feed taken from the model's name
     (key_test,) = (target / "compiled").rglob("unique_contract_key_stg_penalty__decisions_*.sql")
     assert "group by decision_no, authority_uscc" in " ".join(key_test.read_text(encoding="utf-8").split())
