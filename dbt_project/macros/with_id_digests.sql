@@ -12,7 +12,12 @@
         {%- endfor %}
     from {{ source(feed, feed) }} as raw_rows
     {%- for column in contract_personal_ids(feed) %}
+    -- a row without an ID joins on a value of its own that no digest has ('~' file:row): as
+    -- a null it would go to one hash bucket with every other ID-less row (most penalties,
+    -- the units' parking records), and PostgreSQL splits a skewed hash into thousands of
+    -- batches (32,768 for the city's penalties: 5 of int_penalties_windowed's 7 minutes)
     left join {{ digests }} as digests_{{ loop.index }}
-        on digests_{{ loop.index }}.id_value = raw_rows.{{ column }}
+        on digests_{{ loop.index }}.id_value
+            = coalesce(raw_rows.{{ column }}, '~' || raw_rows._file_id || ':' || raw_rows._source_row)
     {%- endfor %}
 {%- endmacro %}
