@@ -34,15 +34,14 @@ def dbt_env(warehouse_url: str) -> dict[str, str]:
     }
 
 
-def macros_checksum(project: Path | None = None) -> str:
+def macros_checksum() -> str:
     """The project's macros and dbt_project.yml, hashed: the SQL behind the kept incremental
     state that dbt's own file checksums of models and seeds (macro project_checksum) miss.
     A changed macro (a scoring date rule, the latest-version rule) must recompute every
     entity, as a changed model does."""
-    project = project or DBT_PROJECT
     digest = hashlib.sha256()
-    for path in [project / "dbt_project.yml", *sorted((project / "macros").rglob("*.sql"))]:
-        digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in [DBT_PROJECT / "dbt_project.yml", *sorted((DBT_PROJECT / "macros").rglob("*.sql"))]:
+        digest.update(path.relative_to(DBT_PROJECT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:32]
 
 
