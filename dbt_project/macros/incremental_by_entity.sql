@@ -57,7 +57,7 @@
     {%- set rows = run_query("select evaluation_date::text, parking_file_id, project_checksum from " ~ relation) -%}
     {%- if rows | length == 1
             and rows[0][2] == project_checksum()
-            and rows[0][0] <= var('evaluation_date') | string -%}
+            and rows[0][0] <= evaluation_date_text() -%}
         {%- do scope.update({'kind': 'changed', 'evaluation_date': rows[0][0], 'parking_file_id': rows[0][1]}) -%}
     {%- endif -%}
     {{ return(scope) }}

@@ -1,7 +1,6 @@
 """The credit warehouse on the shared samples: evaluation, lists, disclosure, rural credit,
 past-day rebuilds and the incremental parking facts, on a real database."""
 
-import json
 import re
 
 import openpyxl
@@ -11,7 +10,7 @@ from tests.conftest import EVALUATION_DATE, SAMPLES, drop_samples, ingested_samp
 from xinyong import ingest
 from xinyong.app import pipeline
 from xinyong.ingest import contracts
-from xinyong.publication import build, schemas
+from xinyong.publication import build
 
 pytestmark = pytest.mark.integration
 
@@ -182,16 +181,14 @@ def test_rural_credit_rolls_up_yunji_town(published):
 
 
 def run_dbt_build(url, settings, day, label, *extra):
+    """`dbt build` with its unit tests, the date passed as a build passes it (the environment;
+    the unit tests' own vars override it)."""
     result = build.run_dbt(
-        [
-            "build",
-            *extra,
-            "--vars",
-            json.dumps({"evaluation_date": day, "publish_schema": schemas.CANDIDATE}),
-        ],
+        ["build", *extra, "--vars", build.dbt_vars(live_schema=False)],
         url,
         settings,
         settings.home / "dbt" / label,
+        evaluation_date=day,
     )
     assert result.success, [str(r.message) for r in result.result or [] if str(r.status) in ("error", "fail")]
     return result

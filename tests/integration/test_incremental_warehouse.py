@@ -121,6 +121,10 @@ def three_builds(pg_server, tmp_path_factory):
                 label: _compiled_tests(settings.home / "dbt" / label)
                 for label in ("day2_incremental", "day2_full")
             },
+            "dbt_log": {
+                label: (settings.home / "dbt" / label / "logs" / "dbt.log").read_text(encoding="utf-8")
+                for label in ("day1_full", "day2_incremental")
+            },
             "url": url,
             "uscc": uscc,
             "day_1": day_1,
@@ -141,6 +145,14 @@ def test_the_date_alone_changes_a_score_between_the_builds(three_builds):
     (score_1, tier_1, public_1), (score_2, tier_2, public_2) = three_builds["before"], three_builds["after"]
     assert public_2 < public_1, three_builds
     assert (score_2, tier_2) != (score_1, tier_1), three_builds
+
+
+def test_a_new_day_reuses_dbts_parse_of_the_project(three_builds):
+    # the date reaches dbt outside --vars, and the saved parse follows the builds
+    assert "Starting full parse" in three_builds["dbt_log"]["day1_full"]
+    day_2 = three_builds["dbt_log"]["day2_incremental"]
+    assert "Nothing changed, skipping partial parsing" in day_2
+    assert "Starting full parse" not in day_2 and "Unable to do partial parsing" not in day_2
 
 
 def test_the_incremental_build_recomputed_only_the_changed_entities(three_builds):

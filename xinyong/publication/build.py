@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +24,21 @@ class BuildResult:
     failures: list[str]
 
 
-def dbt_env(warehouse_url: str) -> dict[str, str]:
-    """The environment dbt_project/profiles.yml reads: XINYONG_DB_<FIELD> per profile field."""
+# The evaluation date reaches dbt in the environment, not in --vars: dbt re-parses the whole
+# project (about 8 s) whenever --vars change, which a new day would do every day
+# (dbt_project/macros/evaluation_date.sql reads it only when executing).
+EVALUATION_DATE_ENV = "XINYONG_DBT_EVALUATION_DATE"
+
+
+def dbt_env(warehouse_url: str, evaluation_date: str | None = None) -> dict[str, str]:
+    """The environment dbt reads: XINYONG_DB_<FIELD> per field of dbt_project/profiles.yml and,
+    for a build, the evaluation date."""
     return {
         **{
             f"XINYONG_DB_{field.upper()}": value
             for field, value in warehouse.dbt_profile(warehouse_url).items()
         },
+        **({EVALUATION_DATE_ENV: evaluation_date} if evaluation_date else {}),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -45,14 +54,12 @@ def macros_checksum() -> str:
     return digest.hexdigest()[:32]
 
 
-def dbt_vars(evaluation_date: str, live_schema: bool = True) -> str:
-    """`--vars` of a warehouse build: the evaluation date, the candidate schema, the live one
-    (the risk warnings compare against it) and the macros' checksum."""
+def dbt_vars(live_schema: bool = True) -> str:
+    """`--vars` of a warehouse build, the same every day (the date is in dbt_env): the
+    candidate schema, the live one (the risk warnings compare against it) and the macros'
+    checksum."""
     live = f", live_schema: {schemas.LIVE}" if live_schema else ""
-    return (
-        f"{{evaluation_date: '{evaluation_date}', publish_schema: {schemas.CANDIDATE}{live}, "
-        f"macros_checksum: '{macros_checksum()}'}}"
-    )
+    return f"{{publish_schema: {schemas.CANDIDATE}{live}, macros_checksum: '{macros_checksum()}'}}"
 
 
 def _node_counter(step: str):
@@ -75,27 +82,60 @@ def _node_counter(step: str):
     return on_event
 
 
-def run_dbt(args: list[str], warehouse_url: str, settings: config.Settings, target_dir: Path):
-    """Run dbt in-process (dbtRunner) against the warehouse; returns dbt's result object."""
+# dbt's saved parse of the project, in its target path (dbt's partial parsing); dbt itself
+# checks that the files, vars, profile and environment it was made from are unchanged.
+PARSE_STATE = "partial_parse.msgpack"
+
+
+def _saved_parse(settings: config.Settings, args: list[str]) -> Path:
+    """Where runs with these --vars keep dbt's parse between them: one file per --vars, as
+    dbt parses again for other vars (a build's and the docs' would undo each other)."""
+    given = args[args.index("--vars") + 1] if "--vars" in args else ""
+    return settings.home / "dbt" / f"partial_parse.{hashlib.sha256(given.encode()).hexdigest()[:12]}.msgpack"
+
+
+def run_dbt(
+    args: list[str],
+    warehouse_url: str,
+    settings: config.Settings,
+    target_dir: Path,
+    evaluation_date: str | None = None,
+):
+    """Run dbt in-process (dbtRunner) against the warehouse; returns dbt's result object.
+    Each run writes its own target_dir; dbt's parse of the project (partial_parse.msgpack) is
+    carried from one run to the next, so an unchanged project is not parsed again."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_env(warehouse_url))
+    os.environ.update(dbt_env(warehouse_url, evaluation_date))
+    if evaluation_date is None:
+        os.environ.pop(EVALUATION_DATE_ENV, None)  # not an earlier run's day
     dbt_sources.write(DBT_PROJECT)
     target_dir.mkdir(parents=True, exist_ok=True)
-    return dbtRunner(callbacks=[_node_counter(f"dbt {args[0]}")]).invoke(
-        [
-            *args,
-            "--no-use-colors",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(target_dir),
-            "--log-path",
-            str(target_dir / "logs"),
-        ]
-    )
+    parse_state = _saved_parse(settings, args)
+    if parse_state.exists() and not (target_dir / PARSE_STATE).exists():
+        shutil.copyfile(parse_state, target_dir / PARSE_STATE)
+    try:
+        return dbtRunner(callbacks=[_node_counter(f"dbt {args[0]}")]).invoke(
+            [
+                *args,
+                "--no-use-colors",
+                "--project-dir",
+                str(DBT_PROJECT),
+                "--profiles-dir",
+                str(DBT_PROJECT),
+                "--target-path",
+                str(target_dir),
+                "--log-path",
+                str(target_dir / "logs"),
+            ]
+        )
+    finally:
+        # replace(): a run starting meanwhile copies a whole file, never half of one
+        if (target_dir / PARSE_STATE).exists():
+            parse_state.parent.mkdir(parents=True, exist_ok=True)
+            kept = parse_state.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(target_dir / PARSE_STATE, kept)
+            os.replace(kept, parse_state)
 
 
 def _failing_columns(warehouse_url: str, node_result) -> str:
@@ -140,11 +180,12 @@ def build_candidate(
             "resource_type:unit_test",
             *(["--full-refresh"] if full_refresh else []),
             "--vars",
-            dbt_vars(day),
+            dbt_vars(),
         ],
         warehouse_url,
         settings,
         target_dir,
+        evaluation_date=day,
     )
     failures = []
     if result.result is not None:

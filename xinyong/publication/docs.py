@@ -64,11 +64,12 @@ def write(warehouse_url: str, settings: config.Settings, publication_id: int, ev
             "generate",
             "--static",
             "--vars",
-            f"{{evaluation_date: '{evaluation_date}', publish_schema: {schemas.LIVE}}}",
+            f"{{publish_schema: {schemas.LIVE}}}",
         ],
         warehouse_url,
         settings,
         target,
+        evaluation_date=str(evaluation_date),
     )
     static = target / "static_index.html"
     if not result.success or not static.is_file():
