@@ -69,10 +69,7 @@ def _bare_dbt_build(
     subprocess.run(
         [
             str(Path(sys.executable).parent / "dbt"),
-            "build",
-            "--exclude",
-            "resource_type:unit_test",
-            *(["--full-refresh"] if full_refresh else []),
+            *build.dbt_build_args(ctx.warehouse_url, full_refresh, live_schema=False),
             "--project-dir",
             str(build.DBT_PROJECT),
             "--profiles-dir",
@@ -81,8 +78,6 @@ def _bare_dbt_build(
             str(target),
             "--log-path",
             str(target / "logs"),
-            "--vars",
-            build.dbt_vars(live_schema=False),
         ],
         env=env,
         check=True,

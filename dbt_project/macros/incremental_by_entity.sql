@@ -9,7 +9,9 @@
   - project_checksum: of every seed (policy) and model file, the contracts (the sources'
     meta) and the macros (var macros_checksum, from xinyong.publication.build): policy,
     scoring or a contract changed means every entity is recomputed, as it is with no state,
-    --full-refresh, or an earlier date.
+    --full-refresh, or an earlier date;
+  - policy_checksum: of the seeds as loaded (var policy_checksum): equal to the next build's,
+    that build does not load and test the seeds again (xinyong.publication.build.dbt_build_args).
 #}
 
 {% macro intermediate_relation(identifier) -%}
@@ -134,7 +136,8 @@
             create table {{ relation }} as
             select {{ evaluation_date() }} as evaluation_date,
                 (select coalesce(max(file_id), 0) from {{ intermediate_relation('int_parking_records_merged') }}) as parking_file_id,
-                '{{ project_checksum() }}'::text as project_checksum;
+                '{{ project_checksum() }}'::text as project_checksum,
+                '{{ var("policy_checksum", "") }}'::text as policy_checksum;
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -53,6 +53,17 @@ def _candidate_tables(url: str) -> list[str]:
     ]
 
 
+def _ran(target_dir) -> dict[str, list[str]]:
+    """The nodes a build ran (run_results.json), each with the nodes it read (manifest.json)."""
+    results = json.loads((target_dir / "run_results.json").read_text(encoding="utf-8"))
+    nodes = json.loads((target_dir / "manifest.json").read_text(encoding="utf-8"))["nodes"]
+    return {
+        r["unique_id"]: nodes[r["unique_id"]]["depends_on"].get("nodes", [])
+        for r in results["results"]
+        if r["unique_id"] in nodes  # not the exposures
+    }
+
+
 def _compiled_tests(target_dir) -> dict[str, str]:
     """Each data test's SQL as the build ran it (run_results.json), by test name."""
     results = json.loads((target_dir / "run_results.json").read_text(encoding="utf-8"))
@@ -121,6 +132,10 @@ def three_builds(pg_server, tmp_path_factory):
                 label: _compiled_tests(settings.home / "dbt" / label)
                 for label in ("day2_incremental", "day2_full")
             },
+            "ran": {
+                label: _ran(settings.home / "dbt" / label)
+                for label in ("day1_full", "day2_incremental", "day2_full")
+            },
             "dbt_log": {
                 label: (settings.home / "dbt" / label / "logs" / "dbt.log").read_text(encoding="utf-8")
                 for label in ("day1_full", "day2_incremental")
@@ -153,6 +168,22 @@ def test_a_new_day_reuses_dbts_parse_of_the_project(three_builds):
     day_2 = three_builds["dbt_log"]["day2_incremental"]
     assert "Nothing changed, skipping partial parsing" in day_2
     assert "Starting full parse" not in day_2 and "Unable to do partial parsing" not in day_2
+
+
+def test_a_daily_build_leaves_the_policy_the_last_build_loaded(three_builds):
+    ran = three_builds["ran"]
+    seeds = {node for node in ran["day1_full"] if node.startswith("seed.")}
+    seed_tests = {node for node, reads in ran["day1_full"].items() if reads and set(reads) <= seeds}
+    mixed_tests = {
+        node
+        for node, reads in ran["day1_full"].items()
+        if node.startswith("test.") and set(reads) & seeds and not set(reads) <= seeds
+    }
+    assert len(seeds) == 20 and len(seed_tests) >= 40 and len(mixed_tests) >= 5, (seeds, mixed_tests)
+    # unchanged policy: neither loaded nor tested again; a test that also reads a model still runs
+    assert not (seeds | seed_tests) & set(ran["day2_incremental"])
+    assert mixed_tests <= set(ran["day2_incremental"])
+    assert seeds | seed_tests | mixed_tests <= set(ran["day2_full"])  # --full-refresh loads all
 
 
 def test_the_incremental_build_recomputed_only_the_changed_entities(three_builds):
@@ -189,7 +220,8 @@ NARROWED = '"int_entities_changed"'
 
 def test_the_incremental_build_tests_only_the_changed_entities_rows(three_builds):
     incremental, full = (three_builds["tests_compiled"][k] for k in ("day2_incremental", "day2_full"))
-    assert incremental.keys() == full.keys()
+    # every test but those of the policy alone (test_a_daily_build_leaves_the_policy_...)
+    assert incremental.keys() < full.keys() and len(full) - len(incremental) < 50
     narrowed = {name for name, sql in incremental.items() if NARROWED in sql}
     # per-row and per-entity tests of the kept models and of the marts that copy them ...
     assert {
@@ -252,13 +284,19 @@ def test_a_changed_macro_recomputes_every_entity(loaded, dbt_project):
         ]
         return count
 
+    def policy_loads() -> list[str]:
+        return [x for (x,) in query(loaded, "select distinct xmin::text from policy.scoring_rules")]
+
     seen: list[str] = []
     pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
     entities = rewritten()
     assert entities > 0
+    policy = policy_loads()
     pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
     assert rewritten() == 0  # nothing changed: the kept rows stay
+    assert policy_loads() == policy  # nor the seeds: the policy is as the last build loaded it
     macro = dbt_project / "macros" / "latest_version.sql"
     macro.write_text(macro.read_text(encoding="utf-8") + "\n{# a release's change #}\n", encoding="utf-8")
     pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
     assert rewritten() == entities
+    assert policy_loads() != policy  # a release loads the seeds again

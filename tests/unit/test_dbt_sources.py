@@ -94,3 +94,11 @@ def test_citus_distribution_keeps_its_keys_and_colocation():
             assert order.index(line.split("colocate_with => '")[1].split("'")[0]) < order.index(
                 line.split("'")[1]
             )
+
+
+def test_the_intermediate_schema_is_the_one_dbt_builds_into():
+    # xinyong reads the incremental build's state there (build.policy_loaded)
+    from xinyong.publication import schemas
+
+    project = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text(encoding="utf-8"))
+    assert project["models"]["xinyong"]["intermediate"]["+schema"] == schemas.INTERMEDIATE

@@ -54,12 +54,60 @@ def macros_checksum() -> str:
     return digest.hexdigest()[:32]
 
 
+def policy_checksum() -> str:
+    """The policy as the seeds load it: every file under seeds/ (the CSVs and their YAML),
+    dbt_project.yml (seed column types) and the macros. Equal to what the last successful
+    build recorded, the tables in `policy` already hold it (dbt_build_args)."""
+    digest = hashlib.sha256(macros_checksum().encode())
+    for path in [DBT_PROJECT / "dbt_project.yml", *sorted((DBT_PROJECT / "seeds").rglob("*"))]:
+        if path.is_file():
+            digest.update(
+                path.relative_to(DBT_PROJECT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0"
+            )
+    return digest.hexdigest()[:32]
+
+
 def dbt_vars(live_schema: bool = True) -> str:
     """`--vars` of a warehouse build, the same every day (the date is in dbt_env): the
-    candidate schema, the live one (the risk warnings compare against it) and the macros'
-    checksum."""
+    candidate schema, the live one (the risk warnings compare against it), the macros' and
+    the policy's checksums."""
     live = f", live_schema: {schemas.LIVE}" if live_schema else ""
-    return f"{{publish_schema: {schemas.CANDIDATE}{live}, macros_checksum: '{macros_checksum()}'}}"
+    return (
+        f"{{publish_schema: {schemas.CANDIDATE}{live}, macros_checksum: '{macros_checksum()}', "
+        f"policy_checksum: '{policy_checksum()}'}}"
+    )
+
+
+def policy_loaded(warehouse_url: str) -> bool:
+    """Whether the last successful build loaded the seeds as they are now
+    (intermediate.build_state, written by dbt_project/macros/incremental_by_entity.sql)."""
+    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """select 1 from information_schema.columns
+               where table_schema = %s and table_name = 'build_state' and column_name = 'policy_checksum'""",
+            (schemas.INTERMEDIATE,),
+        )
+        if cur.fetchone() is None:
+            return False
+        cur.execute(f"select policy_checksum from {schemas.INTERMEDIATE}.build_state")
+        return cur.fetchall() == [(policy_checksum(),)]
+
+
+def dbt_build_args(warehouse_url: str, full_refresh: bool = False, live_schema: bool = True) -> list[str]:
+    """The `dbt build` of a warehouse build. dbt's unit tests test the SQL, not the data: CI
+    runs them (`make test`), not each build. Unless `full_refresh`, policy the last build
+    loaded is not loaded and tested again (20 seeds, 46 tests on seeds alone; a test that
+    also reads a model still runs: cautious indirect selection)."""
+    keep_policy = not full_refresh and policy_loaded(warehouse_url)
+    return [
+        "build",
+        "--exclude",
+        "resource_type:unit_test",
+        *(["resource_type:seed", "--indirect-selection", "cautious"] if keep_policy else []),
+        *(["--full-refresh"] if full_refresh else []),
+        "--vars",
+        dbt_vars(live_schema),
+    ]
 
 
 def _node_counter(step: str):
@@ -165,23 +213,16 @@ def build_candidate(
     date. The per-entity models in `intermediate` are incremental (README "Incremental build"):
     a daily build recomputes the entities the new files or the new date changed, and the
     candidate marts copy them; `full_refresh` recomputes everything (dbt --full-refresh).
-    dbt's unit tests test the SQL, not the data: CI runs them (`make test`), not each build."""
+    The arguments: dbt_build_args."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         schema.ensure(conn)
         # A model removed from the project must not survive in the next publication.
         cur.execute(f"drop schema if exists {schemas.CANDIDATE} cascade")
     day = evaluation_date
     target_dir = settings.home / "dbt" / run_label
+    # live_schema: the publication readers see now, which the risk warnings compare against.
     result = run_dbt(
-        # live_schema: the publication readers see now, which the risk warnings compare against.
-        [
-            "build",
-            "--exclude",
-            "resource_type:unit_test",
-            *(["--full-refresh"] if full_refresh else []),
-            "--vars",
-            dbt_vars(),
-        ],
+        dbt_build_args(warehouse_url, full_refresh),
         warehouse_url,
         settings,
         target_dir,

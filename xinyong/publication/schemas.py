@@ -5,6 +5,9 @@ the gates audit CANDIDATE; publish swaps it into LIVE in one transaction, keepin
 live schema as PREVIOUS for a rollback. A candidate whose only gate failures a person may
 approve is kept as HELD_PREFIX + publication id until it is approved or superseded; a
 rolled-back publication is set apart as ROLLED_BACK. Readers only ever see LIVE.
+
+INTERMEDIATE is where dbt_project.yml puts the intermediate models and the incremental
+build's state (intermediate.build_state); it is never swapped.
 """
 
 from __future__ import annotations
@@ -14,3 +17,4 @@ PREVIOUS = "publish_prev"
 CANDIDATE = "publish_candidate"
 HELD_PREFIX = "publish_held_"
 ROLLED_BACK = "publish_rolled_back"
+INTERMEDIATE = "intermediate"
