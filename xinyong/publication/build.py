@@ -43,28 +43,31 @@ def dbt_env(warehouse_url: str, evaluation_date: str | None = None) -> dict[str,
     }
 
 
+def _files_checksum(paths: list[Path], *, prefix: str = "") -> str:
+    """The files' project paths and bytes, hashed in the order given, after `prefix`."""
+    digest = hashlib.sha256(prefix.encode())
+    for path in paths:
+        digest.update(path.relative_to(DBT_PROJECT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
+
+
 def macros_checksum() -> str:
     """The project's macros and dbt_project.yml, hashed: the SQL behind the kept incremental
     state that dbt's own file checksums of models and seeds (macro project_checksum) miss.
     A changed macro (a scoring date rule, the latest-version rule) must recompute every
     entity, as a changed model does."""
-    digest = hashlib.sha256()
-    for path in [DBT_PROJECT / "dbt_project.yml", *sorted((DBT_PROJECT / "macros").rglob("*.sql"))]:
-        digest.update(path.relative_to(DBT_PROJECT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:32]
+    return _files_checksum(
+        [DBT_PROJECT / "dbt_project.yml", *sorted((DBT_PROJECT / "macros").rglob("*.sql"))]
+    )
 
 
 def policy_checksum() -> str:
     """The policy as the seeds load it: every file under seeds/ (the CSVs and their YAML),
-    dbt_project.yml (seed column types) and the macros. Equal to what the last successful
-    build recorded, the tables in `policy` already hold it (dbt_build_args)."""
-    digest = hashlib.sha256(macros_checksum().encode())
-    for path in [DBT_PROJECT / "dbt_project.yml", *sorted((DBT_PROJECT / "seeds").rglob("*"))]:
-        if path.is_file():
-            digest.update(
-                path.relative_to(DBT_PROJECT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0"
-            )
-    return digest.hexdigest()[:32]
+    after the macros' checksum (which covers dbt_project.yml, the seeds' column types).
+    Equal to what the last successful build recorded, the tables in `policy` already hold
+    it (dbt_build_args)."""
+    seeds = [path for path in sorted((DBT_PROJECT / "seeds").rglob("*")) if path.is_file()]
+    return _files_checksum(seeds, prefix=macros_checksum())
 
 
 def dbt_vars(live_schema: bool = True) -> str:
