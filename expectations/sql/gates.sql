@@ -49,7 +49,12 @@ create table if not exists audit.personal_data_cleared_names (name_md5 text prim
 drop function if exists audit.personal_data_scan(text);
 create or replace function audit.personal_data_scan(p_schema text, p_incremental jsonb default '{}')
 returns table (table_name text, column_name text, kind text, masked_value text, occurrences bigint)
-language plpgsql stable as $$
+language plpgsql stable
+-- The names come from a view over raw.* that PostgreSQL takes for about a thousand rows (it
+-- has some 100,000 at district scale); on that estimate it sorts the million or so short
+-- values to merge them with the names, on disk, instead of probing a hash of the names.
+set enable_mergejoin = off
+as $$
 declare
     id_pattern constant text :=
         '[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]';

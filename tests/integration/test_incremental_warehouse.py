@@ -170,6 +170,14 @@ def test_a_new_day_reuses_dbts_parse_of_the_project(three_builds):
     assert "Starting full parse" not in day_2 and "Unable to do partial parsing" not in day_2
 
 
+def test_a_daily_build_analyzes_only_the_raw_tables_written_since_the_last(three_builds):
+    day_1, day_2 = three_builds["dbt_log"]["day1_full"], three_builds["dbt_log"]["day2_incremental"]
+    assert "analyze raw.entity_register;" in day_1 and "analyze raw.parking;" in day_1
+    # day 2 brought one parking file and nothing else
+    assert "analyze raw.parking;" in day_2
+    assert "analyze raw.entity_register;" not in day_2 and "analyze raw.tax_credit;" not in day_2
+
+
 def test_a_daily_build_leaves_the_policy_the_last_build_loaded(three_builds):
     ran = three_builds["ran"]
     seeds = {node for node in ran["day1_full"] if node.startswith("seed.")}

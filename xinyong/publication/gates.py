@@ -247,6 +247,12 @@ def _build_data_docs(context, run_id, suites: list[str]) -> None:
         context.build_data_docs(resource_identifiers=keys + suite_keys)
 
 
+def _reads_personal_data_scan(vd) -> bool:
+    """Whether a validation's query reads the findings _ScanAhead stores for this run."""
+    asset = vd.data_source.get_asset(vd.asset.name)
+    return "audit.personal_data_findings" in str(getattr(asset, "query", "") or "")
+
+
 class _ScanAhead(threading.Thread):
     """audit.store_personal_data_scan on a connection of its own, in the background."""
 
@@ -254,6 +260,16 @@ class _ScanAhead(threading.Thread):
         super().__init__(name="personal-data-scan", daemon=True)
         self.args = (warehouse_url, candidate_schema, gate_run, json.dumps(incremental))
         self.error: BaseException | None = None
+        self.waited = False
+
+    def wait(self) -> None:
+        """Until the scan is stored; a failed one is logged (the validation then scans itself)."""
+        if self.waited:
+            return
+        self.join()
+        self.waited = True
+        if self.error is not None:
+            log.warning("personal-data scan ahead of GX failed, the validation scans itself: %s", self.error)
 
     def run(self) -> None:
         url, candidate_schema, gate_run, incremental = self.args
@@ -312,11 +328,12 @@ def run_gate(
             vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
             for vd in definitions
         }
-    scan.join()
-    if scan.error is not None:  # the validation scans then, in full, and reports what it finds
-        log.warning("personal-data scan ahead of GX failed, the validation scans itself: %s", scan.error)
+    # The validations that read the scan's findings run last, the others while it runs.
+    definitions = sorted(definitions, key=_reads_personal_data_scan)
     for done, vd in enumerate(definitions):
         progress.report("GX gate", done, len(definitions), "validations", failed=len(gate.failures))
+        if _reads_personal_data_scan(vd):
+            scan.wait()
         if missing[vd.name]:
             gate.skipped.append(
                 {
@@ -370,6 +387,7 @@ def run_gate(
                     **({"error": error.splitlines()[0][:300]} if error else {}),
                 }
             )
+    scan.wait()  # also when no validation read it: its transaction ends before the gate does
     gate.success = not gate.failures
     progress.report("GX gate", len(definitions), len(definitions), "validations", failed=len(gate.failures))
     _build_data_docs(context, run_id, [suite for suite, _ in ran])
