@@ -123,6 +123,27 @@ def _airflow_build(ctx: Context) -> dict:
     return {"wall": run.wall, "tasks": run.of_dag(orchestrate.WAREHOUSE_DAG)}
 
 
+def _gate(ctx: Context, day: str) -> tuple[float, dict]:
+    """The GX gate on the candidate the last build made, in a process of its own as the
+    Airflow task runs it (so it pays for importing Great Expectations), timed end to end;
+    with what it found (the delta file's volume against the 1 M-row file before it fails
+    `feed_file_volumes`, approvably: every validation still runs)."""
+    code = (
+        "import json, sys; from pathlib import Path; from xinyong.publication import gates; "
+        "gate = gates.run_gate(sys.argv[1], sys.argv[2], home=Path(sys.argv[3])); "
+        "print(json.dumps({'success': gate.success, 'checked': gate.checked, "
+        "'failed': sorted({f['validation'] for f in gate.failures})}))"
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, ctx.warehouse_url, day, str(_settings(ctx).home)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - started, json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @measurement(
     "warehouse_builds", "dbt build at district scale: full, Airflow-orchestrated, bare, one-day delta"
 )
@@ -142,6 +163,7 @@ def warehouse_builds(ctx: Context) -> dict:
     # the next day: what the day's file changed and what the date alone changed
     next_day = (datetime.date.fromisoformat(EVALUATION_DATE) + datetime.timedelta(days=1)).isoformat()
     incremental = _bare_dbt_build(ctx, "delta", day=next_day)
+    daily_gate, daily_gate_outcome = _gate(ctx, next_day)
     with warehouse.transaction(ctx.warehouse_url) as conn, conn.cursor() as cur:
         cur.execute(f"select count(*) from {schemas.CANDIDATE}.entity_credit_profile")
         entities = cur.fetchone()[0]
@@ -156,6 +178,8 @@ def warehouse_builds(ctx: Context) -> dict:
         "airflow_tasks_s": airflow_run["tasks"],
         "delta_rows": delta_rows,
         "incremental_build_s": incremental,
+        "daily_gate_s": daily_gate,
+        "daily_gate_outcome": daily_gate_outcome,
         "full_build_split": _time_split(ctx, "full"),
         "incremental_build_split": _time_split(ctx, "delta"),
         "entities_profiled": entities,
@@ -199,3 +223,9 @@ def gate_to_build(results: dict[str, dict]) -> float | None:
     if not tasks.get("audit_candidate") or not tasks.get("build_candidate"):
         return None
     return tasks["audit_candidate"] / tasks["build_candidate"]
+
+
+@derived("daily_gate_to_build", "GX gate after the one-day build ÷ that build (own processes)", "≤ 0.25")
+def daily_gate_to_build(results: dict[str, dict]) -> float | None:
+    r = results.get("warehouse_builds")
+    return r["daily_gate_s"] / r["incremental_build_s"] if r and r.get("daily_gate_s") else None
