@@ -183,10 +183,15 @@ def _relation_exists(cur, qualified: str) -> bool:
     return cur.fetchone()[0]
 
 
+def _asset(vd):
+    """A validation's data asset as its data source declares it (table name, query)."""
+    return vd.data_source.get_asset(vd.asset.name) if hasattr(vd, "data_source") else vd.asset
+
+
 def _missing_relations(cur, vd, requires: dict, candidate_schema: str) -> list[str]:
     """What a validation reads that is not there; an unqualified name is in the candidate."""
     needed = list(requires.get(vd.name, []))
-    asset = vd.data_source.get_asset(vd.asset.name) if hasattr(vd, "data_source") else vd.asset
+    asset = _asset(vd)
     if getattr(asset, "type", "") == "table":
         schema = asset.schema_name if isinstance(asset.schema_name, str) else None  # GX: `Missing`
         needed.append(f"{schema}.{asset.table_name}" if schema else asset.table_name)
@@ -219,7 +224,7 @@ def _first_rows(vd, limit: int = 5) -> list[dict]:
     and the gate's session; read only for a failed check."""
     import sqlalchemy as sa
 
-    query = vd.data_source.get_asset(vd.asset.name).query
+    query = _asset(vd).query
     engine = vd.data_source.get_execution_engine()
     result = engine.execute_query(sa.text(f"select * from ({query}) findings limit {int(limit)}"))
     return [mask(dict(row._mapping)) for row in result.fetchall()]
@@ -249,8 +254,7 @@ def _build_data_docs(context, run_id, suites: list[str]) -> None:
 
 def _reads_personal_data_scan(vd) -> bool:
     """Whether a validation's query reads the findings _ScanAhead stores for this run."""
-    asset = vd.data_source.get_asset(vd.asset.name)
-    return "audit.personal_data_findings" in str(getattr(asset, "query", "") or "")
+    return "audit.personal_data_findings" in str(getattr(_asset(vd), "query", "") or "")
 
 
 class _ScanAhead(threading.Thread):
