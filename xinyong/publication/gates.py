@@ -317,81 +317,88 @@ def run_gate(
         warehouse_url, candidate_schema, gate_run, settings.get("personal_data_incremental") or {}
     )
     scan.start()
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
+    try:
+        import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
 
-    context = gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
-    definitions = context.checkpoints.get(checkpoint).validation_definitions
-    run_id = RunIdentifier(run_name=f"xinyong-{run_time:%Y%m%dT%H%M%S}", run_time=run_time)
-    gate = GateResult(
-        success=True, candidate_schema=candidate_schema, evaluation_date=day, results=str(results_dir(home))
-    )
-    ran: list[tuple[str, object]] = []
-    with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
-        missing = {
-            vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
-            for vd in definitions
-        }
-    # The validations that read the scan's findings run last, the others while it runs.
-    definitions = sorted(definitions, key=_reads_personal_data_scan)
-    for done, vd in enumerate(definitions):
-        progress.report("GX gate", done, len(definitions), "validations", failed=len(gate.failures))
-        if _reads_personal_data_scan(vd):
-            scan.wait()
-        if missing[vd.name]:
-            gate.skipped.append(
-                {
-                    "validation": vd.name,
-                    "suite": vd.suite.name,
-                    "reason": f"{', '.join(missing[vd.name])} does not exist",
-                }
-            )
-            continue
-        index_columns = (settings.get("index_columns") or {}).get(vd.name)
-        result = vd.run(
-            expectation_parameters=dict(settings.get("parameters") or {}),
-            run_id=run_id,
-            result_format={
-                "result_format": "COMPLETE",
-                **({"unexpected_index_column_names": index_columns} if index_columns else {}),
-            },
+        context = gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
+        definitions = context.checkpoints.get(checkpoint).validation_definitions
+        run_id = RunIdentifier(run_name=f"xinyong-{run_time:%Y%m%dT%H%M%S}", run_time=run_time)
+        gate = GateResult(
+            success=True,
+            candidate_schema=candidate_schema,
+            evaluation_date=day,
+            results=str(results_dir(home)),
         )
-        ran.append((vd.suite.name, result))
-        gate.validations.append(
-            {
-                "validation": vd.name,
-                "suite": vd.suite.name,
-                "success": bool(result.success),
-                "expectations": len(result.results),
+        ran: list[tuple[str, object]] = []
+        with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+            missing = {
+                vd.name: _missing_relations(cur, vd, settings.get("requires") or {}, candidate_schema)
+                for vd in definitions
             }
-        )
-        for r in result.results:
-            gate.checked += 1
-            if r.success:
+        # The validations that read the scan's findings run last, the others while it runs.
+        definitions = sorted(definitions, key=_reads_personal_data_scan)
+        for done, vd in enumerate(definitions):
+            progress.report("GX gate", done, len(definitions), "validations", failed=len(gate.failures))
+            if _reads_personal_data_scan(vd):
+                scan.wait()
+            if missing[vd.name]:
+                gate.skipped.append(
+                    {
+                        "validation": vd.name,
+                        "suite": vd.suite.name,
+                        "reason": f"{', '.join(missing[vd.name])} does not exist",
+                    }
+                )
                 continue
-            cfg = r.expectation_config
-            details = r.result or {}
-            error = _error(r.exception_info)
-            examples = _examples(details)
-            if not examples and not error and getattr(vd.asset, "type", "") == "query":
-                examples = _first_rows(vd)  # a findings query: its rows are what offends
-            gate.failures.append(
+            index_columns = (settings.get("index_columns") or {}).get(vd.name)
+            result = vd.run(
+                expectation_parameters=dict(settings.get("parameters") or {}),
+                run_id=run_id,
+                result_format={
+                    "result_format": "COMPLETE",
+                    **({"unexpected_index_column_names": index_columns} if index_columns else {}),
+                },
+            )
+            ran.append((vd.suite.name, result))
+            gate.validations.append(
                 {
                     "validation": vd.name,
-                    "asset": vd.asset.name,
                     "suite": vd.suite.name,
-                    "expectation": cfg.type,
-                    "note": (cfg.meta or {}).get("note", ""),
-                    "approvable": bool((cfg.meta or {}).get("approvable")) and not error,
-                    "kwargs": {
-                        k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "unexpected_rows_query")
-                    },
-                    "unexpected_count": details.get("unexpected_count", details.get("observed_value")),
-                    "examples": examples,
-                    **({"error": error.splitlines()[0][:300]} if error else {}),
+                    "success": bool(result.success),
+                    "expectations": len(result.results),
                 }
             )
-    scan.wait()  # also when no validation read it: its transaction ends before the gate does
+            for r in result.results:
+                gate.checked += 1
+                if r.success:
+                    continue
+                cfg = r.expectation_config
+                details = r.result or {}
+                error = _error(r.exception_info)
+                examples = _examples(details)
+                if not examples and not error and getattr(vd.asset, "type", "") == "query":
+                    examples = _first_rows(vd)  # a findings query: its rows are what offends
+                gate.failures.append(
+                    {
+                        "validation": vd.name,
+                        "asset": vd.asset.name,
+                        "suite": vd.suite.name,
+                        "expectation": cfg.type,
+                        "note": (cfg.meta or {}).get("note", ""),
+                        "approvable": bool((cfg.meta or {}).get("approvable")) and not error,
+                        "kwargs": {
+                            k: v
+                            for k, v in cfg.kwargs.items()
+                            if k not in ("batch_id", "unexpected_rows_query")
+                        },
+                        "unexpected_count": details.get("unexpected_count", details.get("observed_value")),
+                        "examples": examples,
+                        **({"error": error.splitlines()[0][:300]} if error else {}),
+                    }
+                )
+    finally:
+        scan.wait()  # also when none read it or one raised: the gate ends after the scan
     gate.success = not gate.failures
     progress.report("GX gate", len(definitions), len(definitions), "validations", failed=len(gate.failures))
     _build_data_docs(context, run_id, [suite for suite, _ in ran])
