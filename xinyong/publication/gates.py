@@ -263,17 +263,6 @@ class _ScanAhead(threading.Thread):
     def __init__(self, warehouse_url: str, candidate_schema: str, gate_run: str, incremental: dict):
         super().__init__(name="personal-data-scan", daemon=True)
         self.args = (warehouse_url, candidate_schema, gate_run, json.dumps(incremental))
-        self.error: BaseException | None = None
-        self.waited = False
-
-    def wait(self) -> None:
-        """Until the scan is stored; a failed one is logged (the validation then scans itself)."""
-        if self.waited:
-            return
-        self.join()
-        self.waited = True
-        if self.error is not None:
-            log.warning("personal-data scan ahead of GX failed, the validation scans itself: %s", self.error)
 
     def run(self) -> None:
         url, candidate_schema, gate_run, incremental = self.args
@@ -286,7 +275,7 @@ class _ScanAhead(threading.Thread):
                     (candidate_schema, gate_run, incremental),
                 )
         except Exception as error:  # noqa: BLE001 - the GX validation scans then, and reports
-            self.error = error
+            log.warning("personal-data scan ahead of GX failed, the validation scans itself: %s", error)
 
 
 def run_gate(
@@ -341,7 +330,7 @@ def run_gate(
         for done, vd in enumerate(definitions):
             progress.report("GX gate", done, len(definitions), "validations", failed=len(gate.failures))
             if _reads_personal_data_scan(vd):
-                scan.wait()
+                scan.join()
             if missing[vd.name]:
                 gate.skipped.append(
                     {
@@ -398,7 +387,7 @@ def run_gate(
                     }
                 )
     finally:
-        scan.wait()  # also when none read it or one raised: the gate ends after the scan
+        scan.join()  # also when none read it or one raised: the gate ends after the scan
     gate.success = not gate.failures
     progress.report("GX gate", len(definitions), len(definitions), "validations", failed=len(gate.failures))
     _build_data_docs(context, run_id, [suite for suite, _ in ran])
