@@ -10,6 +10,12 @@
   (--vars, or a unit test's vars) still wins.
 #}
 {% macro evaluation_date() -%}
+    {%- if execute and keeps_latest_versions() -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ " keeps the latest versions from build to build (macros/latest_kept_version.sql): "
+            ~ "a column that depends on the evaluation date would keep the day it was written; "
+            ~ "compute it in an intermediate model, or make this staging model a view.") }}
+    {%- endif -%}
     date '{{ evaluation_date_text() }}'
 {%- endmacro %}
 

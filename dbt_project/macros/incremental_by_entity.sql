@@ -104,9 +104,10 @@
 {%- endmacro %}
 
 {#
-  on-run-end: a run that built every per-entity model records what it built from; a run in
-  which one of them failed (or only some ran) drops the state, so the next build recomputes
-  every entity instead of trusting rows half a run rewrote. So does a run in which any test
+  on-run-end: a run that built every per-entity model and every kept staging model
+  (macros/latest_kept_version.sql) records what it built from; a run in which one of them
+  failed (or only some ran) drops the state, so the next build recomputes everything instead
+  of trusting rows half a run rewrote, or a staging table updated for another date. So does a run in which any test
   failed: a daily build tests only the rows it wrote (macros/tests/tests_on_changed_rows.sql),
   so the rows a failed test found must be tested again, by a full build. A run that built
   none of them (a selection) leaves it as it is.
@@ -115,7 +116,7 @@
     {%- if execute -%}
         {%- set entity_models = [] -%}
         {%- for node in graph.nodes.values() -%}
-            {%- if node.resource_type == 'model' and node.config.incremental_strategy == 'changed_entities' -%}
+            {%- if node.resource_type == 'model' and node.config.incremental_strategy in ('changed_entities', 'latest_version') -%}
                 {%- do entity_models.append(node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}

@@ -70,3 +70,29 @@ def test_dbt_without_the_evaluation_date_or_the_candidate_schema_says_how_to_pas
     assert not result.success
     message = " ".join(str(r.message) for r in result.result or []) + str(result.exception or "")
     assert "the evaluation date is missing" in message and build.EVALUATION_DATE_ENV in message, message
+
+
+def test_a_kept_staging_model_refuses_a_column_that_depends_on_the_date(
+    warehouse_url, settings, dbt_project, tmp_path
+):
+    # kept from build to build (macros/latest_kept_version.sql), such a column would keep the
+    # day its row was written
+    model = next(dbt_project.rglob("stg_tax_credit__ratings.sql"))
+    text = model.read_text(encoding="utf-8")
+    assert "        data_date,\n" in text
+    model.write_text(
+        text.replace(
+            "        data_date,\n",
+            "        data_date,\n        data_date < {{ evaluation_date() }} as is_past,\n",
+        ),
+        encoding="utf-8",
+    )
+    result = build.run_dbt(
+        ["compile", "--select", "stg_tax_credit__ratings", "--vars", VARS],
+        warehouse_url,
+        settings,
+        tmp_path / "dbt",
+    )
+    assert not result.success
+    messages = [str(result.exception)] + [r.message or "" for r in (result.result or [])]
+    assert any("stg_tax_credit__ratings keeps the latest versions" in m for m in messages), messages

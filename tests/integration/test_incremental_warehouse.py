@@ -1,10 +1,12 @@
 """The incremental warehouse gives the publication a full build gives, on the same data.
 
-One warehouse for the module: the samples without the second day's parking file, built whole
-for day 1; then that file loaded and an incremental build for a later day 2, chosen so that a
-market entity's penalty leaves its publicity window in between (the date alone changes its
-score); then a full rebuild of the same data and day. Every table of the candidate schema
-must be the same, row for row, after the incremental build and after the full one.
+One warehouse for the module: the samples without the second day's parking file, plus a tax
+file dated the day after day 1 (sent ahead of its day), built whole for day 1; then the parking
+file loaded and an incremental build for a later day 2, chosen so that a market entity's
+penalty leaves its publicity window in between (the date alone changes its score, and makes
+the early tax file known); then a full rebuild of the same data and day. Every table of the
+candidate schema, and every staging table kept from build to build, must be the same, row for
+row, after the incremental build and after the full one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,38 @@ SECOND_DAY_PARKING = "parking_20261121.csv"
 INCREMENTAL_COPY = "incremental_candidate"
 
 
+def _early_tax_file(landing, day_1: str) -> str:
+    """A tax file dated the day after day 1, loaded before day 1's build: unknown on day 1, known
+    on day 2 by the date alone, with no new file. It downgrades the sample's first taxpayer;
+    returns that taxpayer's USCC."""
+    [sample] = SAMPLES.glob("tax_credit_*.csv")
+    header, first = sample.read_text(encoding="gb18030").splitlines()[:2]
+    cells = first.split(",")
+    cells[3], cells[4] = "D", "35"  # 纳税信用等级, 评价得分 (the key, USCC and year, unchanged)
+    day = (datetime.date.fromisoformat(day_1) + datetime.timedelta(days=1)).strftime("%Y%m%d")
+    (landing / "tax_credit").mkdir(parents=True, exist_ok=True)
+    (landing / "tax_credit" / f"tax_credit_{day}.csv").write_text(
+        f"{header}\n{','.join(cells)}\n", encoding="utf-8"
+    )
+    return cells[0]
+
+
+def _tax_grade(url: str, uscc: str) -> str:
+    return query(url, "select tax_grade from staging.stg_tax_credit__ratings where uscc = %s", (uscc,))[0][0]
+
+
+def _tables(url: str, schema: str) -> list[str]:
+    return [
+        name
+        for (name,) in query(
+            url,
+            "select table_name from information_schema.tables"
+            " where table_schema = %s and table_type = 'BASE TABLE' order by 1",
+            (schema,),
+        )
+    ]
+
+
 def _build(url: str, settings, label: str, day: str, full_refresh: bool = False) -> None:
     result = build.build_candidate(url, settings, label, day, full_refresh=full_refresh)
     assert result.success, result.failures
@@ -51,6 +85,9 @@ def _candidate_tables(url: str) -> list[str]:
             (schemas.CANDIDATE,),
         )
     ]
+
+
+STAGING_COPY = "incremental_staging"
 
 
 def _ran(target_dir) -> dict[str, list[str]]:
@@ -85,6 +122,10 @@ def three_builds(pg_server, tmp_path_factory):
         env.setattr(build, "DBT_PROJECT", export_dbt_project(home))
         (home / "landing").mkdir()
         settings = config.load()
+        day_1 = EVALUATION_DATE
+        # loaded first, so the sample's tax file, known on day 1, has the greater file id
+        early_taxpayer = _early_tax_file(settings.landing, day_1)
+        ingest.ingest_feed(contracts.load("tax_credit"), settings, url)
         drop_samples(
             settings.landing,
             [p.name for p in SAMPLES.iterdir() if p.name != SECOND_DAY_PARKING],
@@ -92,8 +133,8 @@ def three_builds(pg_server, tmp_path_factory):
         for contract in contracts.load_all().values():
             ingest.ingest_feed(contract, settings, url)
 
-        day_1 = EVALUATION_DATE
         _build(url, settings, "day1_full", day_1, full_refresh=True)
+        grade_day_1 = _tax_grade(url, early_taxpayer)
         # the first market entity whose penalty leaves its publicity window after day 1
         [(uscc, window_end)] = query(
             url,
@@ -118,13 +159,16 @@ def three_builds(pg_server, tmp_path_factory):
             0
         ][0]
         after = _profile(url, uscc)
+        grade_day_2 = _tax_grade(url, early_taxpayer)
         tables = _candidate_tables(url)
-        query(url, f"drop schema if exists {INCREMENTAL_COPY} cascade; create schema {INCREMENTAL_COPY}")
-        for table in tables:
-            query(
-                url,
-                f"create table {INCREMENTAL_COPY}.{table} as select * from {schemas.CANDIDATE}.{table}",
-            )
+        staging_tables = _tables(url, "staging")
+        for copy, schema, names in (
+            (INCREMENTAL_COPY, schemas.CANDIDATE, tables),
+            (STAGING_COPY, "staging", staging_tables),
+        ):
+            query(url, f"drop schema if exists {copy} cascade; create schema {copy}")
+            for table in names:
+                query(url, f"create table {copy}.{table} as select * from {schema}.{table}")
 
         _build(url, settings, "day2_full", day_2, full_refresh=True)
         yield {
@@ -150,6 +194,8 @@ def three_builds(pg_server, tmp_path_factory):
             "changed": changed,
             "rule_hit_entities": rule_hit_entities,
             "incremental_tables": tables,
+            "staging_tables": staging_tables,
+            "early_tax_grades": (grade_day_1, grade_day_2),
         }
 
 
@@ -200,27 +246,56 @@ def test_the_incremental_build_recomputed_only_the_changed_entities(three_builds
     assert three_builds["rule_hit_entities"] == three_builds["entities"]
 
 
+def _differing(url: str, copy: str, schema: str, tables: list[str]) -> dict[str, tuple[int, int]]:
+    """Per table, the rows only the incremental build's copy has and those only the full build's has."""
+    differing = {}
+    for table in tables:
+        # no column is per run: every one is compared (by name: a kept table's columns may be
+        # in another order than a freshly created one's)
+        columns = ", ".join(
+            f'"{c}"'
+            for (c,) in query(
+                url,
+                "select column_name from information_schema.columns"
+                " where table_schema = %s and table_name = %s order by 1",
+                (schema, table),
+            )
+        )
+        only_incremental, only_full = (
+            query(
+                url,
+                f"select count(*) from (select {columns} from {a}.{table}"
+                f" except all select {columns} from {b}.{table}) as d",
+            )[0][0]
+            for a, b in ((copy, schema), (schema, copy))
+        )
+        if only_incremental or only_full:
+            differing[table] = (only_incremental, only_full)
+    return differing
+
+
 def test_incremental_and_full_builds_publish_the_same_tables(three_builds):
     url = three_builds["url"]
     tables = _candidate_tables(url)
     assert tables == three_builds["incremental_tables"]
     assert {"entity_credit_profile", "credit_score_explanation", "parking_credit"} <= set(tables)
-    differing = {}
-    for table in tables:
-        # no column is per run: every one is compared
-        only_incremental = query(
-            url,
-            f"select count(*) from (select * from {INCREMENTAL_COPY}.{table}"
-            f" except all select * from {schemas.CANDIDATE}.{table}) as d",
-        )[0][0]
-        only_full = query(
-            url,
-            f"select count(*) from (select * from {schemas.CANDIDATE}.{table}"
-            f" except all select * from {INCREMENTAL_COPY}.{table}) as d",
-        )[0][0]
-        if only_incremental or only_full:
-            differing[table] = (only_incremental, only_full)
-    assert differing == {}
+    assert _differing(url, INCREMENTAL_COPY, schemas.CANDIDATE, tables) == {}
+
+
+def test_a_file_sent_ahead_of_its_day_counts_from_that_day(three_builds):
+    # loaded before day 1's build (before the tax file day 1 knows), dated after day 1: the kept
+    # staging table took it on day 2, when no tax file was new and only the date had moved
+    assert three_builds["early_tax_grades"] == ("A", "D")
+
+
+def test_incremental_and_full_builds_keep_the_same_staging_tables(three_builds):
+    url = three_builds["url"]
+    tables = _tables(url, "staging")
+    assert tables == three_builds["staging_tables"]
+    assert {"stg_entity_register__entities", "stg_tax_credit__ratings", "stg_penalty__decisions"} <= set(
+        tables
+    )
+    assert _differing(url, STAGING_COPY, "staging", tables) == {}
 
 
 NARROWED = '"int_entities_changed"'

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='latest_version',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ kept_version_upkeep() }}",
+    )
+}}
 -- Domain ratings (行业领域信用分级分类结果): the latest version of each rating (subject, domain,
 -- 评价日期) known on the evaluation date. The grade stays in the department's own words;
 -- int_domain_ratings_current maps it to a class.
@@ -6,11 +14,7 @@ with
 
 source as (
     select * from {{ source('domain_rating', 'domain_rating') }}
-    where {{ known_on_evaluation_date() }}
-),
-
-latest as (
-    {{ latest_version('source', contract_key('domain_rating')) }}
+    where {{ known_since_last_build() }}
 ),
 
 renamed as (
@@ -29,10 +33,16 @@ renamed as (
         rated_on,
         valid_until,
         -- lineage
+        _file_id as file_id,
         _as_of as as_of,
         _source_file as source_file,
         _source_row as source_row
-    from latest
+    from source
+),
+
+-- the newest version of each key (kept from build to build: macros/latest_kept_version.sql)
+latest as (
+    {{ latest_kept_version('renamed') }}
 )
 
-select * from renamed
+select * from latest

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='latest_version',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ kept_version_upkeep() }}",
+    )
+}}
 -- Other regions' red and black list entries (红黑名单互认), the latest version of each
 -- (subject, 名单名称, 认定单位) known on the evaluation date.
 
@@ -5,11 +13,7 @@ with
 
 source as (
     select * from {{ source('list_exchange', 'list_exchange') }}
-    where {{ known_on_evaluation_date() }}
-),
-
-latest as (
-    {{ latest_version('source', contract_key('list_exchange')) }}
+    where {{ known_since_last_build() }}
 ),
 
 renamed as (
@@ -31,10 +35,16 @@ renamed as (
         valid_until,
         removed_on,
         -- lineage
+        _file_id as file_id,
         _as_of as as_of,
         _source_file as source_file,
         _source_row as source_row
-    from latest
+    from source
+),
+
+-- the newest version of each key (kept from build to build: macros/latest_kept_version.sql)
+latest as (
+    {{ latest_kept_version('renamed') }}
 )
 
-select * from renamed
+select * from latest

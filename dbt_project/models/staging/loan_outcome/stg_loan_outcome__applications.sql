@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='latest_version',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ kept_version_upkeep() }}",
+    )
+}}
 -- Loan outcomes (融资授信结果反馈): the newest state of each 申请编号 a lender reported on or
 -- before the evaluation date. Borrowers are organisations and 个体工商户 (a USCC each); the
 -- free-text refusal reason stays in raw.
@@ -6,11 +14,7 @@ with
 
 source as (
     select * from {{ source('loan_outcome', 'loan_outcome') }}
-    where {{ known_on_evaluation_date() }}
-),
-
-latest as (
-    {{ latest_version('source', contract_key('loan_outcome')) }}
+    where {{ known_since_last_build() }}
 ),
 
 renamed as (
@@ -38,10 +42,16 @@ renamed as (
         lent_on,
         data_date,
         -- lineage
+        _file_id as file_id,
         _as_of as as_of,
         _source_file as source_file,
         _source_row as source_row
-    from latest
+    from source
+),
+
+-- the newest version of each key (kept from build to build: macros/latest_kept_version.sql)
+latest as (
+    {{ latest_kept_version('renamed') }}
 )
 
-select * from renamed
+select * from latest

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='latest_version',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ kept_version_upkeep() }}",
+    )
+}}
 -- Administrative penalty decisions, latest version per (文号, 处罚机关). Natural persons
 -- leave raw only masked (name, ID number) and by the keyed hash; the number never does.
 
@@ -5,11 +13,7 @@ with
 
 source as (
     {{ with_id_digests('penalty') }}
-    where {{ known_on_evaluation_date() }}
-),
-
-latest as (
-    {{ latest_version('source', contract_key('penalty')) }}
+    where {{ known_since_last_build() }}
 ),
 
 renamed as (
@@ -47,10 +51,16 @@ renamed as (
         valid_until,
         publicity_until,
         -- lineage
+        _file_id as file_id,
         _as_of as as_of,
         _source_file as source_file,
         _source_row as source_row
-    from latest
+    from source
+),
+
+-- the newest version of each key (kept from build to build: macros/latest_kept_version.sql)
+latest as (
+    {{ latest_kept_version('renamed') }}
 )
 
-select * from renamed
+select * from latest

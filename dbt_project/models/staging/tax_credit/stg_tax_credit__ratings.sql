@@ -1,12 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='latest_version',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ kept_version_upkeep() }}",
+    )
+}}
 with
 
 source as (
     select * from {{ source('tax_credit', 'tax_credit') }}
-    where {{ known_on_evaluation_date() }}
-),
-
-latest as (
-    {{ latest_version('source', contract_key('tax_credit')) }}
+    where {{ known_since_last_build() }}
 ),
 
 renamed as (
@@ -25,10 +29,16 @@ renamed as (
         -- dates
         data_date,
         -- lineage
+        _file_id as file_id,
         _as_of as as_of,
         _source_file as source_file,
         _source_row as source_row
-    from latest
+    from source
+),
+
+-- the newest version of each key (kept from build to build: macros/latest_kept_version.sql)
+latest as (
+    {{ latest_kept_version('renamed') }}
 )
 
-select * from renamed
+select * from latest

@@ -1,0 +1,98 @@
+{#
+  A staging model kept as a table from one build to the next (README "Incremental build").
+  A staging view sorts every version of its feed again for each model and test that reads it,
+  every day: at city scale millions of rows, several times a build, spilling to disk. Kept,
+  the latest version of each key is a table that a daily build updates from only the raw rows
+  that can change it: those of files loaded since the last build, and those of files whose
+  data date the date alone has now reached (a file may arrive before its day). Each competes
+  with the kept version of its key, by the order `latest_version` uses.
+
+  Sound because raw only grows (a file's rows commit together and are never changed or
+  deleted after), a feed's files load one at a time (so a feed's file ids commit in order,
+  xinyong/ingest/loader.py), and the newest version is the greatest by a total order (data
+  date, file id, row): the kept version is the greatest of every row read before, so the
+  greatest of it and the new rows is the greatest of all. When build_scope is 'all' (no state,
+  --full-refresh, the date moved back, or a model, contract or policy changed) the table is
+  rebuilt whole.
+
+  In stg_<feed>__<entities>.sql (the feed is read from the model's name):
+      config(materialized='incremental', incremental_strategy='latest_version',
+             on_schema_change='sync_all_columns', post_hook="{{ kept_version_upkeep() }}")
+      source:  the raw rows, where {{ known_since_last_build() }}
+      renamed: per-row columns from source, with file_id, as_of and source_row
+      latest:  {{ latest_kept_version('renamed') }}
+  A kept model has no column that depends on the evaluation date (such a flag belongs to an
+  intermediate model): evaluation_date() refuses to compile in one.
+#}
+
+{% macro kept_feed() -%}
+    {{ return(model.name.split('__')[0].replace('stg_', '', 1)) }}
+{%- endmacro %}
+
+{% macro keeps_latest_versions() -%}
+    {{ return(model is defined and model.config is defined
+              and model.config.get('incremental_strategy') == 'latest_version') }}
+{%- endmacro %}
+
+{# Whether this build updates the kept table (else it is computed whole). #}
+{% macro updates_kept_versions() -%}
+    {{ return(is_incremental() and build_scope().kind == 'changed') }}
+{%- endmacro %}
+
+{# The raw rows to read: known on the evaluation date and, on an update, new since the last build. #}
+{% macro known_since_last_build() -%}
+    _as_of <= date '{{ evaluation_date_text() }}'
+    {%- if updates_kept_versions() %}
+    and (_file_id > (select coalesce(max(file_id), 0) from {{ this }})
+         or _as_of > date '{{ build_scope().evaluation_date }}')
+    {%- endif %}
+{%- endmacro %}
+
+{# The latest version of each key among `relation`'s rows and, on an update, the kept ones of their keys. #}
+{% macro latest_kept_version(relation) -%}
+    {%- set keys = contract_key(kept_feed()) | join(', ') -%}
+    {%- if updates_kept_versions() -%}
+        {#- by name: a column sync may have ordered the table's columns otherwise -#}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='quoted') | join(', ') %}
+    select distinct on ({{ keys }}) *
+    from (
+        select {{ columns }} from {{ relation }}
+        union all
+        select {{ columns }} from {{ this }}
+        where ({{ keys }}) in (select {{ keys }} from {{ relation }})
+    ) as candidates
+    {%- else %}
+    select distinct on ({{ keys }}) *
+    from {{ relation }} as candidates
+    {%- endif %}
+    order by {{ keys }}, as_of desc, file_id desc, source_row desc
+{%- endmacro %}
+
+{#
+  Incremental strategy `latest_version`: on an update, dbt's delete+insert by the contract's
+  key (the model's rows are the new latest versions of the keys the new raw rows carry);
+  when everything is recomputed, the table's rows are replaced by the model's.
+#}
+{% macro get_incremental_latest_version_sql(arg_dict) -%}
+    {%- if build_scope().kind == 'all' -%}
+        {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    truncate {{ arg_dict['target_relation'] }};
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }};
+    {%- else -%}
+        {%- do arg_dict.update({'unique_key': contract_key(kept_feed())}) -%}
+        {{ return(get_incremental_delete_insert_sql(arg_dict)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  Post-hook: one row per key, enforced (and the update's lookups by key indexed); statistics
+  after a whole rebuild (a daily update changes few rows: autovacuum's threshold covers it).
+#}
+{% macro kept_version_upkeep() -%}
+    {%- if build_scope().kind == 'all' -%}
+    drop index if exists {{ this.schema }}.{{ this.identifier }}_contract_key;
+    create unique index {{ this.identifier }}_contract_key on {{ this }} ({{ contract_key(kept_feed()) | join(', ') }});
+    analyze {{ this }};
+    {%- endif -%}
+{%- endmacro %}
