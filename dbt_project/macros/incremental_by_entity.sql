@@ -43,8 +43,10 @@
 
 {#
   'all' (recompute every entity) or 'changed' (only int_entities_changed), plus the state the
-  'changed' scope reads. Read from the state table, which changes only at the end of a run,
-  so every model of a run sees the same scope.
+  'changed' scope reads. Read from the state table, which changes only at the start of a run
+  (the mark below) and at its end, so every model of a run sees the same scope. A state
+  marked by another run is one that run never finished: it may have committed some kept
+  tables and not others (a killed process runs no on-run-end), so it vouches for nothing.
 #}
 {% macro build_scope() -%}
     {%- set scope = {'kind': 'all', 'evaluation_date': none, 'parking_file_id': 0} -%}
@@ -56,10 +58,13 @@
     {%- if relation is none -%}
         {{ return(scope) }}
     {%- endif -%}
-    {%- set rows = run_query("select evaluation_date::text, parking_file_id, project_checksum from " ~ relation) -%}
+    {#- the mark as json: a state written before the column existed has none -#}
+    {%- set rows = run_query("select evaluation_date::text, parking_file_id, project_checksum, "
+                             ~ "to_jsonb(s) ->> 'running_invocation' from " ~ relation ~ " as s") -%}
     {%- if rows | length == 1
             and rows[0][2] == project_checksum()
-            and rows[0][0] <= evaluation_date_text() -%}
+            and rows[0][0] <= evaluation_date_text()
+            and rows[0][3] in (none, invocation_id) -%}
         {%- do scope.update({'kind': 'changed', 'evaluation_date': rows[0][0], 'parking_file_id': rows[0][1]}) -%}
     {%- endif -%}
     {{ return(scope) }}
@@ -104,6 +109,22 @@
 {%- endmacro %}
 
 {#
+  on-run-start: the state, if any, marked as this run's until its on-run-end rewrites or drops
+  it; a mark already there (a run that never ended) stays, so this run recomputes everything.
+#}
+{% macro mark_build_running() -%}
+    {%- if execute -%}
+        {%- set relation = adapter.get_relation(
+                database=target.database, schema=build_state_relation().schema, identifier='build_state') -%}
+        {%- if relation is not none -%}
+            {#- in no transaction (dbt ends any before on-run-start): committed before any model runs -#}
+            alter table {{ relation }} add column if not exists running_invocation text;
+            update {{ relation }} set running_invocation = '{{ invocation_id }}' where running_invocation is null;
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
   on-run-end: a run that built every per-entity model and every kept staging model
   (macros/latest_kept_version.sql) records what it built from; a run in which one of them
   failed (or only some ran) drops the state, so the next build recomputes everything instead
@@ -138,7 +159,12 @@
             select {{ evaluation_date() }} as evaluation_date,
                 (select coalesce(max(file_id), 0) from {{ intermediate_relation('int_parking_records_merged') }}) as parking_file_id,
                 '{{ project_checksum() }}'::text as project_checksum,
-                '{{ var("policy_checksum", "") }}'::text as policy_checksum;
+                '{{ var("policy_checksum", "") }}'::text as policy_checksum,
+                null::text as running_invocation;
+        {%- elif adapter.get_relation(database=relation.database, schema=relation.schema,
+                                      identifier=relation.identifier) is not none -%}
+            {#- a run that built none of them: the state stands as it was -#}
+            update {{ relation }} set running_invocation = null where running_invocation = '{{ invocation_id }}';
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -86,13 +86,17 @@
 {%- endmacro %}
 
 {#
-  Post-hook: one row per key, enforced (and the update's lookups by key indexed); statistics
-  after a whole rebuild (a daily update changes few rows: autovacuum's threshold covers it).
+  Post-hook: one row per key, enforced (and the update's lookups by key indexed), the index
+  made again after a whole rebuild (the contract's key may have changed); statistics after a
+  whole rebuild (a daily update changes few rows: autovacuum's threshold covers it).
 #}
 {% macro kept_version_upkeep() -%}
+    {%- set index = this.identifier ~ '_contract_key' -%}
     {%- if build_scope().kind == 'all' -%}
-    drop index if exists {{ this.schema }}.{{ this.identifier }}_contract_key;
-    create unique index {{ this.identifier }}_contract_key on {{ this }} ({{ contract_key(kept_feed()) | join(', ') }});
+    drop index if exists {{ this.schema }}.{{ index }};
+    {%- endif %}
+    create unique index if not exists {{ index }} on {{ this }} ({{ contract_key(kept_feed()) | join(', ') }});
+    {%- if build_scope().kind == 'all' %}
     analyze {{ this }};
     {%- endif -%}
 {%- endmacro %}

@@ -31,24 +31,31 @@ SECOND_DAY_PARKING = "parking_20261121.csv"
 INCREMENTAL_COPY = "incremental_candidate"
 
 
-def _early_tax_file(landing, day_1: str) -> str:
-    """A tax file dated the day after day 1, loaded before day 1's build: unknown on day 1, known
-    on day 2 by the date alone, with no new file. It downgrades the sample's first taxpayer;
-    returns that taxpayer's USCC."""
-    [sample] = SAMPLES.glob("tax_credit_*.csv")
-    header, first = sample.read_text(encoding="gb18030").splitlines()[:2]
-    cells = first.split(",")
-    cells[3], cells[4] = "D", "35"  # 纳税信用等级, 评价得分 (the key, USCC and year, unchanged)
-    day = (datetime.date.fromisoformat(day_1) + datetime.timedelta(days=1)).strftime("%Y%m%d")
-    (landing / "tax_credit").mkdir(parents=True, exist_ok=True)
-    (landing / "tax_credit" / f"tax_credit_{day}.csv").write_text(
-        f"{header}\n{','.join(cells)}\n", encoding="utf-8"
+def _edited_sample(landing, feed: str, day: datetime.date, row: int, cells_changed: dict[int, str]) -> str:
+    """A file of `feed` dated `day` with one row of the sample's (its `row`-th), some cells
+    changed (the key's kept); returns the row's first cell (the USCC)."""
+    [sample] = SAMPLES.glob(f"{feed}_*.csv")
+    data = sample.read_bytes()
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "gb18030"
+    lines = data.decode(encoding).splitlines()
+    cells = lines[row].split(",")
+    for position, value in cells_changed.items():
+        cells[position] = value
+    (landing / feed).mkdir(parents=True, exist_ok=True)
+    (landing / feed / f"{feed}_{day:%Y%m%d}.csv").write_text(
+        f"{lines[0]}\n{','.join(cells)}\n", encoding="utf-8"
     )
     return cells[0]
 
 
 def _tax_grade(url: str, uscc: str) -> str:
     return query(url, "select tax_grade from staging.stg_tax_credit__ratings where uscc = %s", (uscc,))[0][0]
+
+
+def _registration_status(url: str, uscc: str) -> str:
+    return query(
+        url, "select registration_status from staging.stg_entity_register__entities where uscc = %s", (uscc,)
+    )[0][0]
 
 
 def _tables(url: str, schema: str) -> list[str]:
@@ -123,8 +130,12 @@ def three_builds(pg_server, tmp_path_factory):
         (home / "landing").mkdir()
         settings = config.load()
         day_1 = EVALUATION_DATE
-        # loaded first, so the sample's tax file, known on day 1, has the greater file id
-        early_taxpayer = _early_tax_file(settings.landing, day_1)
+        first_day = datetime.date.fromisoformat(day_1)
+        # a tax file dated the day after day 1 (sent ahead of its day), loaded first, so that the
+        # sample's tax file, known on day 1, has the greater file id: only the date can reveal it
+        early_taxpayer = _edited_sample(
+            settings.landing, "tax_credit", first_day + datetime.timedelta(days=1), 1, {3: "D", 4: "35"}
+        )
         ingest.ingest_feed(contracts.load("tax_credit"), settings, url)
         drop_samples(
             settings.landing,
@@ -151,6 +162,16 @@ def three_builds(pg_server, tmp_path_factory):
         drop_samples(settings.landing, [SECOND_DAY_PARKING])
         [parking] = ingest.ingest_feed(contracts.load("parking"), settings, url)
         assert parking.rows_loaded > 0, parking
+        # with it, a tax file dated day 1 (new by its file id) and a register file dated before
+        # the sample's (its row older than the version kept, which must stay)
+        late_taxpayer = _edited_sample(settings.landing, "tax_credit", first_day, 2, {3: "D", 4: "35"})
+        older_entity = _edited_sample(
+            settings.landing, "entity_register", first_day - datetime.timedelta(days=3), 1, {5: "注销"}
+        )
+        for feed in ("tax_credit", "entity_register"):
+            [loaded] = ingest.ingest_feed(contracts.load(feed), settings, url)
+            assert loaded.rows_loaded == 1, loaded
+        kept_before = (_tax_grade(url, late_taxpayer), _registration_status(url, older_entity))
         _build(url, settings, "day2_incremental", day_2)
         changed = query(url, "select count(*) from intermediate.int_entities_changed where uscc is not null")[
             0
@@ -160,6 +181,7 @@ def three_builds(pg_server, tmp_path_factory):
         ][0]
         after = _profile(url, uscc)
         grade_day_2 = _tax_grade(url, early_taxpayer)
+        kept_after = (_tax_grade(url, late_taxpayer), _registration_status(url, older_entity))
         tables = _candidate_tables(url)
         staging_tables = _tables(url, "staging")
         for copy, schema, names in (
@@ -196,6 +218,7 @@ def three_builds(pg_server, tmp_path_factory):
             "incremental_tables": tables,
             "staging_tables": staging_tables,
             "early_tax_grades": (grade_day_1, grade_day_2),
+            "kept_versions": (kept_before, kept_after),
         }
 
 
@@ -218,10 +241,10 @@ def test_a_new_day_reuses_dbts_parse_of_the_project(three_builds):
 
 def test_a_daily_build_analyzes_only_the_raw_tables_written_since_the_last(three_builds):
     day_1, day_2 = three_builds["dbt_log"]["day1_full"], three_builds["dbt_log"]["day2_incremental"]
-    assert "analyze raw.entity_register;" in day_1 and "analyze raw.parking;" in day_1
-    # day 2 brought one parking file and nothing else
-    assert "analyze raw.parking;" in day_2
-    assert "analyze raw.entity_register;" not in day_2 and "analyze raw.tax_credit;" not in day_2
+    assert "analyze raw.penalty;" in day_1 and "analyze raw.parking;" in day_1
+    # day 2 brought a parking, a tax and a register file, and nothing else
+    assert "analyze raw.parking;" in day_2 and "analyze raw.tax_credit;" in day_2
+    assert "analyze raw.penalty;" not in day_2 and "analyze raw.credit_household;" not in day_2
 
 
 def test_a_daily_build_leaves_the_policy_the_last_build_loaded(three_builds):
@@ -288,6 +311,17 @@ def test_a_file_sent_ahead_of_its_day_counts_from_that_day(three_builds):
     assert three_builds["early_tax_grades"] == ("A", "D")
 
 
+def test_a_daily_build_takes_a_new_files_versions_and_keeps_newer_ones(three_builds):
+    # day 1's tax file is new by its id; the register file is older than the version kept
+    assert three_builds["kept_versions"] == (("A", "存续"), ("D", "存续"))
+
+
+def test_a_build_marks_the_state_until_it_ends(three_builds):
+    day_2 = three_builds["dbt_log"]["day2_incremental"]
+    assert "set running_invocation = '" in day_2
+    assert query(three_builds["url"], "select running_invocation from intermediate.build_state") == [(None,)]
+
+
 def test_incremental_and_full_builds_keep_the_same_staging_tables(three_builds):
     url = three_builds["url"]
     tables = _tables(url, "staging")
@@ -348,6 +382,26 @@ def test_a_narrowed_uniqueness_test_still_catches_a_changed_entitys_duplicate(th
     finally:
         conn.rollback()
         conn.close()
+
+
+def test_a_build_that_never_ended_makes_the_next_recompute_everything(loaded, dbt_project):
+    """A build killed after its start runs no on-run-end: it may have committed some kept tables
+    and not others, so the state it found vouches for nothing and the next build recomputes
+    every entity (its mark, left on the state, says so)."""
+
+    def written() -> set[str]:
+        return {
+            x for (x,) in query(loaded, "select distinct xmin::text from intermediate.int_entities_tiered")
+        }
+
+    pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
+    first = written()
+    pipeline.build_candidate(EVALUATION_DATE)
+    assert written() == first  # nothing changed: the kept rows stay
+    query(loaded, "update intermediate.build_state set running_invocation = 'a-build-that-was-killed'")
+    pipeline.build_candidate(EVALUATION_DATE)
+    assert not written() & first  # every row written again
+    assert query(loaded, "select running_invocation from intermediate.build_state") == [(None,)]
 
 
 def test_a_changed_macro_recomputes_every_entity(loaded, dbt_project):

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from xinyong.ingest import schema
@@ -52,12 +53,15 @@ def _files_checksum(paths: list[Path], *, prefix: str = "") -> str:
 
 
 def macros_checksum() -> str:
-    """The project's macros and dbt_project.yml, hashed: the SQL behind the kept incremental
-    state that dbt's own file checksums of models and seeds (macro project_checksum) miss.
-    A changed macro (a scoring date rule, the latest-version rule) must recompute every
-    entity, as a changed model does."""
+    """The project's macros and dbt_project.yml, and the warehouse's SQL functions (xy.mask,
+    which the kept staging rows were masked with), hashed: the SQL behind the kept
+    incremental state that dbt's own file checksums of models and seeds (macro
+    project_checksum) miss. A changed macro (a scoring date rule, the latest-version rule) or
+    function must recompute everything, as a changed model does."""
+    functions = resources.files("xinyong.runtime.sql").joinpath("functions.sql").read_bytes()
     return _files_checksum(
-        [DBT_PROJECT / "dbt_project.yml", *sorted((DBT_PROJECT / "macros").rglob("*.sql"))]
+        [DBT_PROJECT / "dbt_project.yml", *sorted((DBT_PROJECT / "macros").rglob("*.sql"))],
+        prefix=hashlib.sha256(functions).hexdigest(),
     )
 
 
@@ -83,7 +87,8 @@ def dbt_vars(live_schema: bool = True) -> str:
 
 def policy_loaded(warehouse_url: str) -> bool:
     """Whether the last successful build loaded the seeds as they are now
-    (intermediate.build_state, written by dbt_project/macros/incremental_by_entity.sql)."""
+    (intermediate.build_state, written by dbt_project/macros/incremental_by_entity.sql) and no
+    build started since without finishing (its mark, `running_invocation`, still there)."""
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         cur.execute(
             """select 1 from information_schema.columns
@@ -92,7 +97,10 @@ def policy_loaded(warehouse_url: str) -> bool:
         )
         if cur.fetchone() is None:
             return False
-        cur.execute(f"select policy_checksum from {schemas.INTERMEDIATE}.build_state")
+        cur.execute(
+            f"select policy_checksum from {schemas.INTERMEDIATE}.build_state as s"
+            " where to_jsonb(s) ->> 'running_invocation' is null"
+        )
         return cur.fetchall() == [(policy_checksum(),)]
 
 
