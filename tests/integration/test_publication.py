@@ -282,10 +282,15 @@ print("swap finished", flush=True)
 def test_killed_inside_the_swap_leaves_the_old_publication_and_the_rerun_completes(loaded):
     first = publish_once()
     before = query(loaded, "select entity_key, score, tier from publish.entity_credit_profile order by 1")
+    # a newer version of a tier-A entity's tax rows, graded D (raw only grows: a new file's rows,
+    # by a file id above every other)
     query(
         loaded,
-        "update raw.tax_credit set tax_grade = 'D' where uscc = "
-        "(select uscc from publish.entity_credit_profile where tier = 'A' limit 1)",
+        """insert into raw.tax_credit
+           select (jsonb_populate_record(null::raw.tax_credit, to_jsonb(t) || jsonb_build_object(
+               'tax_grade', 'D', '_file_id', nextval('audit.feed_files_file_id_seq')))).*
+           from raw.tax_credit as t
+           where t.uscc = (select uscc from publish.entity_credit_profile where tier = 'A' limit 1)""",
     )
     candidate = pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE))
     child = subprocess.run(
