@@ -26,3 +26,8 @@
 {% macro contract_personal_ids(feed) -%}
     {{ return(contract_meta(feed, 'personal_id_columns')) }}
 {%- endmacro %}
+
+{# The feed a staging model `stg_<feed>__<entities>` stages, from its name. #}
+{% macro staging_feed(model_name) -%}
+    {{ return(model_name.split('__')[0].replace('stg_', '', 1)) }}
+{%- endmacro %}

@@ -26,7 +26,7 @@
 #}
 
 {% macro kept_feed() -%}
-    {{ return(model.name.split('__')[0].replace('stg_', '', 1)) }}
+    {{ return(staging_feed(model.name)) }}
 {%- endmacro %}
 
 {% macro keeps_latest_versions() -%}
@@ -34,24 +34,26 @@
               and model.config.get('incremental_strategy') == 'latest_version') }}
 {%- endmacro %}
 
-{# Whether this build updates the kept table (else it is computed whole). #}
-{% macro updates_kept_versions() -%}
-    {{ return(is_incremental() and build_scope().kind == 'changed') }}
+{# The build's scope when it updates the kept table, else none (the table is computed whole). #}
+{% macro kept_update() -%}
+    {%- set scope = build_scope() if is_incremental() else none -%}
+    {{ return(scope if scope is not none and scope.kind == 'changed' else none) }}
 {%- endmacro %}
 
 {# The raw rows to read: known on the evaluation date and, on an update, new since the last build. #}
 {% macro known_since_last_build() -%}
     _as_of <= date '{{ evaluation_date_text() }}'
-    {%- if updates_kept_versions() %}
+    {%- set update = kept_update() -%}
+    {%- if update %}
     and (_file_id > (select coalesce(max(file_id), 0) from {{ this }})
-         or _as_of > date '{{ build_scope().evaluation_date }}')
+         or _as_of > date '{{ update.evaluation_date }}')
     {%- endif %}
 {%- endmacro %}
 
 {# The latest version of each key among `relation`'s rows and, on an update, the kept ones of their keys. #}
 {% macro latest_kept_version(relation) -%}
     {%- set keys = contract_key(kept_feed()) | join(', ') -%}
-    {%- if updates_kept_versions() -%}
+    {%- if kept_update() -%}
         {#- by name: a column sync may have ordered the table's columns otherwise -#}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='quoted') | join(', ') %}
     select distinct on ({{ keys }}) *
@@ -92,11 +94,12 @@
 #}
 {% macro kept_version_upkeep() -%}
     {%- set index = this.identifier ~ '_contract_key' -%}
-    {%- if build_scope().kind == 'all' -%}
+    {%- set whole = build_scope().kind == 'all' -%}
+    {%- if whole -%}
     drop index if exists {{ this.schema }}.{{ index }};
     {%- endif %}
     create unique index if not exists {{ index }} on {{ this }} ({{ contract_key(kept_feed()) | join(', ') }});
-    {%- if build_scope().kind == 'all' %}
+    {%- if whole %}
     analyze {{ this }};
     {%- endif -%}
 {%- endmacro %}

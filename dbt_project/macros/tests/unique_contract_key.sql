@@ -3,7 +3,7 @@
   `stg_<feed>__<entities>` the feed is taken from the model's name; elsewhere name it.
 #}
 {% test unique_contract_key(model, feed=none) %}
-{%- set feed = feed or model.identifier.split('__')[0].replace('stg_', '', 1) -%}
+{%- set feed = feed or staging_feed(model.identifier) -%}
 {%- set key = contract_key(feed) -%}
 select {{ key | join(', ') }}, count(*) as n
 from {{ model }}
