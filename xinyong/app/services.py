@@ -137,8 +137,14 @@ class Cluster:
                 + "; ".join(f"{s.name} (exit {s.process.returncode}):\n{s.tail()}" for s in dead)
             )
 
-    def stop(self, grace: float = 30.0) -> list[str]:
-        """SIGTERM every service group, SIGKILL what is left after `grace` seconds."""
+    def stop(self, grace: float = 30.0, resend: float = 5.0) -> list[str]:
+        """SIGTERM every service group, again to a service still running every `resend`
+        seconds, and SIGKILL what is left after `grace` seconds.
+
+        Why again: a SIGTERM can be lost. Airflow 3.3's DAG processor logs
+        `inspect.stack()` in its handler, which raises on CPython 3.11 when the signal lands
+        in some frames (gettext parsing, seen in CI); the code it interrupted swallows the
+        exception and the processor parses on."""
         survivors: list[str] = []
         # Noted before SIGTERM: a child that left the process group is still found.
         family = {p for s in self.services for p in descendants(s.process.pid)}
@@ -150,10 +156,19 @@ class Cluster:
                     pass
         deadline = time.monotonic() + grace
         for service in self.services:
-            try:
-                service.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                survivors.append(service.name)
+            while service.alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    survivors.append(service.name)
+                    break
+                try:
+                    service.process.wait(timeout=min(left, resend))
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() < deadline:
+                        try:  # the leader only: its children are in their own shutdown
+                            os.kill(service.process.pid, signal.SIGTERM)
+                        except ProcessLookupError:
+                            pass
         for service in self.services:
             family |= set(descendants(service.process.pid))
             try:
