@@ -1,5 +1,7 @@
 -- 双随机 sampling frames per domain (and its department) and supervision class: every active
--- (存续/在业) market entity in each domain it is rated or active in (publish.domain_supervision),
+-- (存续/在业) market entity in each domain it is rated or active in (domain_supervision's rows,
+-- read from int_domain_supervision, which that mart copies: reading the copy made this model
+-- wait for the copy and its tests, and it ran last in every build),
 -- with the domain's inspection ratio for its class, its place in a reproducible random order
 -- (seeded by the evaluation date and the domain) and whether it falls inside the sample
 -- (ceil(ratio × frame size)). A subject rated nowhere is in its active domains' frames with
@@ -16,7 +18,7 @@ frame as (
             partition by supervision.domain, supervision.supervision_class
             order by md5(supervision.entity_key || supervision.domain || {{ evaluation_date() }}::text)
         ) as draw_order
-    from {{ ref('domain_supervision') }} as supervision
+    from {{ ref('int_domain_supervision') }} as supervision
     join {{ ref('credit_tiers') }} as tiers on tiers.tier = supervision.supervision_class
     where supervision.registration_status in ('存续', '在业')
 )
@@ -39,5 +41,5 @@ select
     town::text as town,
     public_tier::text as public_tier,
     domain_grade::text as domain_grade,
-    evaluation_date::date as evaluation_date
+    {{ evaluation_date() }} as evaluation_date
 from frame

@@ -1,5 +1,7 @@
 -- 信易贷 candidates: market entities in a loan-eligible tier (seed credit_tiers: A and B),
 -- registered as active, not on the black list, with the facts a lender asks for.
+-- The profile is read from int_entity_credit_profile, which entity_credit_profile copies,
+-- so this model need not wait for the copy and its tests.
 
 with
 
@@ -29,7 +31,7 @@ select
     entities.industry_section::text as industry_section,
     entities.town::text as town,
     {{ evaluation_date() }} as evaluation_date
-from {{ ref('entity_credit_profile') }} as profile
+from {{ ref('int_entity_credit_profile') }} as profile
 join entities on entities.entity_key = profile.entity_key
 left join latest_tax on latest_tax.entity_key = profile.entity_key
 join {{ ref('credit_tiers') }} as tiers on tiers.tier = profile.tier

@@ -2,6 +2,8 @@
 -- grade A in the latest year, valid red_list_validity_months from the evaluation date; and
 -- the entries of another region's red list under a mutual-recognition agreement about a
 -- subject registered here, until their 移出日期 or 有效期至. One row per entity per reason.
+-- The profile is read from int_entity_credit_profile, which entity_credit_profile copies,
+-- so this model need not wait for the copy and its tests.
 
 with
 
@@ -21,7 +23,7 @@ own as (
         null::bigint as source_row,
         null::text as source_region,
         null::text as agreement_no
-    from {{ ref('entity_credit_profile') }} as profile
+    from {{ ref('int_entity_credit_profile') }} as profile
     where profile.tier = 'A' and profile.tax_grade = 'A'
 ),
 
@@ -41,7 +43,7 @@ exchanged as (
         entries.source_region,
         entries.agreement_no
     from {{ ref('int_exchanged_list_entries') }} as entries
-    join {{ ref('entity_credit_profile') }} as profile using (uscc)
+    join {{ ref('int_entity_credit_profile') }} as profile using (uscc)
     where entries.list_type = '红名单' and entries.is_applied
 )
 
