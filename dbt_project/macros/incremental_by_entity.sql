@@ -83,7 +83,8 @@
   Incremental strategy `changed_entities`: delete the rows of every changed entity (not only
   of those that still have rows, as delete+insert would), then insert the entity's new rows;
   with scope 'all', delete every row first. Model config: unique_key = the entity column,
-  meta: {changed_key: the column of int_entities_changed it matches (uscc or entity_key)}.
+  meta: {changed_key: the column of int_entities_changed it matches (uscc or entity_key),
+  changed_in: the model that holds the changed keys, when not int_entities_changed}.
   Only changed entities' rows are inserted, whatever the model selected: every other row stays
   the row an earlier build wrote and tested, which lets a daily build test only the changed
   entities' rows (macros/tests/tests_on_changed_rows.sql).
@@ -93,7 +94,8 @@
     {%- set key = arg_dict['unique_key'] -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
     {%- set changed_keys -%}
-        (select {{ config.get('meta')['changed_key'] }} from {{ ref('int_entities_changed') }})
+        (select {{ config.get('meta')['changed_key'] }}
+         from {{ ref(config.get('meta').get('changed_in', 'int_entities_changed')) }})
     {%- endset -%}
     {%- if build_scope().kind == 'all' %}
     delete from {{ target }};

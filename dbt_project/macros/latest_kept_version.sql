@@ -71,19 +71,43 @@
 {%- endmacro %}
 
 {#
+  The rows an update of `relation` (a kept staging table) touched: every version it replaced
+  and every version it wrote, in intermediate.<its name>__touched, marked with the run's
+  invocation id (kept_version_touched_by_this_run). The models kept by party read them to
+  recompute only the parties these rows name, old names included: a corrected penalty can
+  move to another USCC (int_parties_touched).
+#}
+{% macro kept_version_touched_relation(relation) -%}
+    {{ return(intermediate_relation(relation.identifier ~ '__touched')) }}
+{%- endmacro %}
+
+{#
   Incremental strategy `latest_version`: on an update, dbt's delete+insert by the contract's
-  key (the model's rows are the new latest versions of the keys the new raw rows carry);
-  when everything is recomputed, the table's rows are replaced by the model's.
+  key (the model's rows are the new latest versions of the keys the new raw rows carry),
+  the replaced and new versions recorded first; when everything is recomputed, the table's
+  rows are replaced by the model's, and no touched rows are recorded (whatever reads them
+  recomputes everything too).
 #}
 {% macro get_incremental_latest_version_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set touched = kept_version_touched_relation(target) -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
     {%- if build_scope().kind == 'all' -%}
-        {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
-    truncate {{ arg_dict['target_relation'] }};
-    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    drop table if exists {{ touched }};
+    truncate {{ target }};
+    insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }};
     {%- else -%}
-        {%- do arg_dict.update({'unique_key': contract_key(kept_feed())}) -%}
-        {{ return(get_incremental_delete_insert_sql(arg_dict)) }}
+        {%- set keys = contract_key(kept_feed()) | join(', ') -%}
+    drop table if exists {{ touched }};
+    create table {{ touched }} as
+    select {{ columns }} from {{ target }}
+    where ({{ keys }}) in (select {{ keys }} from {{ arg_dict['temp_relation'] }})
+    union all
+    select {{ columns }} from {{ arg_dict['temp_relation'] }};
+    comment on table {{ touched }} is '{{ invocation_id }}';
+        {%- do arg_dict.update({'unique_key': contract_key(kept_feed())}) %}
+    {{ get_incremental_delete_insert_sql(arg_dict) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -102,4 +126,22 @@
     {%- if whole %}
     analyze {{ this }};
     {%- endif -%}
+{%- endmacro %}
+
+{#
+  The rows this run's update of the kept staging model `model_name` touched, as a relation to
+  select from; or, when this run recorded none (the table was created whole, or the touched
+  rows are another run's), the whole kept table: every row counts as touched.
+#}
+{% macro kept_version_touched_rows(model_name) -%}
+    {%- set kept = ref(model_name) -%}
+    {%- set touched = kept_version_touched_relation(kept) -%}
+    {%- if execute -%}
+        {%- set stamp = run_query(
+                "select obj_description(to_regclass('" ~ touched ~ "'), 'pg_class')").columns[0].values()[0] -%}
+        {%- if stamp == invocation_id -%}
+            {{ return(touched) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(kept) }}
 {%- endmacro %}

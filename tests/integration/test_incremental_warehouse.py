@@ -95,6 +95,9 @@ def _candidate_tables(url: str) -> list[str]:
 
 
 STAGING_COPY = "incremental_staging"
+PARTIES_COPY = "incremental_parties"
+# the data source unit of penalty_20261120.csv, a subject of no feed's row
+MOVED_PENALTY_SUBJECT = "11500115820C05051L"
 
 
 def _ran(target_dir) -> dict[str, list[str]]:
@@ -168,7 +171,10 @@ def three_builds(pg_server, tmp_path_factory):
         older_entity = _edited_sample(
             settings.landing, "entity_register", first_day - datetime.timedelta(days=3), 1, {5: "注销"}
         )
-        for feed in ("tax_credit", "entity_register"):
+        # and a penalty decision (its window long past) corrected to name another subject, a
+        # party no feed named before: the subject it named before must lose the mention
+        _edited_sample(settings.landing, "penalty", first_day, 3, {2: MOVED_PENALTY_SUBJECT})
+        for feed in ("tax_credit", "entity_register", "penalty"):
             [loaded] = ingest.ingest_feed(contracts.load(feed), settings, url)
             assert loaded.rows_loaded == 1, loaded
         kept_before = (_tax_grade(url, late_taxpayer), _registration_status(url, older_entity))
@@ -193,6 +199,8 @@ def three_builds(pg_server, tmp_path_factory):
             0
         ][0]
         after = _profile(url, uscc)
+        parties_touched = query(url, "select count(*) from intermediate.int_parties_touched")[0][0]
+        parties = query(url, "select count(*) from intermediate.int_entities_resolved")[0][0]
         grade_day_2 = _tax_grade(url, early_taxpayer)
         kept_after = (_tax_grade(url, late_taxpayer), _registration_status(url, older_entity))
         tables = _candidate_tables(url)
@@ -200,6 +208,7 @@ def three_builds(pg_server, tmp_path_factory):
         for copy, schema, names in (
             (INCREMENTAL_COPY, schemas.CANDIDATE, tables),
             (STAGING_COPY, "staging", staging_tables),
+            (PARTIES_COPY, "intermediate", ["int_entities_resolved"]),
         ):
             query(url, f"drop schema if exists {copy} cascade; create schema {copy}")
             for table in names:
@@ -228,6 +237,7 @@ def three_builds(pg_server, tmp_path_factory):
             "entities": entities,
             "changed": changed,
             "rule_hit_entities": rule_hit_entities,
+            "parties_touched": (parties_touched, parties),
             "incremental_tables": tables,
             "staging_tables": staging_tables,
             "early_tax_grades": (grade_day_1, grade_day_2),
@@ -256,13 +266,13 @@ def test_a_new_day_reuses_dbts_parse_of_the_project(three_builds):
 def test_a_daily_build_analyzes_only_the_raw_tables_written_past_autovacuums_threshold(three_builds):
     day_1, day_2 = three_builds["dbt_log"]["day1_full"], three_builds["dbt_log"]["day2_incremental"]
     assert "analyze raw.penalty;" in day_1 and "analyze raw.parking;" in day_1  # never analyzed
-    # day 2 brought a parking, a tax and a register file of one row each, and nothing else:
-    # the tax table's own parameters make one row enough; one parking row of 31 is not
-    # (50 + 10 %), so the table stays written and not analyzed
+    # day 2 brought a parking, a tax, a register and a penalty file of one row each, and nothing
+    # else: the tax table's own parameters make one row enough; one parking row of 31, or one
+    # penalty row of 13, is not (50 + 10 %), so those tables stay written and not analyzed
     assert "analyze raw.tax_credit;" in day_2
     assert "analyze raw.parking;" not in day_2 and "analyze raw.penalty;" not in day_2
     writes = three_builds["unanalyzed_writes"]
-    assert writes["parking"] >= 1 and writes["tax_credit"] == 0 and writes["penalty"] == 0, writes
+    assert writes["parking"] >= 1 and writes["penalty"] == 1 and writes["tax_credit"] == 0, writes
 
 
 def test_a_daily_build_leaves_the_policy_the_last_build_loaded(three_builds):
@@ -321,6 +331,21 @@ def test_incremental_and_full_builds_publish_the_same_tables(three_builds):
     assert tables == three_builds["incremental_tables"]
     assert {"entity_credit_profile", "credit_score_explanation", "parking_credit"} <= set(tables)
     assert _differing(url, INCREMENTAL_COPY, schemas.CANDIDATE, tables) == {}
+
+
+def test_incremental_and_full_builds_resolve_the_same_parties(three_builds):
+    """The kept parties, row for row: the corrected penalty's new subject gained a row, and its old
+    subject's mentions are counted again, on the daily build as on the full one."""
+    touched, parties = three_builds["parties_touched"]
+    assert 0 < touched < parties / 10, three_builds["parties_touched"]  # the day's, not every party
+    url = three_builds["url"]
+    moved_to = query(
+        url,
+        f"select feeds from {PARTIES_COPY}.int_entities_resolved where uscc = %s",
+        (MOVED_PENALTY_SUBJECT,),
+    )
+    assert moved_to == [("penalty",)]
+    assert _differing(url, PARTIES_COPY, "intermediate", ["int_entities_resolved"]) == {}
 
 
 def test_a_file_sent_ahead_of_its_day_counts_from_that_day(three_builds):

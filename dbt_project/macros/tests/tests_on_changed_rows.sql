@@ -4,7 +4,8 @@
   get_where_subquery; here, on a build whose scope is 'changed' (macros/incremental_by_entity.sql),
   a test of a model kept from build to build reads only the rows this build wrote:
   - a model kept per entity (strategy `changed_entities`; its unique_key matched to
-    meta.changed_key of int_entities_changed), or a candidate mart that is a row-for-row copy
+    meta.changed_key of int_entities_changed, or of meta.changed_in when another model holds
+    its changed keys: int_parties_touched for int_entities_resolved), or a candidate mart that is a row-for-row copy
     of one (meta: {copies_kept_rows_by: <column>}, the same column in int_entities_changed):
     the changed entities' rows;
   - int_parking_records_merged (strategy `contract_key`, feed parking): the records of the
@@ -63,6 +64,7 @@
     {%- elif column is none -%}
         {{ return('file_id > ' ~ scope.parking_file_id) }}
     {%- endif -%}
-    {{ return(column ~ ' in (select ' ~ changed_key ~ ' from ' ~ intermediate_relation('int_entities_changed')
+    {{ return(column ~ ' in (select ' ~ changed_key ~ ' from '
+              ~ intermediate_relation(meta.get('changed_in', 'int_entities_changed'))
               ~ ' where ' ~ changed_key ~ ' is not null)') }}
 {%- endmacro %}

@@ -1,7 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='changed_entities',
+        unique_key='entity_key',
+        meta={'changed_key': 'entity_key', 'changed_in': 'int_parties_touched'},
+        on_schema_change='fail',
+        indexes=[{'columns': ['entity_key'], 'unique': true}],
+    )
+}}
 -- Every party any feed mentions, resolved to one key: organisations and individual
 -- businesses by USCC, natural persons by the keyed hash of their ID number.
 -- Market entities (is_market_entity) are the registered ones: they alone get a public tier,
 -- and this is where scoring and the marts take them and their register facts from.
+-- Kept from build to build: a daily build recomputes only the parties whose mentions it
+-- touched (int_parties_touched); a party no feed mentions any more loses its row.
+
+{% set update = is_incremental() and build_scope().kind == 'changed' %}
+{% set touched = ref('int_parties_touched') %}
+{#- the touched parties filter every arm of the unions: PostgreSQL does not push a semi-join
+    into them, and one filter over a union read every parking record's owner -#}
 
 with
 
@@ -9,6 +26,7 @@ register as (
     select uscc, entity_name, entity_type, town, registration_status, established_on,
         registered_capital_wan, industry_section, source_file, source_row
     from {{ ref('stg_entity_register__entities') }}
+    where true {% if update %}and uscc in (select uscc from {{ touched }}){% endif %}
 ),
 
 organisation_mentions as (
@@ -16,14 +34,16 @@ organisation_mentions as (
     from register
     union all
     select uscc, cooperative_name, 2, 'rural_cooperative' from {{ ref('stg_rural_cooperative__cooperatives') }}
+    where true {% if update %}and uscc in (select uscc from {{ touched }}){% endif %}
     union all
     select uscc, taxpayer_name, 3, 'tax_credit' from {{ ref('stg_tax_credit__ratings') }}
+    where true {% if update %}and uscc in (select uscc from {{ touched }}){% endif %}
     union all
     select uscc, subject_name, 4, 'penalty' from {{ ref('stg_penalty__decisions') }}
-    where not is_natural_person and uscc is not null
+    where not is_natural_person and uscc is not null {% if update %}and uscc in (select uscc from {{ touched }}){% endif %}
     union all
     select distinct owner_uscc, null::text, 5, 'parking' from {{ ref('int_parking_records_merged') }}
-    where owner_uscc is not null
+    where owner_uscc is not null {% if update %}and owner_uscc in (select uscc from {{ touched }}){% endif %}
 ),
 
 organisations as (
@@ -41,12 +61,14 @@ organisations as (
 person_mentions as (
     select id_number_hash, householder_name_masked as masked_name, 1 as name_priority, 'credit_household' as feed
     from {{ ref('stg_credit_household__households') }}
+    where true {% if update %}and id_number_hash in (select id_number_hash from {{ touched }}){% endif %}
     union all
     select id_number_hash, subject_name, 2, 'penalty' from {{ ref('stg_penalty__decisions') }}
     where is_natural_person and id_number_hash is not null
+        {% if update %}and id_number_hash in (select id_number_hash from {{ touched }}){% endif %}
     union all
     select distinct owner_id_hash, null::text, 3, 'parking' from {{ ref('int_parking_records_merged') }}
-    where owner_id_hash is not null
+    where owner_id_hash is not null {% if update %}and owner_id_hash in (select id_number_hash from {{ touched }}){% endif %}
 ),
 
 persons as (
