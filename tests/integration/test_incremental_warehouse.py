@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 
+import openpyxl
 import psycopg2
 import pytest
 
@@ -34,10 +35,14 @@ INCREMENTAL_COPY = "incremental_candidate"
 def _edited_sample(landing, feed: str, day: datetime.date, row: int, cells_changed: dict[int, str]) -> str:
     """A file of `feed` dated `day` with one row of the sample's (its `row`-th), some cells
     changed (the key's kept); returns the row's first cell (the USCC)."""
-    [sample] = SAMPLES.glob(f"{feed}_*.csv")
-    data = sample.read_bytes()
-    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "gb18030"
-    lines = data.decode(encoding).splitlines()
+    [sample] = SAMPLES.glob(f"{feed}_*.*")
+    if sample.suffix == ".xlsx":
+        sheet = openpyxl.load_workbook(sample, read_only=True).active
+        lines = [",".join("" if v is None else str(v) for v in r) for r in sheet.iter_rows(values_only=True)]
+    else:
+        data = sample.read_bytes()
+        encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "gb18030"
+        lines = data.decode(encoding).splitlines()
     cells = lines[row].split(",")
     for position, value in cells_changed.items():
         cells[position] = value
@@ -75,6 +80,14 @@ def _build(url: str, settings, label: str, day: str, full_refresh: bool = False)
     assert result.success, result.failures
 
 
+def _household_rating(url: str, village: str) -> list[tuple]:
+    return query(
+        url,
+        "select rating, count(*) from intermediate.int_households_rated where village = %s group by 1 order by 1",
+        (village,),
+    )
+
+
 def _profile(url: str, uscc: str) -> tuple:
     return query(
         url,
@@ -96,6 +109,8 @@ def _candidate_tables(url: str) -> list[str]:
 
 STAGING_COPY = "incremental_staging"
 PARTIES_COPY = "incremental_parties"
+# the village of credit_household_20261120.xlsx's second household
+REVISED_HOUSEHOLD_VILLAGE = "柚子村"
 # the data source unit of penalty_20261120.csv, a subject of no feed's row
 MOVED_PENALTY_SUBJECT = "11500115820C05051L"
 
@@ -174,7 +189,11 @@ def three_builds(pg_server, tmp_path_factory):
         # and a penalty decision (its window long past) corrected to name another subject, a
         # party no feed named before: the subject it named before must lose the mention
         _edited_sample(settings.landing, "penalty", first_day, 3, {2: MOVED_PENALTY_SUBJECT})
-        for feed in ("tax_credit", "entity_register", "penalty"):
+        # and a household the village committee now rates 差 (from 优): rated again, its town's
+        # and village's shares change
+        _edited_sample(settings.landing, "credit_household", first_day, 2, {10: "差"})
+        rating_before = _household_rating(url, REVISED_HOUSEHOLD_VILLAGE)
+        for feed in ("tax_credit", "entity_register", "penalty", "credit_household"):
             [loaded] = ingest.ingest_feed(contracts.load(feed), settings, url)
             assert loaded.rows_loaded == 1, loaded
         kept_before = (_tax_grade(url, late_taxpayer), _registration_status(url, older_entity))
@@ -199,6 +218,7 @@ def three_builds(pg_server, tmp_path_factory):
             0
         ][0]
         after = _profile(url, uscc)
+        ratings = (rating_before, _household_rating(url, REVISED_HOUSEHOLD_VILLAGE))
         parties_touched = query(url, "select count(*) from intermediate.int_parties_touched")[0][0]
         parties = query(url, "select count(*) from intermediate.int_entities_resolved")[0][0]
         grade_day_2 = _tax_grade(url, early_taxpayer)
@@ -238,6 +258,7 @@ def three_builds(pg_server, tmp_path_factory):
             "changed": changed,
             "rule_hit_entities": rule_hit_entities,
             "parties_touched": (parties_touched, parties),
+            "household_ratings": ratings,
             "incremental_tables": tables,
             "staging_tables": staging_tables,
             "early_tax_grades": (grade_day_1, grade_day_2),
@@ -346,6 +367,14 @@ def test_incremental_and_full_builds_resolve_the_same_parties(three_builds):
     )
     assert moved_to == [("penalty",)]
     assert _differing(url, PARTIES_COPY, "intermediate", ["int_entities_resolved"]) == {}
+
+
+def test_a_daily_build_rates_a_revised_household_again(three_builds):
+    # int_households_rated is kept: the household's new rating must replace its old one (the
+    # candidate's rural tables, compared with the full build's above, are built from it)
+    before, after = three_builds["household_ratings"]
+    assert sum(n for _, n in before) == sum(n for _, n in after)
+    assert before != after, before
 
 
 def test_a_file_sent_ahead_of_its_day_counts_from_that_day(three_builds):

@@ -1,5 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='changed_entities',
+        unique_key='entity_key',
+        meta={'changed_key': 'entity_key', 'changed_in': 'int_parties_touched'},
+        on_schema_change='fail',
+        indexes=[{'columns': ['entity_key'], 'unique': true}],
+    )
+}}
+-- depends_on: {{ ref('int_parties_touched') }}
 -- Each household's latest rating year, rated by the household_ratings seed: the best
 -- rating whose conditions it meets; none met means not rated (未评级), not a 信用户.
+-- Kept from build to build: nothing in it depends on the date, so a daily build rates again
+-- only the households whose rows the household feed's update touched (int_parties_touched:
+-- every person whose mentions changed); a policy change rebuilds it whole (build_scope).
+
+{% set update = is_incremental() and build_scope().kind == 'changed' %}
 
 with
 
@@ -7,6 +23,9 @@ with
 latest_households as (
     select distinct on (id_number_hash) *
     from {{ ref('stg_credit_household__households') }}
+    {% if update -%}
+    where id_number_hash in (select id_number_hash from {{ ref('int_parties_touched') }})
+    {%- endif %}
     order by id_number_hash, rating_year desc
 ),
 
