@@ -127,8 +127,9 @@
 {%- endmacro %}
 
 {#
-  on-run-end: a run that built every per-entity model and every kept staging model
-  (macros/latest_kept_version.sql) records what it built from; a run in which one of them
+  on-run-end: a run that built every per-entity model, every kept staging model
+  (macros/latest_kept_version.sql), the parking records' merge and the sets that say what they
+  recompute records what it built from; a run in which one of them
   failed (or only some ran) drops the state, so the next build recomputes everything instead
   of trusting rows half a run rewrote, or a staging table updated for another date. So does a run in which any test
   failed: a daily build tests only the rows it wrote (macros/tests/tests_on_changed_rows.sql),
@@ -137,23 +138,26 @@
 #}
 {% macro record_build_state(results) -%}
     {%- if execute -%}
+        {#- the models that name what the kept ones recompute: a run that kept rows without
+            building them (a selection) would have recomputed an earlier run's set -#}
+        {%- set changed_sets = ['int_entities_changed', 'int_parties_touched', 'int_parking_owners_superseded'] -%}
         {%- set entity_models = [] -%}
         {%- for node in graph.nodes.values() -%}
-            {%- if node.resource_type == 'model' and node.config.incremental_strategy in ('changed_entities', 'latest_version') -%}
+            {%- if node.resource_type == 'model' and node.config.incremental_strategy in ('changed_entities', 'latest_version', 'contract_key') -%}
                 {%- do entity_models.append(node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
         {%- set built = [] -%}
         {%- set failed = [] -%}
         {%- for result in results -%}
-            {%- if result.node.unique_id in entity_models or result.node.unique_id.endswith('.int_entities_changed') -%}
+            {%- if result.node.unique_id in entity_models or result.node.name in changed_sets -%}
                 {%- do (built if result.status == 'success' else failed).append(result.node.unique_id) -%}
             {%- elif result.node.resource_type == 'test' and result.status in ('fail', 'error') -%}
                 {%- do failed.append(result.node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
         {%- set relation = build_state_relation() -%}
-        {%- if failed or (built and built | length < entity_models | length + 1) -%}
+        {%- if failed or (built and built | length < entity_models | length + changed_sets | length) -%}
             drop table if exists {{ relation }};
         {%- elif built -%}
             drop table if exists {{ relation }};
@@ -169,4 +173,26 @@
             update {{ relation }} set running_invocation = null where running_invocation = '{{ invocation_id }}';
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+  Post-hook of a model kept per entity: a unique index on its key, whoever created the table.
+  dbt's `indexes` config is applied only when it creates the table, so a table that became
+  incremental in place (an upgrade: the state's checksum changes, and the strategy rewrites
+  every row of the existing table) would keep none, and every daily delete by key would scan
+  it. Unnamed: on --full-refresh the replaced table, which holds the old index's name, is
+  dropped only after the hooks.
+#}
+{% macro kept_unique_index(column) -%}
+    do $$
+    begin
+        if not exists (
+            select 1 from pg_index
+            where indrelid = '{{ this }}'::regclass and indisunique and indnatts = 1
+                and indkey[0] = (select attnum from pg_attribute
+                                 where attrelid = '{{ this }}'::regclass and attname = '{{ column }}')
+        ) then
+            create unique index on {{ this }} ({{ column }});
+        end if;
+    end $$
 {%- endmacro %}

@@ -203,7 +203,11 @@ def three_builds(pg_server, tmp_path_factory):
             "alter table raw.tax_credit set "
             "(autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0)",
         )
+        for _name, definition in _unique_indexes(url):
+            query(url, f"drop index intermediate.{definition.split()[3]}")
+        assert _unique_indexes(url) == []
         _build(url, settings, "day2_incremental", day_2)
+        unique_indexes_after_day_2 = _unique_indexes(url)
         unanalyzed_writes = dict(
             query(
                 url,
@@ -259,6 +263,7 @@ def three_builds(pg_server, tmp_path_factory):
             "rule_hit_entities": rule_hit_entities,
             "parties_touched": (parties_touched, parties),
             "household_ratings": ratings,
+            "unique_indexes_after_day_2": unique_indexes_after_day_2,
             "incremental_tables": tables,
             "staging_tables": staging_tables,
             "early_tax_grades": (grade_day_1, grade_day_2),
@@ -367,6 +372,27 @@ def test_incremental_and_full_builds_resolve_the_same_parties(three_builds):
     )
     assert moved_to == [("penalty",)]
     assert _differing(url, PARTIES_COPY, "intermediate", ["int_entities_resolved"]) == {}
+
+
+def _unique_indexes(url: str) -> list[tuple[str, str]]:
+    return query(
+        url,
+        """select c.relname, pg_get_indexdef(i.indexrelid) from pg_index as i
+           join pg_class as c on c.oid = i.indrelid
+           join pg_namespace as n on n.oid = c.relnamespace
+           where n.nspname = 'intermediate' and i.indisunique
+               and c.relname in ('int_entities_resolved', 'int_households_rated')
+           order by 1""",
+    )
+
+
+def test_the_kept_parties_and_households_get_their_unique_index_back(three_builds):
+    # dropped before the daily build, as on a table that turned incremental in place (dbt's
+    # `indexes` would not make it again); after the full refresh, the index is made while the
+    # replaced table still holds the old one's name
+    for indexed in (three_builds["unique_indexes_after_day_2"], _unique_indexes(three_builds["url"])):
+        assert [name for name, _ in indexed] == ["int_entities_resolved", "int_households_rated"], indexed
+        assert all(definition.endswith("(entity_key)") for _, definition in indexed), indexed
 
 
 def test_a_daily_build_rates_a_revised_household_again(three_builds):

@@ -4,8 +4,8 @@
         incremental_strategy='changed_entities',
         unique_key='entity_key',
         meta={'changed_key': 'entity_key', 'changed_in': 'int_parties_touched'},
-        on_schema_change='fail',
-        indexes=[{'columns': ['entity_key'], 'unique': true}],
+        on_schema_change='sync_all_columns',
+        post_hook="{{ kept_unique_index('entity_key') }}",
     )
 }}
 -- Every party any feed mentions, resolved to one key: organisations and individual
@@ -52,7 +52,7 @@ organisations as (
         'organisation' as party_kind,
         uscc,
         null::text as id_number_hash,
-        (array_agg(name order by name_priority) filter (where name is not null))[1] as display_name,
+        (array_agg(name order by name_priority, name) filter (where name is not null))[1] as display_name,
         string_agg(distinct feed, ',' order by feed) as feeds
     from organisation_mentions
     group by uscc
@@ -77,7 +77,7 @@ persons as (
         'natural_person' as party_kind,
         null::text as uscc,
         id_number_hash,
-        (array_agg(masked_name order by name_priority) filter (where masked_name is not null))[1] as display_name,
+        (array_agg(masked_name order by name_priority, masked_name) filter (where masked_name is not null))[1] as display_name,
         string_agg(distinct feed, ',' order by feed) as feeds
     from person_mentions
     group by id_number_hash

@@ -4,8 +4,8 @@
         incremental_strategy='changed_entities',
         unique_key='entity_key',
         meta={'changed_key': 'entity_key', 'changed_in': 'int_parties_touched'},
-        on_schema_change='fail',
-        indexes=[{'columns': ['entity_key'], 'unique': true}],
+        on_schema_change='sync_all_columns',
+        post_hook="{{ kept_unique_index('entity_key') }}",
     )
 }}
 -- depends_on: {{ ref('int_parties_touched') }}
