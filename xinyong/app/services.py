@@ -25,7 +25,26 @@ from xinyong.runtime.config import PROJECT_ROOT
 
 TOPOLOGY_FILE = PROJECT_ROOT / "deploy" / "topology.yml"
 VENV_BIN = Path(sys.executable).parent
-PORT_RANGE = range(55600, 55700)  # the distributed test's ports, clear of the other engineers' and CI's
+_EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _suite_port_range(size: int = 100) -> range:
+    """Ports the kernel never hands out as a connection's source port.
+
+    A port inside the ephemeral range can be free when it is chosen and taken by an outgoing
+    connection (a worker to Redis, a client to PostgreSQL) before the service binds it: CI
+    saw the API server fail with "address already in use" that way."""
+    low, high = 32768, 60999  # Linux's default, where /proc is not readable
+    if _EPHEMERAL_PORTS.exists():
+        low, high = map(int, _EPHEMERAL_PORTS.read_text().split())
+    if high + size <= 65535:
+        return range(high + 1, high + 1 + size)
+    if low - size >= 1024:
+        return range(low - size, low)
+    raise RuntimeError(f"no {size} ports outside the ephemeral range {low}-{high} ({_EPHEMERAL_PORTS})")
+
+
+PORT_RANGE = _suite_port_range()  # the distributed test's ports
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
