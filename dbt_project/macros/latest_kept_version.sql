@@ -136,12 +136,16 @@
 {% macro kept_version_touched_rows(model_name) -%}
     {%- set kept = ref(model_name) -%}
     {%- set touched = kept_version_touched_relation(kept) -%}
-    {%- if execute -%}
-        {%- set stamp = run_query(
-                "select obj_description(to_regclass('" ~ touched ~ "'), 'pg_class')").columns[0].values()[0] -%}
-        {%- if stamp == invocation_id -%}
-            {{ return(touched) }}
-        {%- endif -%}
+    {{ return(touched if recorded_by_this_run(touched) else kept) }}
+{%- endmacro %}
+
+{# Whether `relation` exists and was written by this run (the invocation id its table comment
+   holds): a record of another run's update says nothing about this run's. #}
+{% macro recorded_by_this_run(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
     {%- endif -%}
-    {{ return(kept) }}
+    {%- set stamp = run_query(
+            "select obj_description(to_regclass('" ~ relation ~ "'), 'pg_class')").columns[0].values()[0] -%}
+    {{ return(stamp == invocation_id) }}
 {%- endmacro %}

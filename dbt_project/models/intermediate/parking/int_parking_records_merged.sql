@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='contract_key',
-        meta={'feed': 'parking'},
+        meta={'feed': 'parking', 'record_replaced': ['owner_type', 'owner_uscc', 'owner_id_hash']},
         on_schema_change='fail',
         indexes=[{'columns': ['file_id']}],
         post_hook=[
@@ -21,9 +21,9 @@
 -- intermediate schema is not swapped at publication, so this state survives publications.
 -- A change of columns fails the build: rebuild once with --full-refresh. The incremental
 -- build reads one owner's records (int_parking_owners_aggregated, int_entity_rule_hits) and
--- the records of one day (int_entities_changed): indexed for both.
+-- the records of one day (int_entities_changed): indexed for both. The merge records the
+-- owners of the records it replaces (meta record_replaced; int_parking_owners_superseded).
 
--- depends_on: {{ ref('int_parking_owners_superseded') }}
 {% set key = contract_key('parking') | join(', ') %}
 {% set columns = [
     'record_no', 'plate_no', 'berth_no',
