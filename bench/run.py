@@ -156,6 +156,13 @@ def environment(server_url: str, district_dir: Path, scale: str, seed: int) -> d
     }
 
 
+def _phase_own_peak(result: dict) -> float:
+    """The bench process's peak RSS if the phase raised it: a peak equal to the baseline is
+    older (the generator's world, built in the same process before the phase), not the phase's."""
+    peak = result.get("peak_rss_mib", 0.0)
+    return peak if peak > result.get("baseline_rss_mib", 0.0) else 0.0
+
+
 def render_markdown(report: dict) -> str:
     env = report["environment"]
     lines = [
@@ -168,6 +175,11 @@ def render_markdown(report: dict) -> str:
         "| measurement | rows | seconds | rows/s | peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|",
     ]
+    if env.get("failed"):
+        lines[-2:-2] = [
+            "**Failed**, so this report holds only the phases before it: " + env["failed"].replace("\n", " "),
+            "",
+        ]
     for name, r in report["measurements"].items():
         lines.append(
             f"| {name}: {r['title']} | {r['rows']:,} | {r['seconds']:.1f} | "
@@ -184,7 +196,7 @@ def render_markdown(report: dict) -> str:
         for name, r in phases.items():
             lines.append(
                 f"| {name} | {r.get('ran_at', '')} | {r.get('commit', '')} | {r.get('load_average', '')} | "
-                f"{max(r['peak_rss_any_process_mib'], r['peak_rss_mib']):,.0f} | "
+                f"{max(r['peak_rss_any_process_mib'], _phase_own_peak(r)):,.0f} | "
                 f"{r['peak_rss_server_sum_mib']:,.0f} | {r['database_mib']:,.0f} |"
             )
     lines += ["", "| figure | value | target |", "|---|---:|---|"]
@@ -324,7 +336,15 @@ def city_main(args, names: list[str], home: Path, data_dir: Path, started_at: dt
             _say(f"> {name}: {bench.MEASUREMENTS[name].title}")
             fresh = name == city.PHASES[0] and city.ingest_to_resume(work) is None
             url = fresh_database(server, city.DATABASE) if fresh else server.url(city.DATABASE)
-            result = run_child(name, Context(data_dir, url, work))
+            try:
+                result = run_child(name, Context(data_dir, url, work))
+            except RuntimeError as error:
+                # hours of earlier phases are still worth a report: it says which one failed
+                env["failed"] = (
+                    f"{name} ({dt.datetime.now().astimezone():%Y-%m-%d %H:%M}): {str(error)[-600:]}"
+                )
+                _say(str(error))
+                break
             result.update(
                 title=bench.MEASUREMENTS[name].title,
                 rows_per_second=result["rows"] / result["seconds"] if result["seconds"] else 0.0,
@@ -339,7 +359,7 @@ def city_main(args, names: list[str], home: Path, data_dir: Path, started_at: dt
     finally:
         embedded.stop(server_home)
     save_report(started_at, env, city.phase_results(work), args.scale)
-    return 0
+    return 1 if "failed" in env else 0
 
 
 if __name__ == "__main__":

@@ -32,3 +32,41 @@ def test_a_landed_file_is_the_cached_one_and_the_cache_keeps_it_when_the_ingest_
     archived.parent.mkdir()
     shutil.move(str(landed), archived)  # what the ingest does with a loaded file
     assert cached.read_text(encoding="utf-8") == "停车记录编号\n" and not landed.exists()
+
+
+def test_a_report_says_which_phase_failed_and_counts_only_the_phases_own_memory():
+    from bench import run
+
+    first_load = {
+        "title": "city: first load",
+        "rows": 45_143_965,
+        "seconds": 3427.2,
+        "rows_per_second": 13_172.4,
+        # the child inherits the parent's high-water mark (the generator's world) at fork
+        "peak_rss_mib": 4051.9,
+        "baseline_rss_mib": 4051.9,
+        "peak_rss_any_process_mib": 3778.1,
+        "peak_rss_server_sum_mib": 17_458.3,
+        "database_mib": 56_111.2,
+    }
+    report = {
+        "started_at": "2026-12-04T18:07:00+00:00",
+        "environment": {
+            "scale": "city",
+            "seed": 1,
+            "postgresql": "18.6",
+            "python": "3.11.7",
+            "machine": "Linux x86_64, 2 CPUs",
+            "commit": "3e44653",
+            "load_average": "1.0 1.0 1.0",
+            "failed": "city_daily_run (2026-12-04 19:29): No space left on device",
+        },
+        "measurements": {"city_first_load": first_load},
+        "derived": {},
+    }
+    markdown = run.render_markdown(report)
+    assert "**Failed**" in markdown and "city_daily_run (2026-12-04 19:29): No space left" in markdown
+    [phase_row] = [line for line in markdown.splitlines() if line.startswith("| city_first_load |")]
+    assert "| 3,778 |" in phase_row and "4,052" not in phase_row
+    first_load["peak_rss_mib"] = 4200.0  # the phase raised it: that counts
+    assert "| 4,200 |" in run.render_markdown(report)
