@@ -142,7 +142,8 @@
     {%- if execute -%}
         {#- the models that name what the kept ones recompute: a run that kept rows without
             building them (a selection) would have recomputed an earlier run's set -#}
-        {%- set changed_sets = ['int_entities_changed', 'int_parties_touched', 'int_parking_owners_superseded'] -%}
+        {%- set changed_sets = ['int_entities_changed', 'int_parties_touched', 'int_households_touched',
+                                'int_parking_owners_superseded'] -%}
         {%- set entity_models = [] -%}
         {%- for node in graph.nodes.values() -%}
             {%- if node.resource_type == 'model' and node.config.incremental_strategy in ('changed_entities', 'latest_version', 'contract_key') -%}

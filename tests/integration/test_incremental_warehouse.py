@@ -243,9 +243,11 @@ def three_builds(pg_server, tmp_path_factory):
         after = _profile(url, uscc)
         ratings = (rating_before, _household_rating(url, REVISED_HOUSEHOLD_VILLAGE))
         parties_touched = query(url, "select count(*) from intermediate.int_parties_touched")[0][0]
-        superseded_owners = query(url, "select count(*) from intermediate.int_parking_owners_superseded")[0][
-            0
-        ]
+        [(superseded_owners, households_touched)] = query(
+            url,
+            "select (select count(*) from intermediate.int_parking_owners_superseded),"
+            " (select count(*) from intermediate.int_households_touched)",
+        )
         parties = query(url, "select count(*) from intermediate.int_entities_resolved")[0][0]
         grade_day_2 = _tax_grade(url, early_taxpayer)
         kept_after = (_tax_grade(url, late_taxpayer), _registration_status(url, older_entity))
@@ -285,6 +287,7 @@ def three_builds(pg_server, tmp_path_factory):
             "rule_hit_entities": rule_hit_entities,
             "parties_touched": (parties_touched, parties),
             "superseded_owners": superseded_owners,
+            "households_touched": households_touched,
             "household_ratings": ratings,
             "unique_indexes_after_day_2": unique_indexes_after_day_2,
             "incremental_tables": tables,
@@ -431,6 +434,10 @@ def test_a_daily_build_rates_a_revised_household_again(three_builds):
     before, after = three_builds["household_ratings"]
     assert sum(n for _, n in before) == sum(n for _, n in after)
     assert before != after, before
+    # and only it: the persons other feeds touched (a parking owner, a penalty's subject) are not
+    # rated again (int_parties_touched named more)
+    assert three_builds["households_touched"] == 1
+    assert three_builds["parties_touched"][0] > 1
 
 
 def test_a_file_sent_ahead_of_its_day_counts_from_that_day(three_builds):

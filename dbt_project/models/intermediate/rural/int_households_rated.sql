@@ -3,17 +3,17 @@
         materialized='incremental',
         incremental_strategy='changed_entities',
         unique_key='entity_key',
-        meta={'changed_key': 'entity_key', 'changed_in': 'int_parties_touched'},
+        meta={'changed_key': 'entity_key', 'changed_in': 'int_households_touched'},
         on_schema_change='sync_all_columns',
         post_hook="{{ kept_unique_index('entity_key') }}",
     )
 }}
--- depends_on: {{ ref('int_parties_touched') }}
+-- depends_on: {{ ref('int_households_touched') }}
 -- Each household's latest rating year, rated by the household_ratings seed: the best
 -- rating whose conditions it meets; none met means not rated (未评级), not a 信用户.
 -- Kept from build to build: nothing in it depends on the date, so a daily build rates again
--- only the households whose rows the household feed's update touched (int_parties_touched:
--- every person whose mentions changed); a policy change rebuilds it whole (build_scope).
+-- only the households whose rows the household feed's update touched (int_households_touched);
+-- a policy change rebuilds it whole (build_scope).
 
 {% set update = is_incremental() and build_scope().kind == 'changed' %}
 
@@ -24,7 +24,7 @@ latest_households as (
     select distinct on (id_number_hash) *
     from {{ ref('stg_credit_household__households') }}
     {% if update -%}
-    where id_number_hash in (select id_number_hash from {{ ref('int_parties_touched') }})
+    where id_number_hash in (select id_number_hash from {{ ref('int_households_touched') }})
     {%- endif %}
     order by id_number_hash, rating_year desc
 ),
