@@ -105,6 +105,14 @@ def save_phase(work: Path, name: str, result: dict) -> None:
     _write_state(work, state)
 
 
+def phase_own_peak(result: dict) -> float:
+    """The measuring process's peak RSS if the phase raised it: a peak equal to the baseline is
+    older (the generator's world, built in the parent before the phase; a forked child inherits
+    the parent's high-water mark), not the phase's."""
+    peak = result.get("peak_rss_mib", 0.0)
+    return peak if peak > result.get("baseline_rss_mib", 0.0) else 0.0
+
+
 def phase_results(work: Path) -> dict[str, dict]:
     """The latest result of every city phase (possibly from earlier runs)."""
     results = load_state(work)["results"]
@@ -411,7 +419,7 @@ def one_day_to_full(results: dict[str, dict]) -> float | None:
 @derived("city_peak_rss_gib", "city: peak RSS of any process in any phase, GiB", "< 4", scales=("city",))
 def peak_rss(results: dict[str, dict]) -> float | None:
     peaks = [
-        max(r["peak_rss_any_process_mib"], r.get("peak_rss_mib", 0))
+        max(r["peak_rss_any_process_mib"], phase_own_peak(r))
         for name, r in results.items()
         if name in PHASES and "peak_rss_any_process_mib" in r
     ]

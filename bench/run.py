@@ -156,13 +156,6 @@ def environment(server_url: str, district_dir: Path, scale: str, seed: int) -> d
     }
 
 
-def _phase_own_peak(result: dict) -> float:
-    """The bench process's peak RSS if the phase raised it: a peak equal to the baseline is
-    older (the generator's world, built in the same process before the phase), not the phase's."""
-    peak = result.get("peak_rss_mib", 0.0)
-    return peak if peak > result.get("baseline_rss_mib", 0.0) else 0.0
-
-
 def render_markdown(report: dict) -> str:
     env = report["environment"]
     lines = [
@@ -177,7 +170,8 @@ def render_markdown(report: dict) -> str:
     ]
     if env.get("failed"):
         lines[-2:-2] = [
-            "**Failed**, so this report holds only the phases before it: " + env["failed"].replace("\n", " "),
+            "**Failed**, so this report holds only the phases that finished (each says when it ran): "
+            + env["failed"].replace("\n", " "),
             "",
         ]
     for name, r in report["measurements"].items():
@@ -187,6 +181,8 @@ def render_markdown(report: dict) -> str:
         )
     phases = {name: r for name, r in report["measurements"].items() if "database_mib" in r}
     if phases:  # the city's phases: when, on which code, under which load; memory and size
+        from bench import city
+
         lines += [
             "",
             "| phase | ran at | commit | load average | peak RSS of any process (MiB) | "
@@ -196,7 +192,7 @@ def render_markdown(report: dict) -> str:
         for name, r in phases.items():
             lines.append(
                 f"| {name} | {r.get('ran_at', '')} | {r.get('commit', '')} | {r.get('load_average', '')} | "
-                f"{max(r['peak_rss_any_process_mib'], _phase_own_peak(r)):,.0f} | "
+                f"{max(r['peak_rss_any_process_mib'], city.phase_own_peak(r)):,.0f} | "
                 f"{r['peak_rss_server_sum_mib']:,.0f} | {r['database_mib']:,.0f} |"
             )
     lines += ["", "| figure | value | target |", "|---|---:|---|"]
@@ -358,7 +354,11 @@ def city_main(args, names: list[str], home: Path, data_dir: Path, started_at: dt
             )
     finally:
         embedded.stop(server_home)
-    save_report(started_at, env, city.phase_results(work), args.scale)
+    results = city.phase_results(work)
+    if "failed" in env:
+        # an earlier run's result for the phase that just failed describes another database
+        results.pop(env["failed"].split(" ", 1)[0], None)
+    save_report(started_at, env, results, args.scale)
     return 1 if "failed" in env else 0
 
 

@@ -68,5 +68,6 @@ def test_a_report_says_which_phase_failed_and_counts_only_the_phases_own_memory(
     assert "**Failed**" in markdown and "city_daily_run (2026-12-04 19:29): No space left" in markdown
     [phase_row] = [line for line in markdown.splitlines() if line.startswith("| city_first_load |")]
     assert "| 3,778 |" in phase_row and "4,052" not in phase_row
+    assert city.peak_rss(report["measurements"]) == 3778.1 / 1024  # the < 4 GiB figure too
     first_load["peak_rss_mib"] = 4200.0  # the phase raised it: that counts
     assert "| 4,200 |" in run.render_markdown(report)

@@ -44,7 +44,6 @@ def _suite_port_range(size: int = 100) -> range:
     raise RuntimeError(f"no {size} ports outside the ephemeral range {low}-{high} ({_EPHEMERAL_PORTS})")
 
 
-PORT_RANGE = _suite_port_range()  # the distributed test's ports
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
@@ -76,8 +75,10 @@ def command(service: str, values: dict[str, str], topology: dict | None = None) 
 
 def free_ports(count: int) -> list[int]:
     """`count` free ports on 127.0.0.1 from this suite's range."""
+    # worked out here, not at import: `xinyong airflow` imports this module and needs no range
+    port_range = _suite_port_range()
     ports = []
-    for port in PORT_RANGE:
+    for port in port_range:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -86,7 +87,7 @@ def free_ports(count: int) -> list[int]:
         ports.append(port)
         if len(ports) == count:
             return ports
-    raise RuntimeError(f"fewer than {count} free ports in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
+    raise RuntimeError(f"fewer than {count} free ports in {port_range.start}-{port_range.stop - 1}")
 
 
 def wait_for_port(port: int, timeout: float, alive=lambda: True) -> None:
