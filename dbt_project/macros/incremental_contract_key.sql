@@ -13,13 +13,12 @@
     {%- set keys = contract_key(config.get('meta')['feed']) -%}
     {%- set recorded = config.get('meta').get('record_replaced') -%}
     {%- if recorded -%}
-        {%- set replaced = contract_key_replaced_relation(arg_dict['target_relation']) %}
-    drop table if exists {{ replaced }};
-    create table {{ replaced }} as
+        {%- set replaced_rows -%}
     select distinct {{ recorded | join(', ') }}
     from {{ arg_dict['target_relation'] }}
-    where ({{ keys | join(', ') }}) in (select {{ keys | join(', ') }} from {{ arg_dict['temp_relation'] }});
-    comment on table {{ replaced }} is '{{ invocation_id }}';
+    where ({{ keys | join(', ') }}) in (select {{ keys | join(', ') }} from {{ arg_dict['temp_relation'] }})
+        {%- endset %}
+    {{ record_for_this_run(contract_key_replaced_relation(arg_dict['target_relation']), replaced_rows) }}
     {%- endif -%}
     {%- do arg_dict.update({'unique_key': keys}) %}
     {{ get_incremental_delete_insert_sql(arg_dict) }}

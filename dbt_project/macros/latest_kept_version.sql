@@ -99,13 +99,13 @@
     select {{ columns }} from {{ arg_dict['temp_relation'] }};
     {%- else -%}
         {%- set keys = contract_key(kept_feed()) | join(', ') -%}
-    drop table if exists {{ touched }};
-    create table {{ touched }} as
+        {%- set touched_rows -%}
     select {{ columns }} from {{ target }}
     where ({{ keys }}) in (select {{ keys }} from {{ arg_dict['temp_relation'] }})
     union all
-    select {{ columns }} from {{ arg_dict['temp_relation'] }};
-    comment on table {{ touched }} is '{{ invocation_id }}';
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+        {%- endset %}
+    {{ record_for_this_run(touched, touched_rows) }}
         {%- do arg_dict.update({'unique_key': contract_key(kept_feed())}) %}
     {{ get_incremental_delete_insert_sql(arg_dict) }}
     {%- endif -%}
@@ -137,6 +137,15 @@
     {%- set kept = ref(model_name) -%}
     {%- set touched = kept_version_touched_relation(kept) -%}
     {{ return(touched if recorded_by_this_run(touched) else kept) }}
+{%- endmacro %}
+
+{# Statements that replace `relation` with the rows of `select_sql`, marked as this run's
+   (read back by recorded_by_this_run). #}
+{% macro record_for_this_run(relation, select_sql) -%}
+    drop table if exists {{ relation }};
+    create table {{ relation }} as
+    {{ select_sql }};
+    comment on table {{ relation }} is '{{ invocation_id }}';
 {%- endmacro %}
 
 {# Whether `relation` exists and was written by this run (the invocation id its table comment
