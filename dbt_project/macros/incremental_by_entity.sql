@@ -2,7 +2,7 @@
   The incremental warehouse (README "Incremental build"). The per-entity models in the
   `intermediate` schema (never swapped) are kept from one build to the next and rewritten
   for the entities whose inputs changed (model int_entities_changed); the candidate marts
-  copy them. The state of the last successful build is one row of `intermediate.build_state`,
+  copy them, or are views over the rows they publish (macros/published_rows.sql). The state of the last successful build is one row of `intermediate.build_state`,
   written by the on-run-end hook `record_build_state`:
   - evaluation_date: the day it was built for (parking records entered after it did not count);
   - parking_file_id: the newest parking file int_parking_records_merged held;
@@ -147,6 +147,10 @@
         {%- set entity_models = [] -%}
         {%- for node in graph.nodes.values() -%}
             {%- if node.resource_type == 'model' and node.config.incremental_strategy in ('changed_entities', 'latest_version', 'contract_key') -%}
+                {%- do entity_models.append(node.unique_id) -%}
+            {%- elif node.resource_type == 'model'
+                    and 'sync_published_rows' in (node.config.pre_hook | map(attribute='sql') | join(' ')) -%}
+                {#- a mart over published rows (macros/published_rows.sql) keeps their store -#}
                 {%- do entity_models.append(node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}

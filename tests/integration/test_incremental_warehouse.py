@@ -75,7 +75,7 @@ def _tables(url: str, schema: str) -> list[str]:
         for (name,) in query(
             url,
             "select table_name from information_schema.tables"
-            " where table_schema = %s and table_type = 'BASE TABLE' order by 1",
+            " where table_schema = %s and table_type in ('BASE TABLE', 'VIEW') order by 1",
             (schema,),
         )
     ]
@@ -111,6 +111,29 @@ def _candidate_tables(url: str) -> list[str]:
             (schemas.CANDIDATE,),
         )
     ]
+
+
+DAY_1_KEPT, DAY_1_ROWS = "incremental_day_1", "incremental_day_1_rows"
+VIEWS = "select table_name from information_schema.views where table_schema = %s order by 1"
+
+
+def _differing_rows(url: str, schema: str, copy: str, table: str) -> int:
+    """Rows of one table and not the other, each way (as multisets)."""
+    return query(
+        url,
+        f"""select (select count(*) from (select * from {schema}.{table} except all
+                                         select * from {copy}.{table}) a)
+                 + (select count(*) from (select * from {copy}.{table} except all
+                                          select * from {schema}.{table}) b)""",
+    )[0][0]
+
+
+def _store_rows(url: str, views: list[str], where: str) -> dict[str, int]:
+    """Per published-rows store (dbt_project/macros/published_rows.sql), its rows `where`."""
+    return {
+        view: query(url, f"select count(*) from intermediate.{view}__rows where {where}")[0][0]
+        for view in views
+    }
 
 
 STAGING_COPY = "incremental_staging"
@@ -185,6 +208,12 @@ def three_builds(pg_server, tmp_path_factory):
         day_2 = window_end.isoformat()
         before = _profile(url, uscc)
         entities = query(url, "select count(*) from intermediate.int_entities_tiered")[0][0]
+        # day 1's candidate kept aside, as a swap keeps a publication, with a copy of its views' rows
+        views = [name for (name,) in query(url, VIEWS, (schemas.CANDIDATE,))]
+        query(url, f"create schema {DAY_1_ROWS}")
+        for view in views:
+            query(url, f"create table {DAY_1_ROWS}.{view} as select * from {schemas.CANDIDATE}.{view}")
+        query(url, f"alter schema {schemas.CANDIDATE} rename to {DAY_1_KEPT}")
 
         drop_samples(settings.landing, [SECOND_DAY_PARKING])
         [parking] = ingest.ingest_feed(contracts.load("parking"), settings, url)
@@ -253,6 +282,9 @@ def three_builds(pg_server, tmp_path_factory):
         kept_after = (_tax_grade(url, late_taxpayer), _registration_status(url, older_entity))
         tables = _candidate_tables(url)
         staging_tables = _tables(url, "staging")
+        day_1_views_after_day_2 = {view: _differing_rows(url, DAY_1_KEPT, DAY_1_ROWS, view) for view in views}
+        closed_by_day_2 = _store_rows(url, views, "valid_to is not null")
+        query(url, f"drop schema {DAY_1_KEPT} cascade")  # no schema shows day 1's rows any more
         for copy, schema, names in (
             (INCREMENTAL_COPY, schemas.CANDIDATE, tables),
             (STAGING_COPY, "staging", staging_tables),
@@ -263,7 +295,13 @@ def three_builds(pg_server, tmp_path_factory):
                 query(url, f"create table {copy}.{table} as select * from {schema}.{table}")
 
         _build(url, settings, "day2_full", day_2, full_refresh=True)
+        [(full_version,)] = query(url, "select max(version) from intermediate.build_versions")
         yield {
+            "views": views,
+            "day_1_views_after_day_2": day_1_views_after_day_2,
+            "closed_by_day_2": closed_by_day_2,
+            "closed_after_full": _store_rows(url, views, "valid_to is not null"),
+            "added_by_full": _store_rows(url, views, f"valid_from = {full_version}"),
             "tests_compiled": {
                 label: _compiled_tests(settings.home / "dbt" / label)
                 for label in ("day2_incremental", "day2_full")
@@ -383,6 +421,21 @@ def test_incremental_and_full_builds_publish_the_same_tables(three_builds):
     assert tables == three_builds["incremental_tables"]
     assert {"entity_credit_profile", "credit_score_explanation", "parking_credit"} <= set(tables)
     assert _differing(url, INCREMENTAL_COPY, schemas.CANDIDATE, tables) == {}
+
+
+def test_a_kept_publication_shows_its_builds_rows_while_later_builds_change_them(three_builds):
+    views = three_builds["views"]
+    assert {"credit_score_explanation", "domain_supervision", "rural_credit_household"} <= set(views)
+    # day 2 changed rows of each (closed their day-1 versions); day 1's views did not move
+    assert all(three_builds["closed_by_day_2"][view] > 0 for view in views), three_builds["closed_by_day_2"]
+    assert three_builds["day_1_views_after_day_2"] == dict.fromkeys(views, 0)
+
+
+def test_a_full_rebuild_versions_no_row_the_incremental_build_left_right(three_builds):
+    # with day 1's schema gone, no closed row was kept; and the full rebuild of day 2's data
+    # found every row as the incremental build had left it, so it added none
+    assert three_builds["closed_after_full"] == dict.fromkeys(three_builds["views"], 0)
+    assert three_builds["added_by_full"] == dict.fromkeys(three_builds["views"], 0)
 
 
 def test_the_merge_names_the_owners_its_re_sent_parking_records_had(three_builds):
@@ -572,3 +625,23 @@ def test_a_changed_macro_recomputes_every_entity(loaded, dbt_project):
     pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
     assert rewritten() == entities
     assert policy_loads() != policy  # a release loads the seeds again
+
+
+def test_a_kept_publication_keeps_its_rows_through_later_builds(loaded, dbt_project):
+    """A closed row stays while a schema built to show it exists: here across two later builds,
+    the second of which deletes the closed rows no schema shows (macros/published_rows.sql)."""
+    later = (datetime.date.fromisoformat(EVALUATION_DATE) + datetime.timedelta(days=3 * 365)).isoformat()
+    pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
+    views = [name for (name,) in query(loaded, VIEWS, (schemas.CANDIDATE,))]
+    query(loaded, f"create schema {DAY_1_ROWS}")
+    for view in views:
+        query(loaded, f"create table {DAY_1_ROWS}.{view} as select * from {schemas.CANDIDATE}.{view}")
+    query(loaded, f"alter schema {schemas.CANDIDATE} rename to {DAY_1_KEPT}")
+    pipeline.build_candidate(later)  # three years on: windows end, registrations age
+    closed = _store_rows(loaded, views, "valid_to is not null")
+    assert closed["credit_score_explanation"] > 0, closed
+    pipeline.build_candidate(later)
+    assert _store_rows(loaded, views, "valid_to is not null") == closed
+    assert {view: _differing_rows(loaded, DAY_1_KEPT, DAY_1_ROWS, view) for view in views} == dict.fromkeys(
+        views, 0
+    )

@@ -6,7 +6,8 @@ import re
 
 from xinyong.publication import build, gates
 
-REF = re.compile(r"\{\{\s*ref\('([^']+)'\)\s*\}\}")
+# a plain ref, or the rows of one a build publishes (macros/published_rows.sql)
+REF = re.compile(r"\{\{\s*(?:published_rows\()?ref\('([^']+)'\)\)?\s*\}\}")
 
 
 def test_each_incrementally_scanned_table_copies_its_declared_source_and_nothing_else():

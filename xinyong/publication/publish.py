@@ -141,7 +141,7 @@ def _schema_exists(cur, name: str) -> bool:
 def row_counts(cur, schema: str) -> dict[str, int]:
     cur.execute(
         """select table_name from information_schema.tables
-                   where table_schema = %s and table_type = 'BASE TABLE' order by 1""",
+                   where table_schema = %s and table_type in ('BASE TABLE', 'VIEW') order by 1""",
         (schema,),
     )
     counts = {}

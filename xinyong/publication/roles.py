@@ -180,6 +180,18 @@ def apply(cur, schema: str = "publish") -> dict[str, list[str]]:
                 cur.execute(sql.SQL("grant select on {} to {}").format(target, _ident(consumer.role)))
             granted[consumer.role].append(table)
     filtered = {t for c in readers for t, a in c.tables.items() if a.rows != declaration.ALL_ROWS} & present
+    cur.execute(
+        """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = %s and c.relkind = 'v' and c.relname = any(%s) order by 1""",
+        (schema, sorted(filtered)),
+    )
+    views = [name for (name,) in cur.fetchall()]
+    if views:
+        raise ValueError(
+            f"row filters need a table, and {', '.join(views)} is published as a view over the kept "
+            "rows (dbt_project/macros/published_rows.sql): drop the consumer's `rows`, or build the "
+            "mart as a table"
+        )
     for table in sorted(filtered):
         target = _ident(schema, table)
         cur.execute(sql.SQL("alter table {} enable row level security").format(target))

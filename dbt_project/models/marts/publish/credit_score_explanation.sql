@@ -9,4 +9,4 @@ select
     source_feed::text as source_feed,
     source_file::text as source_file,
     source_row::bigint as source_row
-from {{ ref('int_entity_rule_hits') }}
+from {{ published_rows(ref('int_entity_rule_hits')) }} as kept

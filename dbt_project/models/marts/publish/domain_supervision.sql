@@ -1,6 +1,6 @@
 -- 信用分级分类监管 per domain: one row per registered market entity and domain in which it is
--- rated or active. A copy of the incrementally kept int_domain_supervision (where the rules
--- are) into the candidate schema, with the evaluation date.
+-- rated or active: the rows of the incrementally kept int_domain_supervision (where the rules
+-- are) this build publishes (macros/published_rows.sql), with the evaluation date.
 
 select
     entity_key,
@@ -27,4 +27,4 @@ select
     source_file,
     source_row,
     {{ evaluation_date() }} as evaluation_date
-from {{ ref('int_domain_supervision') }}
+from {{ published_rows(ref('int_domain_supervision')) }} as kept

@@ -14,4 +14,4 @@ select
     source_file::text as source_file,
     source_row::bigint as source_row,
     {{ evaluation_date() }} as evaluation_date
-from {{ ref('int_households_rated') }}
+from {{ published_rows(ref('int_households_rated')) }} as kept

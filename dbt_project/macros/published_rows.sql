@@ -1,0 +1,187 @@
+{#
+  Publication without copies (README "Incremental build"). A candidate mart that is a
+  row-for-row copy of a model kept per entity is a view over the kept rows, not a table
+  copied from them on every build: each such model has a store in `intermediate` (never
+  swapped), `<mart>__rows`, holding every version of its rows a publication may still show,
+  each valid for the builds [valid_from, valid_to). A build (version N, `build_version`):
+  - closes (valid_to = N) the open rows of the changed entities that no longer stand, and adds
+    (valid_from = N) the rows that are new: what the kept model's changed entities now have,
+    compared row for row (rows equal in every column are kept as they are);
+  - defines the candidate view over the rows valid at N, with N written into the view, so a
+    view swapped into `publish` goes on showing exactly its build's rows whatever later builds
+    add or close;
+  - records N against the candidate schema's oid (`intermediate.build_versions`), which the
+    schema keeps when it is renamed (publish, publish_prev, publish_held_<id>): a closed row is
+    deleted once no schema that still exists was built at a version within its validity.
+  So the daily cost of such a mart follows the changed entities, not the table, and the
+  publication holds one copy of its rows plus the day's changes, not a second full copy.
+
+  The store syncs in the view model's pre-hook, in the transaction that creates the view.
+  Row filters (row-level security) need a table: a consumer declaring one on such a mart is
+  refused by xinyong.publication.roles.
+#}
+
+{# on-run-start: this run's version, one more than any before (a sequence: never reused), and
+   the candidate schema it builds, by identity (a schema keeps its oid when the swap renames
+   it to publish, publish_prev, publish_held_<id>). The versions of schemas dropped since are
+   forgotten. #}
+{% macro start_build_version() -%}
+    {%- if execute -%}
+        {%- set relation = intermediate_relation('build_versions') -%}
+        {%- set sequence = intermediate_relation('build_version_seq') -%}
+        {%- set candidate = generate_schema_name('publish', none) | trim -%}
+        create schema if not exists {{ relation.schema }};
+        create sequence if not exists {{ sequence }};
+        create table if not exists {{ relation }} (
+            invocation_id text primary key,
+            version bigint not null default nextval('{{ sequence }}'),
+            schema_oid oid not null,
+            started_at timestamptz not null default now()
+        );
+        create schema if not exists {{ candidate }};
+        delete from {{ relation }} where schema_oid not in (select oid from pg_namespace);
+        insert into {{ relation }} (invocation_id, schema_oid)
+        select '{{ invocation_id }}', oid from pg_namespace where nspname = '{{ candidate }}'
+        on conflict (invocation_id) do nothing;
+    {%- endif -%}
+{%- endmacro %}
+
+{# This run's version; in a command that runs no hooks (compile, docs generate), the newest
+   there is, and 0 before the first build. #}
+{% macro build_version() -%}
+    {%- set relation = intermediate_relation('build_versions') -%}
+    {#- asked of the server: dbt's relation cache, filled when the run started, may not know it -#}
+    {%- if not execute or not run_query("select to_regclass('" ~ relation ~ "') is not null")[0][0] -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set rows = run_query("select coalesce((select version from " ~ relation ~ " where invocation_id = '"
+                             ~ invocation_id ~ "'), (select max(version) from " ~ relation ~ "), 0)") -%}
+    {{ return(rows[0][0]) }}
+{%- endmacro %}
+
+{% macro published_rows_store() -%}
+    {{ return(intermediate_relation(this.identifier ~ '__rows')) }}
+{%- endmacro %}
+
+{# The FROM of such a mart, given the kept model (a ref): its rows as this build publishes them. #}
+{% macro published_rows(kept) -%}
+    {%- set version = build_version() -%}
+    (select * from {{ published_rows_store() }}
+     where valid_from <= {{ version }} and (valid_to is null or valid_to > {{ version }}))
+{%- endmacro %}
+
+{# The model kept per entity the running mart reads (its one ref). #}
+{% macro _kept_node() -%}
+    {%- set kept = [] -%}
+    {%- for unique_id in model.depends_on.nodes -%}
+        {%- set node = graph.nodes.get(unique_id) -%}
+        {%- if node is not none and node.resource_type == 'model' -%}
+            {%- do kept.append(node) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if kept | length != 1 or kept[0].config.incremental_strategy != 'changed_entities' -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": published_rows reads exactly one model, kept per entity "
+                                           ~ "(incremental_strategy changed_entities)") }}
+    {%- endif -%}
+    {{ return(kept[0]) }}
+{%- endmacro %}
+
+{# pre-hook of the view: bring the store up to this build (see the top of this file). #}
+{% macro sync_published_rows() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set node = _kept_node() -%}
+    {%- set kept = intermediate_relation(node.name) -%}
+    {%- set store = published_rows_store() -%}
+    {%- set version = build_version() -%}
+    {%- set key = node.config.unique_key -%}
+    {%- set meta = node.config.meta or {} -%}
+    {%- set columns = adapter.get_columns_in_relation(kept) -%}
+    {%- set names = columns | map(attribute='name') | list -%}
+    {%- set quoted = columns | map(attribute='quoted') | join(', ') -%}
+    {%- set row_hash = 'md5(row(' ~ quoted ~ ')::text)::uuid' -%}
+    {%- set existing = adapter.get_relation(database=store.database, schema=store.schema,
+                                            identifier=store.identifier) -%}
+    {%- set store_names = [] -%}
+    {%- if existing is not none -%}
+        {%- for column in adapter.get_columns_in_relation(existing) -%}
+            {%- if column.name not in ('valid_from', 'valid_to', 'row_hash') -%}
+                {%- do store_names.append(column.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set fresh = existing is none or store_names != names -%}
+    {%- if build_scope().kind == 'changed' and not fresh -%}
+        {%- set changed = key ~ ' in (select ' ~ meta['changed_key'] ~ ' from '
+                          ~ intermediate_relation(meta.get('changed_in', 'int_entities_changed'))
+                          ~ ' where ' ~ meta['changed_key'] ~ ' is not null)' -%}
+    {%- else -%}
+        {%- set changed = 'true' -%}
+    {%- endif -%}
+
+    {% if fresh -%}
+    {#- new, or the kept model's columns changed: a store of its own; the views of schemas still
+        kept read the old one (a view names its tables by identity, not by name) -#}
+    {%- if existing is not none %}
+    alter table {{ store }} rename to {{ store.identifier }}__retired_{{ version }};
+    {%- endif %}
+    {#- every row new, indexed once written -#}
+    create table {{ store }} as
+        select {{ quoted }}, {{ row_hash }} as row_hash, {{ version }}::bigint as valid_from,
+            null::bigint as valid_to
+        from {{ kept }};
+    create index on {{ store }} ({{ key }}) where valid_to is null;
+    create index on {{ store }} (valid_to) where valid_to is not null;
+    {%- for index in config.get('indexes') or [] %}
+    create index on {{ store }} ({{ index['columns'] | join(', ') }});
+    {%- endfor %}
+    {%- endif %}
+
+    {#- retired stores no view reads any more -#}
+    do $$
+    declare
+        retired record;
+    begin
+        for retired in select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                       where n.nspname = '{{ store.schema }}' and c.relkind = 'r'
+                         and c.relname like '{{ store.identifier }}\_\_retired\_%'
+        loop
+            begin
+                execute format('drop table %I.%I', '{{ store.schema }}', retired.relname);
+            exception when dependent_objects_still_exist then null;
+            end;
+        end loop;
+    end $$;
+
+    {#- closed rows no schema that still exists shows -#}
+    delete from {{ store }} s
+    where s.valid_to is not null
+      and not exists (
+          select 1 from {{ intermediate_relation('build_versions') }} built
+          join pg_namespace on pg_namespace.oid = built.schema_oid
+          where built.version >= s.valid_from and built.version < s.valid_to);
+
+    {%- if not fresh %}
+    {#- the changed entities' rows, new and standing, compared by a hash of every column: rows
+        equal in every column stay; for any other value, the standing rows are closed and the
+        new ones added (counted per hash, so repeated rows are handled as a multiset) -#}
+    create temp table {{ store.identifier }}__new on commit drop as
+        select {{ row_hash }} as row_hash from {{ kept }} where {{ changed }};
+    create temp table {{ store.identifier }}__differing on commit drop as
+        select row_hash
+        from (select row_hash, count(*) as n from {{ store.identifier }}__new group by row_hash) new_rows
+        full join (select row_hash, count(*) as n from {{ store }}
+                   where valid_to is null and {{ changed }} group by row_hash) standing
+            using (row_hash)
+        where new_rows.n is distinct from standing.n;
+    update {{ store }} set valid_to = {{ version }}
+    where valid_to is null and {{ changed }}
+      and row_hash in (select row_hash from {{ store.identifier }}__differing);
+    insert into {{ store }} ({{ quoted }}, row_hash, valid_from)
+    select {{ quoted }}, row_hash, {{ version }}
+    from (select *, {{ row_hash }} as row_hash from {{ kept }} where {{ changed }}) kept_rows
+    where row_hash in (select row_hash from {{ store.identifier }}__differing);
+    {%- endif %}
+    analyze {{ store }};
+{%- endmacro %}
