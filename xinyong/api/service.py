@@ -58,7 +58,9 @@ select obj_description('{LIVE}'::regnamespace, 'pg_namespace'),
        (select to_jsonb(p) from {LIVE}.entity_credit_profile p where p.uscc = %(uscc)s),
        (select coalesce(jsonb_agg(to_jsonb(x) - 'entity_key' order by x.rule_id, x.source_file, x.source_row), '[]')
         from {LIVE}.credit_score_explanation x
-        join {LIVE}.entity_credit_profile p using (entity_key) where p.uscc = %(uscc)s),
+        -- the entity's key first (uscc is unique there), then its rows by that key: one plan,
+        -- whatever the planner thinks of a just-swapped table it has no statistics for yet
+        where x.entity_key = (select p.entity_key from {LIVE}.entity_credit_profile p where p.uscc = %(uscc)s)),
        jsonb_build_object(
          'black_list', (select coalesce(jsonb_agg(to_jsonb(l) - 'entity_key'), '[]') from {LIVE}.black_list l where l.uscc = %(uscc)s),
          'red_list', (select coalesce(jsonb_agg(to_jsonb(l) - 'entity_key'), '[]') from {LIVE}.red_list l where l.uscc = %(uscc)s),
