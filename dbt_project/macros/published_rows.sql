@@ -46,17 +46,28 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# This run's version; in a command that runs no hooks (compile, docs generate), the newest
-   there is, and 0 before the first build. #}
+{# This run's version. A command that runs no hooks (compile, docs generate) renders the
+   newest there is (0 before the first build); a run or build without its own, whose
+   on-run-start failed, stops: with an earlier build's version it would change what that
+   build's views, the live publication's perhaps, show. #}
 {% macro build_version() -%}
     {%- set relation = intermediate_relation('build_versions') -%}
+    {%- set builds = flags.WHICH in ('run', 'build') -%}
     {#- asked of the server: dbt's relation cache, filled when the run started, may not know it -#}
     {%- if not execute or not run_query("select to_regclass('" ~ relation ~ "') is not null")[0][0] -%}
+        {%- if execute and builds -%}
+            {{ exceptions.raise_compiler_error("no build version: on-run-start (start_build_version) did not run") }}
+        {%- endif -%}
         {{ return(0) }}
     {%- endif -%}
-    {%- set rows = run_query("select coalesce((select version from " ~ relation ~ " where invocation_id = '"
-                             ~ invocation_id ~ "'), (select max(version) from " ~ relation ~ "), 0)") -%}
-    {{ return(rows[0][0]) }}
+    {%- set rows = run_query("select (select version from " ~ relation ~ " where invocation_id = '"
+                             ~ invocation_id ~ "'), coalesce((select max(version) from " ~ relation ~ "), 0)") -%}
+    {%- if rows[0][0] is not none -%}
+        {{ return(rows[0][0]) }}
+    {%- elif builds -%}
+        {{ exceptions.raise_compiler_error("no build version for this run: on-run-start (start_build_version) failed") }}
+    {%- endif -%}
+    {{ return(rows[0][1]) }}
 {%- endmacro %}
 
 {% macro published_rows_store() -%}
@@ -98,7 +109,10 @@
     {%- set key = node.config.unique_key -%}
     {%- set meta = node.config.meta or {} -%}
     {%- set columns = adapter.get_columns_in_relation(kept) -%}
-    {%- set names = columns | map(attribute='name') | list -%}
+    {%- set names = [] -%}
+    {%- for column in columns -%}
+        {%- do names.append(column.name ~ ' ' ~ column.data_type) -%}
+    {%- endfor -%}
     {%- set quoted = columns | map(attribute='quoted') | join(', ') -%}
     {%- set row_hash = 'md5(row(' ~ quoted ~ ')::text)::uuid' -%}
     {%- set existing = adapter.get_relation(database=store.database, schema=store.schema,
@@ -107,7 +121,7 @@
     {%- if existing is not none -%}
         {%- for column in adapter.get_columns_in_relation(existing) -%}
             {%- if column.name not in ('valid_from', 'valid_to', 'row_hash') -%}
-                {%- do store_names.append(column.name) -%}
+                {%- do store_names.append(column.name ~ ' ' ~ column.data_type) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
@@ -120,25 +134,8 @@
         {%- set changed = 'true' -%}
     {%- endif -%}
 
-    {% if fresh -%}
-    {#- new, or the kept model's columns changed: a store of its own; the views of schemas still
-        kept read the old one (a view names its tables by identity, not by name) -#}
-    {%- if existing is not none %}
-    alter table {{ store }} rename to {{ store.identifier }}__retired_{{ version }};
-    {%- endif %}
-    {#- every row new, indexed once written -#}
-    create table {{ store }} as
-        select {{ quoted }}, {{ row_hash }} as row_hash, {{ version }}::bigint as valid_from,
-            null::bigint as valid_to
-        from {{ kept }};
-    create index on {{ store }} ({{ key }}) where valid_to is null;
-    create index on {{ store }} (valid_to) where valid_to is not null;
-    {%- for index in config.get('indexes') or [] %}
-    create index on {{ store }} ({{ index['columns'] | join(', ') }});
-    {%- endfor %}
-    {%- endif %}
-
-    {#- retired stores no view reads any more -#}
+    {#- retired stores no view reads any more (asked first: a drop that fails on a dependent view
+        would have locked it, and its readers, meanwhile) -#}
     do $$
     declare
         retired record;
@@ -146,14 +143,37 @@
         for retired in select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
                        where n.nspname = '{{ store.schema }}' and c.relkind = 'r'
                          and c.relname like '{{ store.identifier }}\_\_retired\_%'
+                         and not exists (select 1 from pg_depend d
+                                         where d.refobjid = c.oid and d.classid = 'pg_rewrite'::regclass)
         loop
-            begin
-                execute format('drop table %I.%I', '{{ store.schema }}', retired.relname);
-            exception when dependent_objects_still_exist then null;
-            end;
+            execute format('drop table %I.%I', '{{ store.schema }}', retired.relname);
         end loop;
     end $$;
 
+    {% if fresh -%}
+    {#- new, or the kept model's columns changed: a store of its own, every row new, indexed once
+        written, under another name until the end: renaming the old one locks out the readers
+        of the views that read it (they go on reading it, a view naming its tables by identity),
+        so only for the last moments of this transaction -#}
+    {%- set next = store.identifier ~ '__next' %}
+    drop table if exists {{ store.schema }}.{{ next }};
+    create table {{ store.schema }}.{{ next }} as
+        select {{ quoted }}, {{ row_hash }} as row_hash, {{ version }}::bigint as valid_from,
+            null::bigint as valid_to
+        from {{ kept }};
+    {#- the key for the daily comparison and for readers of one entity, the closed rows for the
+        vacuum, and the mart's own `indexes` (the views' readers') -#}
+    create index on {{ store.schema }}.{{ next }} ({{ key }});
+    create index on {{ store.schema }}.{{ next }} (valid_to) where valid_to is not null;
+    {%- for index in config.get('indexes') or [] %}
+    create index on {{ store.schema }}.{{ next }} ({{ index['columns'] | join(', ') }});
+    {%- endfor %}
+    analyze {{ store.schema }}.{{ next }};
+    {%- if existing is not none %}
+    alter table {{ store }} rename to {{ store.identifier }}__retired_{{ version }};
+    {%- endif %}
+    alter table {{ store.schema }}.{{ next }} rename to {{ store.identifier }};
+    {%- else %}
     {#- closed rows no schema that still exists shows -#}
     delete from {{ store }} s
     where s.valid_to is not null
@@ -162,7 +182,6 @@
           join pg_namespace on pg_namespace.oid = built.schema_oid
           where built.version >= s.valid_from and built.version < s.valid_to);
 
-    {%- if not fresh %}
     {#- the changed entities' rows, new and standing, compared by a hash of every column: rows
         equal in every column stay; for any other value, the standing rows are closed and the
         new ones added (counted per hash, so repeated rows are handled as a multiset) -#}
@@ -182,6 +201,6 @@
     select {{ quoted }}, row_hash, {{ version }}
     from (select *, {{ row_hash }} as row_hash from {{ kept }} where {{ changed }}) kept_rows
     where row_hash in (select row_hash from {{ store.identifier }}__differing);
-    {%- endif %}
     analyze {{ store }};
+    {%- endif %}
 {%- endmacro %}

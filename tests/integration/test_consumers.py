@@ -49,8 +49,6 @@ def refused(conn, statement) -> bool:
             cur.execute(statement)
         except psycopg2.errors.InsufficientPrivilege:
             return True
-        except psycopg2.errors.ObjectNotInPrerequisiteState:
-            return True  # a view no one writes through (dbt_project/macros/published_rows.sql)
     return False
 
 
@@ -145,7 +143,11 @@ def test_role_reads_exactly_its_declared_tables_rows_and_columns(published, role
             )
         if access.hidden_columns:
             assert refused(conn, sql.SQL("select * from {}").format(target))
-        assert refused(conn, sql.SQL("delete from {}").format(target))
+        # asked, not tried: a view over kept rows (macros/published_rows.sql) refuses a delete
+        # for want of a table before it asks about privileges
+        assert not query(url, "select has_table_privilege(%s, %s, 'delete')", (role, f"publish.{table}"))[0][
+            0
+        ]
     for schema in NOT_LIVE:
         others = tables(url, schema)
         assert others or schema == "policy", schema
