@@ -645,3 +645,40 @@ def test_a_kept_publication_keeps_its_rows_through_later_builds(loaded, dbt_proj
     assert {view: _differing_rows(loaded, DAY_1_KEPT, DAY_1_ROWS, view) for view in views} == dict.fromkeys(
         views, 0
     )
+
+
+def test_a_store_whose_columns_changed_is_replaced_and_the_old_one_kept_while_read(loaded, dbt_project):
+    """A kept model's columns changed (here: its store gained one): a new store is built and
+    swapped in by name; the kept schema's view goes on reading the old one, which is dropped
+    once no view reads it (macros/published_rows.sql)."""
+    mart = "rural_credit_household"
+
+    def retired() -> list[str]:
+        return [
+            name
+            for (name,) in query(
+                loaded,
+                "select relname from pg_class where relname like %s",
+                (f"{mart}\\_\\_rows\\_\\_retired\\_%",),
+            )
+        ]
+
+    pipeline.build_candidate(EVALUATION_DATE)  # raises when dbt fails
+    query(loaded, f"create schema {DAY_1_ROWS}")
+    query(loaded, f"create table {DAY_1_ROWS}.{mart} as select * from {schemas.CANDIDATE}.{mart}")
+    query(loaded, f"alter schema {schemas.CANDIDATE} rename to {DAY_1_KEPT}")
+    query(loaded, f"alter table intermediate.{mart}__rows add column stale integer")
+    pipeline.build_candidate(EVALUATION_DATE)
+    assert len(retired()) == 1
+    columns = query(
+        loaded,
+        "select column_name from information_schema.columns"
+        " where table_schema = 'intermediate' and table_name = %s",
+        (f"{mart}__rows",),
+    )
+    assert ("stale",) not in columns
+    assert _differing_rows(loaded, DAY_1_KEPT, DAY_1_ROWS, mart) == 0  # the old store, still read
+    assert _differing_rows(loaded, schemas.CANDIDATE, DAY_1_ROWS, mart) == 0  # the new one: same data
+    query(loaded, f"drop schema {DAY_1_KEPT} cascade")
+    pipeline.build_candidate(EVALUATION_DATE)
+    assert retired() == []
