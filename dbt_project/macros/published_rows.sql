@@ -26,7 +26,8 @@
    it to publish, publish_prev, publish_held_<id>). The versions of schemas dropped since are
    forgotten. #}
 {% macro start_build_version() -%}
-    {%- if execute -%}
+    {#- only a command that builds views takes a version (dbt test and dbt seed build none) -#}
+    {%- if execute and flags.WHICH in ('run', 'build') -%}
         {%- set relation = intermediate_relation('build_versions') -%}
         {%- set sequence = intermediate_relation('build_version_seq') -%}
         {%- set candidate = generate_schema_name('publish', none) | trim -%}
