@@ -75,7 +75,7 @@ begin
     if names_known then
         select coalesce(array_agg(n.person_name), '{}') into new_names
         from (select distinct person_name from audit.natural_person_names) n
-        where md5(n.person_name) not in (select c.name_md5 from audit.personal_data_cleared_names c);
+        where not exists (select from audit.personal_data_cleared_names c where c.name_md5 = md5(n.person_name));
     end if;
     for tab in
         select c.table_name::text as table_name,
@@ -114,12 +114,17 @@ begin
                 rewritten := format(
                     'select s.%1$I from %2$s s where s.%1$I is not null and not (s.xmin = any(%3$L::xid[]))',
                     inc ->> 'key', inc ->> 'source', cleared);
-                -- a row without an entity is read in full: no kept row vouches for it
-                new_rows := format('(select c.* from %1$I.%2$I c where c.%3$I is null or c.%3$I in (%4$s))',
+                -- a row without an entity is read in full: no kept row vouches for it. A semi-join
+                -- and an anti-join, never `or key in (…)` nor `not in (…)`: PostgreSQL takes a
+                -- source's rows with another xmin for all of them (a city's 12 M, not the day's
+                -- 0.5 M), finds no room to hash them and would rescan them for every row
+                new_rows := format('(select c.* from %1$I.%2$I c where c.%3$I in (%4$s)
+                                     union all select c.* from %1$I.%2$I c where c.%3$I is null)',
                                    p_schema, tab.table_name, inc ->> 'key', rewritten);
                 if cardinality(new_names) > 0 then
                     old_rows := format(
-                        '(select t.* from %1$I.%2$I t where t.%3$I is not null and t.%3$I not in (%4$s) and (%5$s))',
+                        '(select t.* from %1$I.%2$I t where t.%3$I is not null
+                            and not exists (select from (%4$s) r(k) where r.k = t.%3$I) and (%5$s))',
                         p_schema, tab.table_name, inc ->> 'key', rewritten, tab.any_new_name);
                 end if;
             end if;
