@@ -62,7 +62,10 @@ def test_failed_gate_leaves_the_last_publication_in_place(loaded, monkeypatch):
     # The scan reads the big per-entity copies in proportion to what was written since the
     # last clean scan (expectations/sql/gates.sql): the published build vouched for the kept rows...
     cleared = {table for (table,) in query(loaded, "select source_table from audit.personal_data_cleared")}
-    assert {"intermediate.int_entity_credit_profile", "intermediate.credit_score_explanation__rows"} <= cleared
+    assert {
+        "intermediate.int_entity_credit_profile",
+        "intermediate.credit_score_explanation__rows",
+    } <= cleared
     # ...and a row written into a kept table since then, of an entity no input changed (the
     # daily build copies it as it is), is read again
     query(
