@@ -70,6 +70,14 @@
     {{ return(scope) }}
 {%- endmacro %}
 
+{# `column` among the changed keys (`changed_key` of int_entities_changed, or of meta.changed_in
+   when another model holds them) of a model kept per entity. #}
+{% macro changed_keys_predicate(column, changed_key, meta) -%}
+    {{ return(column ~ ' in (select ' ~ changed_key ~ ' from '
+              ~ intermediate_relation(meta.get('changed_in', 'int_entities_changed'))
+              ~ ' where ' ~ changed_key ~ ' is not null)') }}
+{%- endmacro %}
+
 {# In a per-entity incremental model: restrict to the changed entities, unless all are rebuilt. #}
 {% macro only_changed_entities(column, key_column='uscc') -%}
     {%- if is_incremental() and build_scope().kind == 'changed' -%}

@@ -128,9 +128,7 @@
     {%- endif -%}
     {%- set fresh = existing is none or store_names != names -%}
     {%- if build_scope().kind == 'changed' and not fresh -%}
-        {%- set changed = key ~ ' in (select ' ~ meta['changed_key'] ~ ' from '
-                          ~ intermediate_relation(meta.get('changed_in', 'int_entities_changed'))
-                          ~ ' where ' ~ meta['changed_key'] ~ ' is not null)' -%}
+        {%- set changed = changed_keys_predicate(key, meta['changed_key'], meta) -%}
     {%- else -%}
         {%- set changed = 'true' -%}
     {%- endif -%}

@@ -64,7 +64,5 @@
     {%- elif column is none -%}
         {{ return('file_id > ' ~ scope.parking_file_id) }}
     {%- endif -%}
-    {{ return(column ~ ' in (select ' ~ changed_key ~ ' from '
-              ~ intermediate_relation(meta.get('changed_in', 'int_entities_changed'))
-              ~ ' where ' ~ changed_key ~ ' is not null)') }}
+    {{ return(changed_keys_predicate(column, changed_key, meta)) }}
 {%- endmacro %}
