@@ -203,3 +203,31 @@
     analyze {{ store }};
     {%- endif %}
 {%- endmacro %}
+
+{# The version the live publication (var live_schema) was built at, or none: no live schema,
+   or one built before versions were recorded. #}
+{% macro live_build_version() -%}
+    {%- if not execute or var('live_schema', none) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set relation = intermediate_relation('build_versions') -%}
+    {%- if not run_query("select to_regclass('" ~ relation ~ "') is not null")[0][0] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(run_query("select max(version) from " ~ relation ~ " where schema_oid = to_regnamespace('"
+                        ~ var('live_schema') ~ "')")[0][0]) }}
+{%- endmacro %}
+
+{# The FROM of the rows of `mart` (a ref to a mart over kept rows) that this build shows and
+   the live publication does not: those its store added after the live schema's build (a
+   store made anew since has every row new). Without a live version to go by, all its rows. #}
+{% macro published_rows_since_live(mart) -%}
+    {%- set since = live_build_version() -%}
+    {%- set version = build_version() -%}
+    {%- if since is none or since >= version -%}
+        {{ return(mart) }}
+    {%- endif -%}
+    {{ return('(select * from ' ~ intermediate_relation(mart.identifier ~ '__rows')
+              ~ ' where valid_from > ' ~ since ~ ' and valid_from <= ' ~ version
+              ~ ' and (valid_to is null or valid_to > ' ~ version ~ '))') }}
+{%- endmacro %}

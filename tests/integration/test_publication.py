@@ -14,7 +14,7 @@ from tests.conftest import EVALUATION_DATE, SAMPLES, query, role_url
 from tests.integration.publication_fixtures import publish_once
 from tests.integration.test_check_functions import uscc_check
 from xinyong import ingest
-from xinyong.app import pipeline
+from xinyong.app import cases, pipeline
 from xinyong.ingest import contracts
 from xinyong.publication import gates, outbox, publish
 from xinyong.runtime import faults
@@ -332,3 +332,69 @@ def test_killed_inside_the_swap_leaves_the_old_publication_and_the_rerun_complet
         (first["publication_id"], "superseded"),
         (candidate["publication_id"], "published"),
     ]
+
+
+LIVE_DOCUMENTS_NOT_IN_HISTORY = """
+    with live as (
+        select p.entity_key, to_jsonb(p) - 'evaluation_date' as profile, coalesce(e.rules, '[]'::jsonb) as explanation
+        from publish.entity_credit_profile p
+        left join (select entity_key,
+                          jsonb_agg(to_jsonb(x) - 'entity_key' order by x.rule_id, x.source_file, x.source_row) as rules
+                   from publish.credit_score_explanation x group by entity_key) e using (entity_key)
+    ),
+    newest as (
+        select distinct on (entity_key) entity_key, profile, explanation
+        from history.entity_profile_versions order by entity_key, publication_id desc
+    )
+    select count(*) from live full join newest using (entity_key)
+    where live.profile is distinct from newest.profile or live.explanation is distinct from newest.explanation"""
+
+
+def _history_recorded(url: str, publication_id: int) -> dict:
+    return query(
+        url,
+        "select artifacts -> 'history_versions' from audit.publications where publication_id = %s",
+        (publication_id,),
+    )[0][0]
+
+
+def test_history_compares_only_the_entities_a_daily_publication_may_change(loaded):
+    """The history's newest row of every entity is what the live publication shows, whether a
+    publication compared every entity (the first; after a rollback) or only those whose profile
+    row or score-explanation rows changed since the live one (a later day, incremental)."""
+    first = publish_once()["publication_id"]
+    entities = query(loaded, "select count(*) from publish.entity_credit_profile")[0][0]
+    assert _history_recorded(loaded, first) == {"rows": entities, "entities_compared": "all"}
+    assert query(loaded, LIVE_DOCUMENTS_NOT_IN_HISTORY) == [(0,)]
+    # the day a market entity's penalty leaves its publicity window: the date alone changes it
+    [(window_end,)] = query(
+        loaded,
+        """select min(p.publicity_end) from intermediate.int_penalties_windowed p
+           join publish.entity_credit_profile e using (uscc)
+           where p.is_public and p.publicity_end > %s""",
+        (EVALUATION_DATE,),
+    )
+    # and an objection to a tax grade: the profile says so, the score explanation does not change
+    [(objected,)] = query(
+        loaded,
+        "select uscc from publish.entity_credit_profile where tax_grade is not null order by uscc limit 1",
+    )
+    cases.open_case(
+        loaded, "objection", "tax_grade", objected, "申请人", "等级有误", by="clerk", on=window_end
+    )
+    later = pipeline.build_candidate(window_end.isoformat())
+    second = pipeline.publish_candidate(pipeline.audit_candidate(later))["publication_id"]
+    recorded = _history_recorded(loaded, second)
+    assert 0 < recorded["rows"] <= recorded["entities_compared"] < entities, recorded
+    assert query(
+        loaded,
+        """select profile -> 'under_objection' from history.entity_profile_versions
+           where uscc = %s and publication_id = %s""",
+        (objected, second),
+    ) == [(True,)]
+    assert query(loaded, LIVE_DOCUMENTS_NOT_IN_HISTORY) == [(0,)]
+    # after a rollback the history's newest rows are the rolled-back publication's: all compared
+    publish.rollback(loaded, by="test")
+    third = publish_once()["publication_id"]
+    assert _history_recorded(loaded, third)["entities_compared"] == "all"
+    assert query(loaded, LIVE_DOCUMENTS_NOT_IN_HISTORY) == [(0,)]

@@ -8,6 +8,7 @@ import email
 import email.policy
 from pathlib import Path
 
+import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -21,6 +22,8 @@ from xinyong.publication import build, mailer, risk_warnings
 
 pytestmark = pytest.mark.integration
 TAX_SAMPLE = SAMPLES / "tax_credit_20261120.csv"
+DOMAIN_SAMPLE = SAMPLES / "domain_rating_20261120.xlsx"
+DOMAIN_DROP_USCC = "91500115D7AC8HG445"  # 重庆川渝鑫旺建材有限公司, 低风险 in 市场监管
 SECOND_DAY_TAX = "tax_credit_20261121.csv"
 
 
@@ -204,6 +207,56 @@ def test_many_warnings_are_counted_and_shown_first_per_department(two_publicatio
     finally:
         conn.rollback()
         conn.close()
+
+
+def test_a_domain_grade_two_classes_down_warns_that_domains_departments(two_publications, tmp_path):
+    """Against the live publication, a candidate whose new domain rating (低风险 to 高风险 in
+    市场监管) drops the subject's supervision class there raises one warning for that domain."""
+    url, settings = two_publications["url"], two_publications["settings"]
+    sheet = openpyxl.load_workbook(DOMAIN_SAMPLE).active
+    header, rated = [list(row) for row in sheet.iter_rows(min_row=1, max_row=2, values_only=True)][0], None
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        if row[0] == DOMAIN_DROP_USCC and row[2] == "市场监管":
+            rated = list(row)
+    rated[3:7] = ["高风险", "风险四级", "2026-11-21", "2027-11-20"]
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    book.active.append(rated)
+    (settings.landing / "domain_rating").mkdir(parents=True, exist_ok=True)
+    book.save(settings.landing / "domain_rating" / "domain_rating_20261121.xlsx")
+    [outcome] = ingest.ingest_feed(contracts.load("domain_rating"), settings, url)
+    assert outcome.rows_loaded == 1, outcome
+    before = query(
+        url,
+        "select supervision_class from publish.domain_supervision where uscc = %s and domain = '市场监管'",
+        (DOMAIN_DROP_USCC,),
+    )
+    pipeline.build_candidate(EVALUATION_DATE)
+    rows = query(
+        url,
+        """select kind, uscc, detail, domain, evidence_file, evidence_row, recipients
+           from publish_candidate.risk_warnings where kind = 'dropped_domain_classes'""",
+    )
+    market = sorted(
+        {"credit_office"}
+        | {
+            code
+            for (code,) in query(
+                url, "select department_code from policy.departments where domains like '%%市场监管%%'"
+            )
+        }
+    )
+    assert rows == [
+        (
+            "dropped_domain_classes",
+            DOMAIN_DROP_USCC,
+            f"市场监管：{before[0][0]} → D",
+            "市场监管",
+            "domain_rating_20261121.xlsx",
+            2,
+            "|".join(market),
+        )
+    ]
 
 
 def test_quarantine_and_held_publication_notify_through_the_same_ledger(two_publications, smtp_inbox):

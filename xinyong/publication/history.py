@@ -21,29 +21,51 @@ import datetime as dt
 
 from psycopg2 import sql
 
+from xinyong.publication.schemas import INTERMEDIATE, LIVE
+
 TIMEZONE = "Asia/Shanghai"  # a date in `as_of` is a day on the district's clocks
+PROFILE = "entity_credit_profile"
+EXPLANATION = "credit_score_explanation"
 
 
-def record_versions(cur, candidate: str, publication_id: int) -> int:
-    """Store what the candidate changes against the history; returns the rows written."""
+def record_versions(cur, candidate: str, publication_id: int) -> dict:
+    """Store what the candidate changes against the history.
+
+    Returns the rows written and how many entities were compared: every entity, or only
+    those the candidate may change (`_entities_changed_since_live`) when the live
+    publication is the one the history holds last.
+    """
+    scope = _entities_changed_since_live(cur, candidate)
+    if scope is None:
+        in_scope = sql.SQL("true")
+        latest = sql.SQL("""
+            select distinct on (entity_key) entity_key, uscc, profile, explanation
+            from history.entity_profile_versions
+            order by entity_key, publication_id desc""")
+    else:
+        in_scope = sql.SQL("entity_key in (select entity_key from history_entities_compared)")
+        # each compared entity's newest row, by the primary key (entity_key, publication_id)
+        latest = sql.SQL("""
+            select c.entity_key, v.uscc, v.profile, v.explanation
+            from history_entities_compared c
+            cross join lateral (
+                select uscc, profile, explanation from history.entity_profile_versions v
+                where v.entity_key = c.entity_key order by publication_id desc limit 1
+            ) v""")
     cur.execute(
         sql.SQL("""
         with documents as (
             select p.entity_key, p.uscc, p.tier, p.score,
                    to_jsonb(p) - 'evaluation_date' as profile,
                    coalesce(e.rules, '[]'::jsonb) as explanation
-            from {profile} p
+            from (select * from {profile} where {in_scope}) p
             left join (
                 select entity_key,
                        jsonb_agg(to_jsonb(x) - 'entity_key' order by x.rule_id, x.source_file, x.source_row) as rules
-                from {explanation} x group by entity_key
+                from {explanation} x where {in_scope} group by entity_key
             ) e using (entity_key)
         ),
-        latest as (
-            select distinct on (entity_key) entity_key, uscc, profile, explanation
-            from history.entity_profile_versions
-            order by entity_key, publication_id desc
-        ),
+        latest as ({latest}),
         changed as (
             select d.entity_key, d.uscc, d.tier, d.score, d.profile, d.explanation
             from documents d left join latest l using (entity_key)
@@ -58,12 +80,97 @@ def record_versions(cur, candidate: str, publication_id: int) -> int:
             (entity_key, publication_id, uscc, tier, score, profile, explanation)
         select entity_key, %s, uscc, tier, score, profile, explanation from changed
         """).format(
-            profile=sql.Identifier(candidate, "entity_credit_profile"),
-            explanation=sql.Identifier(candidate, "credit_score_explanation"),
+            profile=sql.Identifier(candidate, PROFILE),
+            explanation=sql.Identifier(candidate, EXPLANATION),
+            in_scope=in_scope,
+            latest=latest,
         ),
         (publication_id,),
     )
-    return cur.rowcount
+    return {"rows": cur.rowcount, "entities_compared": "all" if scope is None else scope}
+
+
+def _entities_changed_since_live(cur, candidate: str) -> int | None:
+    """Narrow the comparison to the entities whose documents may differ from the live
+    publication's, into the temporary table history_entities_compared; returns their count,
+    or None when every entity must be compared.
+
+    The history's newest row of every entity says what the live publication shows when that
+    publication is the last one recorded (it went live by a publication, not a rollback).
+    Then only these entities can differ: those whose profile row differs from the live one
+    (a table in both: one join by key), and those with a score-explanation row added or
+    closed between the two builds' versions in the store both schemas' views read
+    (macros/published_rows.sql; a store made anew gives every row the new version).
+    """
+    versions = f"{INTERMEDIATE}.build_versions"
+    if not _exists(cur, versions):
+        return None
+    cur.execute(
+        f"""select
+               (select cause = 'published' and publication_id = substring(
+                   obj_description(to_regnamespace(%(live)s), 'pg_namespace') from '(\\d+)$')::bigint
+                from history.live_periods where live_until is null),
+               (select max(version) from {versions} where schema_oid = to_regnamespace(%(live)s)),
+               (select max(version) from {versions} where schema_oid = to_regnamespace(%(candidate)s)),
+               to_regclass(%(store)s) is not null,
+               (select relkind from pg_class where oid = to_regclass(%(explanation)s))""",
+        {
+            "live": LIVE,
+            "candidate": candidate,
+            "store": f"{INTERMEDIATE}.{EXPLANATION}__rows",
+            "explanation": f'"{candidate}".{EXPLANATION}',
+        },
+    )
+    last_recorded, live_version, candidate_version, has_store, relkind = cur.fetchone()
+    if not (last_recorded and live_version and candidate_version and has_store and relkind == "v"):
+        return None
+    if candidate_version <= live_version:  # not built after the live one: no changes to follow
+        return None
+    columns = {schema: _profile_columns(cur, schema) for schema in (candidate, LIVE)}
+    if columns[candidate] != columns[LIVE]:
+        return None
+    cur.execute(
+        sql.SQL("""
+        create temp table history_entities_compared on commit drop as
+        select coalesce(c.entity_key, l.entity_key) as entity_key
+        from {fresh} c full join {live} l on l.entity_key = c.entity_key
+        where c.entity_key is null or l.entity_key is null
+           or ({fresh_columns}) is distinct from ({live_columns})
+        union
+        select entity_key from {store}
+        where (valid_from > %(live)s and valid_from <= %(candidate)s)
+           or (valid_to > %(live)s and valid_to <= %(candidate)s);
+        analyze history_entities_compared;
+        select count(*) from history_entities_compared
+        """).format(
+            fresh=sql.Identifier(candidate, PROFILE),
+            live=sql.Identifier(LIVE, PROFILE),
+            fresh_columns=sql.SQL(", ").join(
+                sql.SQL("c.") + sql.Identifier(n) for n, _ in columns[candidate]
+            ),
+            live_columns=sql.SQL(", ").join(sql.SQL("l.") + sql.Identifier(n) for n, _ in columns[candidate]),
+            store=sql.Identifier(INTERMEDIATE, f"{EXPLANATION}__rows"),
+        ),
+        {"live": live_version, "candidate": candidate_version},
+    )
+    return cur.fetchone()[0]
+
+
+def _profile_columns(cur, schema: str) -> list[tuple[str, str]]:
+    """The profile table's columns but evaluation_date (every day changes it), with their types."""
+    cur.execute(
+        """select attname, format_type(atttypid, atttypmod) from pg_attribute
+           where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
+             and attname <> 'evaluation_date'
+           order by attnum""",
+        (f'"{schema}".{PROFILE}',),
+    )
+    return cur.fetchall()
+
+
+def _exists(cur, relation: str) -> bool:
+    cur.execute("select to_regclass(%s) is not null", (relation,))
+    return cur.fetchone()[0]
 
 
 def went_live(cur, publication_id: int, cause: str = "published") -> None:

@@ -22,7 +22,8 @@
         fresh.source_feed::text as evidence_feed,
         fresh.source_file::text as evidence_file,
         fresh.source_row::bigint as evidence_row
-    from {{ ref('domain_supervision') }} as fresh
+    {# only its rows the live publication does not have can differ from the live ones #}
+    from {{ published_rows_since_live(ref('domain_supervision')) }} as fresh
     join {{ live_domains }} as live using (entity_key, domain)
     join (select tier, rank() over (order by min_score desc) as tier_rank from {{ ref('credit_tiers') }}) as new_ranks
         on new_ranks.tier = fresh.supervision_class
