@@ -183,22 +183,28 @@
 
     {#- the changed entities' rows, new and standing, compared by a hash of every column: rows
         equal in every column stay; for any other value, the standing rows are closed and the
-        new ones added (counted per hash, so repeated rows are handled as a multiset) -#}
+        new ones added (counted per hash, so repeated rows are handled as a multiset). The store is
+        read once (its standing rows are closed by ctid), and so is the kept model in a daily
+        build (its changed rows are kept whole until inserted). -#}
+    {%- set narrowed = changed != 'true' %}
     create temp table {{ store.identifier }}__new on commit drop as
-        select {{ row_hash }} as row_hash from {{ kept }} where {{ changed }};
+        select {% if narrowed %}{{ quoted }}, {% endif %}{{ row_hash }} as row_hash from {{ kept }} where {{ changed }};
+    create temp table {{ store.identifier }}__standing on commit drop as
+        select ctid as row_id, row_hash from {{ store }} where valid_to is null and {{ changed }};
     create temp table {{ store.identifier }}__differing on commit drop as
         select row_hash
         from (select row_hash, count(*) as n from {{ store.identifier }}__new group by row_hash) new_rows
-        full join (select row_hash, count(*) as n from {{ store }}
-                   where valid_to is null and {{ changed }} group by row_hash) standing
+        full join (select row_hash, count(*) as n from {{ store.identifier }}__standing group by row_hash) standing
             using (row_hash)
         where new_rows.n is distinct from standing.n;
     update {{ store }} set valid_to = {{ version }}
-    where valid_to is null and {{ changed }}
-      and row_hash in (select row_hash from {{ store.identifier }}__differing);
+    where ctid = any(array(
+        select row_id from {{ store.identifier }}__standing
+        where row_hash in (select row_hash from {{ store.identifier }}__differing)));
     insert into {{ store }} ({{ quoted }}, row_hash, valid_from)
     select {{ quoted }}, row_hash, {{ version }}
-    from (select *, {{ row_hash }} as row_hash from {{ kept }} where {{ changed }}) kept_rows
+    {# a full build's new rows are the whole kept model: read again, not kept in a temporary copy #}
+    from {% if narrowed %}{{ store.identifier }}__new{% else %}(select *, {{ row_hash }} as row_hash from {{ kept }}) kept_rows{% endif %}
     where row_hash in (select row_hash from {{ store.identifier }}__differing);
     analyze {{ store }};
     {%- endif %}

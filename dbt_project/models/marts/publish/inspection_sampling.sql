@@ -16,7 +16,8 @@ frame as (
         count(*) over (partition by supervision.domain, supervision.supervision_class) as frame_size,
         row_number() over (
             partition by supervision.domain, supervision.supervision_class
-            order by md5(supervision.entity_key || supervision.domain || {{ evaluation_date() }}::text)
+            -- as uuid: the same order as the hex text's, sorted bytewise whatever the collation
+            order by md5(supervision.entity_key || supervision.domain || {{ evaluation_date() }}::text)::uuid
         ) as draw_order
     from {{ ref('int_domain_supervision') }} as supervision
     join {{ ref('credit_tiers') }} as tiers on tiers.tier = supervision.supervision_class
