@@ -71,3 +71,17 @@ def test_a_report_says_which_phase_failed_and_counts_only_the_phases_own_memory(
     assert city.peak_rss(report["measurements"]) == 3778.1 / 1024  # the < 4 GiB figure too
     first_load["peak_rss_mib"] = 4200.0  # the phase raised it: that counts
     assert "| 4,200 |" in run.render_markdown(report)
+
+
+def test_clearing_outboxes_removes_earlier_publications_folders_only(tmp_path, monkeypatch):
+    from xinyong.runtime import config
+
+    monkeypatch.delenv("XINYONG_OUTBOX", raising=False)
+    settings = config.Settings(tmp_path, tmp_path / "landing", "", 0, None)
+    extract = tmp_path / "outbox" / "bi_analysts" / "publication_1" / "entity_credit_profile.csv"
+    extract.parent.mkdir(parents=True)
+    extract.write_bytes(b"x" * 2**20)
+    kept = tmp_path / "outbox" / "bi_analysts" / "README.txt"
+    kept.write_text("not a publication's folder")
+    assert city.clear_outboxes(settings) == 1.0
+    assert not extract.parent.exists() and kept.exists()
