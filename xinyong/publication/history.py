@@ -112,8 +112,9 @@ def _entities_changed_since_live(cur, candidate: str) -> int | None:
                 from history.live_periods where live_until is null),
                (select max(version) from {versions} where schema_oid = to_regnamespace(%(live)s)),
                (select max(version) from {versions} where schema_oid = to_regnamespace(%(candidate)s)),
-               to_regclass(%(store)s) is not null,
-               (select relkind from pg_class where oid = to_regclass(%(explanation)s))""",
+               exists (select 1 from pg_depend d join pg_rewrite r on r.oid = d.objid
+                       where d.classid = 'pg_rewrite'::regclass and r.ev_class = to_regclass(%(explanation)s)
+                         and d.refobjid = to_regclass(%(store)s))""",
         {
             "live": LIVE,
             "candidate": candidate,
@@ -121,8 +122,10 @@ def _entities_changed_since_live(cur, candidate: str) -> int | None:
             "explanation": f'"{candidate}".{EXPLANATION}',
         },
     )
-    last_recorded, live_version, candidate_version, has_store, relkind = cur.fetchone()
-    if not (last_recorded and live_version and candidate_version and has_store and relkind == "v"):
+    # the candidate's explanation must be a view over the store as it is now (an approved held
+    # candidate's may read a store a later build retired, whose versions the store lacks)
+    last_recorded, live_version, candidate_version, reads_store = cur.fetchone()
+    if not (last_recorded and live_version and candidate_version and reads_store):
         return None
     if candidate_version <= live_version:  # not built after the live one: no changes to follow
         return None
