@@ -40,7 +40,8 @@
         select hits.source_feed, hits.source_file, hits.source_row
         from {{ ref('int_entity_rule_hits') }} as hits
         join {{ ref('scoring_rules') }} as rules using (rule_id)
-        where hits.entity_key = moves.entity_key
+        -- by USCC too: the kept hits are indexed by it (by entity_key, every moved entity read all of them)
+        where hits.uscc = moves.uscc and hits.entity_key = moves.entity_key
             and (hits.points < 0 or rules.forces_tier is not null)
             and not exists (
                 select 1 from {{ live_explanation }} as seen
