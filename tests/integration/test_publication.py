@@ -358,9 +358,9 @@ def _history_recorded(url: str, publication_id: int) -> dict:
     )[0][0]
 
 
-def test_history_compares_only_the_entities_a_daily_publication_may_change(loaded):
+def test_history_compares_only_the_entities_a_daily_publication_may_change(loaded, dbt_project):
     """The history's newest row of every entity is what the live publication shows, whether a
-    publication compared every entity (the first; after a rollback) or only those whose profile
+    publication compared every entity (the first; a new explanation mart; after a rollback) or only those whose profile
     row or score-explanation rows changed since the live one (a later day, incremental)."""
     first = publish_once()["publication_id"]
     entities = query(loaded, "select count(*) from publish.entity_credit_profile")[0][0]
@@ -393,8 +393,15 @@ def test_history_compares_only_the_entities_a_daily_publication_may_change(loade
         (objected, second),
     ) == [(True,)]
     assert query(loaded, LIVE_DOCUMENTS_NOT_IN_HISTORY) == [(0,)]
+    # a release that changes the explanation mart alone: the stored rows stay, every document
+    # changes, so every entity is compared
+    mart = dbt_project / "models" / "marts" / "publish" / "credit_score_explanation.sql"
+    mart.write_text(mart.read_text().replace("reason::text as reason", "(reason || '。')::text as reason"))
+    third = publish_once()["publication_id"]
+    assert _history_recorded(loaded, third) == {"rows": entities, "entities_compared": "all"}
+    assert query(loaded, LIVE_DOCUMENTS_NOT_IN_HISTORY) == [(0,)]
     # after a rollback the history's newest rows are the rolled-back publication's: all compared
     publish.rollback(loaded, by="test")
-    third = publish_once()["publication_id"]
-    assert _history_recorded(loaded, third)["entities_compared"] == "all"
+    fourth = publish_once()["publication_id"]
+    assert _history_recorded(loaded, fourth)["entities_compared"] == "all"
     assert query(loaded, LIVE_DOCUMENTS_NOT_IN_HISTORY) == [(0,)]

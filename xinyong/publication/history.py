@@ -105,6 +105,13 @@ def _entities_changed_since_live(cur, candidate: str) -> int | None:
     versions = f"{INTERMEDIATE}.build_versions"
     if not _exists(cur, versions):
         return None
+    # the two explanation views' definitions but for the build version written into each: a
+    # view that selects otherwise from the same stored rows shows other documents
+    same_view = " is not distinct from ".join(
+        f"regexp_replace(pg_get_viewdef(to_regclass(%({name})s)), "
+        "'(valid_(from|to) [<>]=? )[0-9]+', '\\1N', 'g')"
+        for name in ("explanation", "live_explanation")
+    )
     cur.execute(
         f"""select
                (select cause = 'published' and publication_id = substring(
@@ -114,18 +121,21 @@ def _entities_changed_since_live(cur, candidate: str) -> int | None:
                (select max(version) from {versions} where schema_oid = to_regnamespace(%(candidate)s)),
                exists (select 1 from pg_depend d join pg_rewrite r on r.oid = d.objid
                        where d.classid = 'pg_rewrite'::regclass and r.ev_class = to_regclass(%(explanation)s)
-                         and d.refobjid = to_regclass(%(store)s))""",
+                         and d.refobjid = to_regclass(%(store)s)),
+               {same_view}""",
         {
             "live": LIVE,
             "candidate": candidate,
             "store": f"{INTERMEDIATE}.{EXPLANATION}__rows",
             "explanation": f'"{candidate}".{EXPLANATION}',
+            "live_explanation": f"{LIVE}.{EXPLANATION}",
         },
     )
     # the candidate's explanation must be a view over the store as it is now (an approved held
-    # candidate's may read a store a later build retired, whose versions the store lacks)
-    last_recorded, live_version, candidate_version, reads_store = cur.fetchone()
-    if not (last_recorded and live_version and candidate_version and reads_store):
+    # candidate's may read a store a later build retired, whose versions the store lacks), and
+    # defined as the live one is
+    last_recorded, live_version, candidate_version, reads_store, same_view = cur.fetchone()
+    if not (last_recorded and live_version and candidate_version and reads_store and same_view):
         return None
     if candidate_version <= live_version:  # not built after the live one: no changes to follow
         return None

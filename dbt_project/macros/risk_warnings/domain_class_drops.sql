@@ -22,8 +22,7 @@
         fresh.source_feed::text as evidence_feed,
         fresh.source_file::text as evidence_file,
         fresh.source_row::bigint as evidence_row
-    {# only its rows the live publication does not have can differ from the live ones #}
-    from {{ published_rows_since_live(ref('domain_supervision')) }} as fresh
+    from {{ ref('domain_supervision') }} as fresh
     join {{ live_domains }} as live using (entity_key, domain)
     join (select tier, rank() over (order by min_score desc) as tier_rank from {{ ref('credit_tiers') }}) as new_ranks
         on new_ranks.tier = fresh.supervision_class
@@ -31,6 +30,10 @@
         on old_ranks.tier = live.supervision_class
     left join {{ ref('entity_credit_profile') }} as profile using (entity_key)
     where fresh.domain_grade is distinct from live.domain_grade
+        {# only the rows the live publication does not have can differ from its rows #}
+        and (fresh.entity_key, fresh.domain) in (
+            select added.entity_key, added.domain
+            from {{ published_rows_since_live(ref('domain_supervision')) }} as added)
         and new_ranks.tier_rank - old_ranks.tier_rank >= (
         select threshold from {{ ref('warning_kinds') }} where kind = 'dropped_domain_classes'
     )
