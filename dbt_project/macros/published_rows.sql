@@ -71,8 +71,9 @@
     {{ return(rows[0][1]) }}
 {%- endmacro %}
 
-{% macro published_rows_store() -%}
-    {{ return(intermediate_relation(this.identifier ~ '__rows')) }}
+{# The store of a mart over kept rows: the running model's, or `mart`'s (a ref). #}
+{% macro published_rows_store(mart=none) -%}
+    {{ return(intermediate_relation((mart or this).identifier ~ '__rows')) }}
 {%- endmacro %}
 
 {# The FROM of such a mart, given the kept model (a ref): its rows as this build publishes them. #}
@@ -233,7 +234,7 @@
     {%- if since is none or since >= version -%}
         {{ return(mart) }}
     {%- endif -%}
-    {{ return('(select * from ' ~ intermediate_relation(mart.identifier ~ '__rows')
+    {{ return('(select * from ' ~ published_rows_store(mart)
               ~ ' where valid_from > ' ~ since ~ ' and valid_from <= ' ~ version
               ~ ' and (valid_to is null or valid_to > ' ~ version ~ '))') }}
 {%- endmacro %}

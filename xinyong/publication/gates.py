@@ -178,11 +178,6 @@ def prepare(warehouse_url: str) -> None:
         cur.execute(f"create or replace view audit.natural_person_names as {body}")
 
 
-def _relation_exists(cur, qualified: str) -> bool:
-    cur.execute("select to_regclass(%s) is not null", (qualified,))
-    return cur.fetchone()[0]
-
-
 def _asset(vd):
     """A validation's data asset as its data source declares it (table name, query)."""
     return vd.data_source.get_asset(vd.asset.name) if hasattr(vd, "data_source") else vd.asset
@@ -196,7 +191,7 @@ def _missing_relations(cur, vd, requires: dict, candidate_schema: str) -> list[s
         schema = asset.schema_name if isinstance(asset.schema_name, str) else None  # GX: `Missing`
         needed.append(f"{schema}.{asset.table_name}" if schema else asset.table_name)
     needed = [name if "." in name else f"{candidate_schema}.{name}" for name in needed]
-    return [r for r in dict.fromkeys(needed) if not _relation_exists(cur, r)]
+    return [r for r in dict.fromkeys(needed) if not warehouse.relation_exists(cur, r)]
 
 
 def _data_docs_page(home: Path, suite: str, run_time: dt.datetime) -> str | None:

@@ -22,10 +22,12 @@ import datetime as dt
 from psycopg2 import sql
 
 from xinyong.publication.schemas import INTERMEDIATE, LIVE
+from xinyong.runtime import warehouse
 
 TIMEZONE = "Asia/Shanghai"  # a date in `as_of` is a day on the district's clocks
 PROFILE = "entity_credit_profile"
 EXPLANATION = "credit_score_explanation"
+EXPLANATION_STORE = f"{EXPLANATION}__rows"  # its published rows' store (dbt macros/published_rows.sql)
 
 
 def record_versions(cur, candidate: str, publication_id: int) -> dict:
@@ -103,7 +105,7 @@ def _entities_changed_since_live(cur, candidate: str) -> int | None:
     (macros/published_rows.sql; a store made anew gives every row the new version).
     """
     versions = f"{INTERMEDIATE}.build_versions"
-    if not _exists(cur, versions):
+    if not warehouse.relation_exists(cur, versions):
         return None
     # the two explanation views' definitions but for the build version written into each: a
     # view that selects otherwise from the same stored rows shows other documents
@@ -126,7 +128,7 @@ def _entities_changed_since_live(cur, candidate: str) -> int | None:
         {
             "live": LIVE,
             "candidate": candidate,
-            "store": f"{INTERMEDIATE}.{EXPLANATION}__rows",
+            "store": f"{INTERMEDIATE}.{EXPLANATION_STORE}",
             "explanation": f'"{candidate}".{EXPLANATION}',
             "live_explanation": f"{LIVE}.{EXPLANATION}",
         },
@@ -162,7 +164,7 @@ def _entities_changed_since_live(cur, candidate: str) -> int | None:
                 sql.SQL("c.") + sql.Identifier(n) for n, _ in columns[candidate]
             ),
             live_columns=sql.SQL(", ").join(sql.SQL("l.") + sql.Identifier(n) for n, _ in columns[candidate]),
-            store=sql.Identifier(INTERMEDIATE, f"{EXPLANATION}__rows"),
+            store=sql.Identifier(INTERMEDIATE, EXPLANATION_STORE),
         ),
         {"live": live_version, "candidate": candidate_version},
     )
@@ -179,11 +181,6 @@ def _profile_columns(cur, schema: str) -> list[tuple[str, str]]:
         (f'"{schema}".{PROFILE}',),
     )
     return cur.fetchall()
-
-
-def _exists(cur, relation: str) -> bool:
-    cur.execute("select to_regclass(%s) is not null", (relation,))
-    return cur.fetchone()[0]
 
 
 def went_live(cur, publication_id: int, cause: str = "published") -> None:

@@ -31,13 +31,8 @@ def path(settings: config.Settings, publication_id: int) -> Path:
     return settings.reports / "publications" / f"publication_{publication_id}.html"
 
 
-def _exists(cur, relation: str) -> bool:
-    cur.execute("select to_regclass(%s) is not null", (relation,))
-    return cur.fetchone()[0]
-
-
 def _tiers(cur, schema: str | None) -> dict[str, int]:
-    if not schema or not _exists(cur, f'"{schema}".entity_credit_profile'):
+    if not schema or not warehouse.relation_exists(cur, f'"{schema}".entity_credit_profile'):
         return {}
     cur.execute(f'select tier, count(*) from "{schema}".entity_credit_profile group by tier')
     return dict(cur.fetchall())
@@ -47,8 +42,8 @@ def _changes(cur, new: str, old: str | None) -> tuple[dict, list]:
     """Tier moves between two publications: a from→to matrix and examples (masked names)."""
     if (
         not old
-        or not _exists(cur, f'"{old}".entity_credit_profile')
-        or not _exists(cur, f'"{new}".entity_credit_profile')
+        or not warehouse.relation_exists(cur, f'"{old}".entity_credit_profile')
+        or not warehouse.relation_exists(cur, f'"{new}".entity_credit_profile')
     ):
         return {}, []
     cur.execute(f"""select coalesce(o.tier, '新增'), coalesce(n.tier, '移除'), count(*)
@@ -239,8 +234,10 @@ def write(
             "rolled_back_by",
         )
         attempt = dict(zip(names, cur.fetchone(), strict=True))
-        new_ok = _exists(cur, f'"{new_schema}".entity_credit_profile') if new_schema else False
-        old_ok = bool(old_schema) and _exists(cur, f'"{old_schema}".entity_credit_profile')
+        new_ok = (
+            warehouse.relation_exists(cur, f'"{new_schema}".entity_credit_profile') if new_schema else False
+        )
+        old_ok = bool(old_schema) and warehouse.relation_exists(cur, f'"{old_schema}".entity_credit_profile')
         new_tiers = _tiers(cur, new_schema if new_ok else None)
         old_tiers = _tiers(cur, old_schema if old_ok else None)
         new_counts = publish.row_counts(cur, new_schema) if new_ok else {}

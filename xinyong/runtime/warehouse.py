@@ -166,3 +166,9 @@ def bootstrap(conn) -> None:
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.bootstrap'))")
         cur.execute(_sql("functions.sql"))
         cur.execute(_sql("bootstrap.sql"))
+
+
+def relation_exists(cur, relation: str) -> bool:
+    """Whether `relation` (schema-qualified, quoted where needed) exists, asked of the server."""
+    cur.execute("select to_regclass(%s) is not null", (relation,))
+    return cur.fetchone()[0]
