@@ -137,6 +137,39 @@
 {%- endmacro %}
 
 {#
+  on-run-start of a --full-refresh: drop the kept tables it will rebuild from raw, after the
+  mark above (a run that dies after the drop leaves a marked state, so the next build
+  recomputes everything, from raw where a table is missing). dbt would build each new table
+  beside the old one and swap them; at city scale the old copies (9.9 GB of merged parking
+  records alone) are the disk the rebuild lacks. A table a view reads is kept: dropping it
+  would take the view, the live publication's perhaps, with it.
+#}
+{% macro drop_kept_tables_for_full_refresh() -%}
+    {%- if execute and flags.FULL_REFRESH and flags.WHICH in ('run', 'build') -%}
+        {%- for unique_id in selected_resources | sort -%}
+            {%- set node = graph.nodes.get(unique_id) -%}
+            {%- if node is not none and node.resource_type == 'model'
+                    and node.config.materialized == 'incremental'
+                    and node.config.full_refresh is not false -%}
+                {%- set relation = api.Relation.create(
+                        database=node.database, schema=node.schema, identifier=node.alias, type='table') -%}
+                {%- set read_by_a_view = run_query(
+                        "select exists (select 1 from pg_depend as d join pg_rewrite as r on r.oid = d.objid"
+                        ~ " where d.classid = 'pg_rewrite'::regclass and d.refobjid = to_regclass('" ~ relation ~ "')"
+                        ~ " and r.ev_class <> d.refobjid)")[0][0] -%}
+                {%- if read_by_a_view %}
+                    {{- log("kept beside its rebuild, a view reads it: " ~ relation, info=true) -}}
+                {%- else %}
+                    {#- dbt's relation cache, filled before this hook, must not expect it -#}
+                    {%- do adapter.cache_dropped(relation) %}
+    drop table if exists {{ relation }};
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
   on-run-end: a run that built every per-entity model, every kept staging model
   (macros/latest_kept_version.sql), the parking records' merge and the sets that say what they
   recompute records what it built from; a run in which one of them

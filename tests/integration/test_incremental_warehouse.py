@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
+from pathlib import Path
 
 import openpyxl
 import psycopg2
@@ -100,6 +102,16 @@ def _profile(url: str, uscc: str) -> tuple:
         f"select score, tier, active_penalty_count from {schemas.CANDIDATE}.entity_credit_profile where uscc = %s",
         (uscc,),
     )[0]
+
+
+def _kept_tables(target: Path) -> list[tuple[str, str]]:
+    """(schema, table) of every incremental model, from the build's manifest."""
+    nodes = json.loads((target / "manifest.json").read_text(encoding="utf-8"))["nodes"].values()
+    return sorted(
+        (node["schema"], node["alias"])
+        for node in nodes
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    )
 
 
 def _candidate_tables(url: str) -> list[str]:
@@ -312,7 +324,7 @@ def three_builds(pg_server, tmp_path_factory):
             },
             "dbt_log": {
                 label: (settings.home / "dbt" / label / "logs" / "dbt.log").read_text(encoding="utf-8")
-                for label in ("day1_full", "day2_incremental")
+                for label in ("day1_full", "day2_incremental", "day2_full")
             },
             "url": url,
             "uscc": uscc,
@@ -329,6 +341,7 @@ def three_builds(pg_server, tmp_path_factory):
             "household_ratings": ratings,
             "unique_indexes_after_day_2": unique_indexes_after_day_2,
             "incremental_tables": tables,
+            "kept_tables": _kept_tables(settings.home / "dbt" / "day2_full"),
             "staging_tables": staging_tables,
             "early_tax_grades": (grade_day_1, grade_day_2),
             "kept_versions": (kept_before, kept_after),
@@ -379,6 +392,18 @@ def test_a_daily_build_leaves_the_policy_the_last_build_loaded(three_builds):
     assert not (seeds | seed_tests) & set(ran["day2_incremental"])
     assert mixed_tests <= set(ran["day2_incremental"])
     assert seeds | seed_tests | mixed_tests <= set(ran["day2_full"])  # --full-refresh loads all
+
+
+def test_a_full_refresh_drops_each_kept_table_before_building_it_again(three_builds):
+    # dbt's own --full-refresh builds the new table beside the old and swaps them (`__dbt_backup`):
+    # at city scale the old copies are the disk the rebuild lacks
+    kept = three_builds["kept_tables"]
+    assert len(kept) >= 15 and ("intermediate", "int_parking_records_merged") in kept, kept
+    full, daily = three_builds["dbt_log"]["day2_full"], three_builds["dbt_log"]["day2_incremental"]
+    for schema, table in kept:
+        dropped = re.compile(f'drop table if exists "[^"]+"."{schema}"."{table}";')
+        assert dropped.search(full) and f"{table}__dbt_backup" not in full, table
+        assert not dropped.search(daily), table  # a daily build keeps them
 
 
 def test_the_incremental_build_recomputed_only_the_changed_entities(three_builds):
