@@ -9,6 +9,20 @@ drop function if exists audit.penalty_window_findings(text, int, int);
 drop view if exists audit.feed_file_volumes;
 drop table if exists audit.gate_policy;
 
+-- Every name a contract marks as a natural person's, read from raw by gates.py (prepare),
+-- each reader (a select over one raw column) through the file id it has read.
+do $$ begin
+    -- a view over raw.* before: read whole three times per gate
+    if (select relkind from pg_class where oid = to_regclass('audit.natural_person_names')) = 'v' then
+        drop view audit.natural_person_names;
+    end if;
+end $$;
+create table if not exists audit.natural_person_names (person_name text primary key);
+create table if not exists audit.natural_person_names_read (
+    reader text primary key,
+    through_file_id bigint not null
+);
+
 -- What a gate may report about an offending value: never the full value.
 create or replace function audit.mask_text(v text) returns text language sql immutable as $$
     select case
@@ -22,8 +36,8 @@ $$;
 
 -- Every text column of every table in a schema, discovered at run time, searched for an
 -- unmasked 18-character 身份证 number or a natural person's full name (an exact match of a
--- name the raw feeds mark personal: audit.natural_person_names, written by gates.py from
--- the contracts before each run). Set-based, one statement: the ID pattern is tried once per
+-- name the raw feeds mark personal: audit.natural_person_names, brought up to date by
+-- gates.py from the contracts before each run). Set-based, one statement: the ID pattern is tried once per
 -- row on its text columns joined by a newline (which no match spans), and per column only in
 -- the rare rows that match; the values of 2 to 4 characters (a name's length) go through
 -- one hash join with the names, read once. Only findings come back.
@@ -50,9 +64,9 @@ drop function if exists audit.personal_data_scan(text);
 create or replace function audit.personal_data_scan(p_schema text, p_incremental jsonb default '{}')
 returns table (table_name text, column_name text, kind text, masked_value text, occurrences bigint)
 language plpgsql stable
--- The names come from a view over raw.* that PostgreSQL takes for about a thousand rows (it
--- has some 100,000 at district scale); on that estimate it sorts the million or so short
--- values to merge them with the names, on disk, instead of probing a hash of the names.
+-- Misjudging the names (once a view over raw.* taken for about a thousand rows of some
+-- 100,000 at district scale), PostgreSQL sorted the million or so short values to merge them
+-- with the names, on disk, instead of probing a hash of the names.
 set enable_mergejoin = off
 as $$
 declare

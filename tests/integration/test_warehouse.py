@@ -2,9 +2,11 @@
 
 import pytest
 
-from tests.conftest import EVALUATION_DATE, query
+from tests.conftest import EVALUATION_DATE, SAMPLES, query
 from tests.integration.publication_fixtures import publish_once
+from xinyong import ingest
 from xinyong.app import pipeline
+from xinyong.ingest import contracts
 from xinyong.publication import publish
 
 pytestmark = pytest.mark.integration
@@ -77,6 +79,44 @@ def test_failed_gate_leaves_the_last_publication_in_place(loaded, monkeypatch):
         pipeline.audit_candidate(pipeline.build_candidate(EVALUATION_DATE))
     assert "candidate_personal_data" in str(failure.value) and "500115********1234" in str(failure.value)
     assert publish.current(loaded)["publication_id"] == first["publication_id"]
+
+
+def test_a_name_first_sent_after_a_publication_is_caught_by_the_next_gate(loaded, settings):
+    publish_once()
+    name = "欧阳明月"
+    assert query(loaded, "select count(*) from audit.natural_person_names")[0][0] > 0
+    assert not query(loaded, "select 1 from audit.natural_person_names where person_name = %s", (name,))
+    # a registered entity's new legal representative, in a register file of one row
+    header, first = (
+        (SAMPLES / "entity_register_20261120.csv").read_text(encoding="utf-8-sig").splitlines()[:2]
+    )
+    row = first.split(",")
+    row[3] = name
+    (settings.landing / "entity_register" / "entity_register_20261121.csv").write_text(
+        header + "\n" + ",".join(row) + "\n", encoding="utf-8"
+    )
+    ingest.ingest_feed(contracts.load("entity_register"), settings, loaded)
+    candidate = pipeline.build_candidate(EVALUATION_DATE)
+    query(
+        loaded,
+        """update publish_candidate.entity_credit_profile set town = %s
+           where entity_key = (select min(entity_key) from publish_candidate.entity_credit_profile)""",
+        (name,),
+    )
+    with pytest.raises(pipeline.GateFailed) as failure:
+        pipeline.audit_candidate(candidate)
+    assert "'masked_value': '欧***'" in str(failure.value) and name not in str(failure.value)
+    findings = query(
+        loaded, "select table_name, column_name, kind from audit.personal_data_findings('publish_candidate')"
+    )
+    assert ("entity_credit_profile", "town", "person_name") in findings
+    # the names were read through the new file, not read whole again
+    [(newest,)] = query(loaded, "select max(_file_id) from raw.entity_register")
+    read = query(
+        loaded,
+        "select through_file_id from audit.natural_person_names_read where reader like '%%from raw.entity_register %%'",
+    )
+    assert read == [(newest,)]
 
 
 def test_policy_is_data_a_seed_change_changes_results(loaded, monkeypatch, tmp_path):

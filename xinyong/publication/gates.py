@@ -157,25 +157,66 @@ def policy() -> dict:
     return yaml.safe_load(GATE_POLICY.read_text(encoding="utf-8"))
 
 
-def prepare(warehouse_url: str) -> None:
-    """Apply expectations/sql/gates.sql and write audit.natural_person_names: every name a
-    contract marks personal (a view over raw.*). Idempotent, under the bootstrap lock."""
-    selects = []
+def name_readers() -> list[tuple[str, str]]:
+    """(raw table, the select of its names) of every column a contract marks as a natural
+    person's name: the values of 2 to 4 characters, trimmed, where the contract's condition holds."""
+    readers = []
     for contract in contracts.load_all().values():
         for col in contract.columns:
             if col.personal != "name":
                 continue
             condition = col.personal_when.replace("{", "").replace("}", "") if col.personal_when else "true"
-            selects.append(
-                f"select btrim({col.name}) as person_name from {contract.raw_table} "
-                f"where {col.name} is not null and char_length(btrim({col.name})) between 2 and 4 "
-                f"and ({condition})"
+            readers.append(
+                (
+                    contract.raw_table,
+                    f"select btrim({col.name}) as person_name from {contract.raw_table} "
+                    f"where {col.name} is not null and char_length(btrim({col.name})) between 2 and 4 "
+                    f"and ({condition})",
+                )
             )
-    body = "\nunion\n".join(selects) or "select null::text as person_name where false"
+    return readers
+
+
+def prepare(warehouse_url: str) -> None:
+    """Apply expectations/sql/gates.sql and bring audit.natural_person_names up to date: every
+    name a contract marks personal, read from raw. Raw only grows and a feed's files load one
+    at a time with growing ids, so each reader reads only the files loaded since it last read
+    (audit.natural_person_names_read): at city scale reading them all took 212 s of a 250 s
+    gate. A reader no longer declared (a contract changed) makes them all read again.
+    Idempotent, under the bootstrap lock."""
+    readers = name_readers()
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.bootstrap'))")
         cur.execute(GATE_SQL.read_text(encoding="utf-8"))
-        cur.execute(f"create or replace view audit.natural_person_names as {body}")
+        cur.execute("select reader from audit.natural_person_names_read")
+        if {reader for (reader,) in cur.fetchall()} - {reader for _, reader in readers}:
+            cur.execute("truncate audit.natural_person_names, audit.natural_person_names_read")
+        read_any = False
+        for raw_table, reader in readers:
+            cur.execute(
+                "select through_file_id from audit.natural_person_names_read where reader = %s", (reader,)
+            )
+            row = cur.fetchone()
+            read_through = row[0] if row else 0
+            # the block-range index on _file_id finds the new files' rows
+            cur.execute(f"select max(_file_id) from {raw_table} where _file_id > %s", (read_through,))
+            (newest,) = cur.fetchone()
+            if newest is None:
+                continue
+            cur.execute(
+                f"""insert into audit.natural_person_names (person_name)
+                    select distinct person_name from ({reader.replace("%", "%%")} and _file_id > %s and _file_id <= %s) n
+                    on conflict do nothing""",
+                (read_through, newest),
+            )
+            cur.execute(
+                """insert into audit.natural_person_names_read (reader, through_file_id) values (%s, %s)
+                   on conflict (reader) do update set through_file_id = excluded.through_file_id""",
+                (reader, newest),
+            )
+            read_any = True
+        if read_any:  # the scan joins with the names: by statistics of what they are now
+            cur.execute("analyze audit.natural_person_names")
 
 
 def _asset(vd):
