@@ -15,7 +15,6 @@ is a delivery of 信易贷 candidates: it is logged once in `audit.candidate_del
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -24,6 +23,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg2 import sql
 
@@ -79,13 +79,14 @@ def write(
     }
 
 
-# Rows held in Python at a time while an extract streams from a server-side cursor.
+# Rows held in Python at a time by a reader streaming from a server-side cursor (exchange_lists).
 BATCH_ROWS = 50_000
 # Parquet types of the published columns by PostgreSQL type (numeric by its declared
-# precision below): the schema is known before the first row, the same for every batch.
-NUMERIC = 1700
+# precision below): the schema is known before the first row. A type not listed is left to
+# Arrow's inference from the first block of the CSV.
+NUMERIC, BOOLEAN = 1700, 16
 ARROW_TYPES = {
-    16: pa.bool_(),  # boolean
+    BOOLEAN: pa.bool_(),
     20: pa.int64(),  # bigint
     21: pa.int64(),  # smallint
     23: pa.int64(),  # integer
@@ -96,6 +97,8 @@ ARROW_TYPES = {
     1043: pa.string(),  # character varying
     1082: pa.date32(),  # date
 }
+# Parquet is written from the CSV in blocks of this size: memory stays bounded whatever the table.
+CSV_BLOCK_BYTES = 8 << 20
 
 
 def _columns(cur, table: str, access: consumers.TableAccess) -> list[str]:
@@ -108,54 +111,56 @@ def _columns(cur, table: str, access: consumers.TableAccess) -> list[str]:
     return [c for (c,) in cur.fetchall() if c not in access.hidden_columns]
 
 
-def _arrow_type(column, values: list) -> pa.DataType:
+def _arrow_type(column) -> pa.DataType | None:
     if column.type_code == NUMERIC and column.precision:
         decimal = pa.decimal128 if column.precision <= 38 else pa.decimal256
         return decimal(column.precision, column.scale or 0)
-    return ARROW_TYPES.get(column.type_code) or pa.array(values).type  # e.g. a timestamp: as inferred
-
-
-def _schema(names: list[str], description, values: list[list]) -> pa.Schema:
-    return pa.schema([(n, _arrow_type(c, v)) for n, c, v in zip(names, description, values, strict=True)])
+    return ARROW_TYPES.get(column.type_code)
 
 
 def _write_extract(
     cur, table: str, access: consumers.TableAccess, names: list[str], staging: Path
 ) -> tuple[int, pa.Schema]:
-    """Stream the granted rows of a live table into `<table>.csv` and `<table>.parquet`, a
-    batch at a time from a server-side cursor in the snapshot's transaction; the row count."""
-    select = sql.SQL("select {} from {} where ({}) order by 1").format(
-        sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(LIVE, table), sql.SQL(access.rows)
+    """Write the granted rows of a live table as `<table>.csv`, formatted by PostgreSQL's COPY
+    straight into the file in the snapshot's transaction, then `<table>.parquet` from that CSV,
+    typed by the columns' PostgreSQL types, a block at a time; the row count. At city scale the
+    rows went through Python one by one before: 3.25 GB in 167 s."""
+    relation = sql.Identifier(LIVE, table)
+    cur.execute(
+        sql.SQL("select {} from {} limit 0").format(sql.SQL(", ").join(map(sql.Identifier, names)), relation)
     )
-    rows, parquet, schema = 0, None, None
-    with (
-        cur.connection.cursor(name=f"outbox_{table}") as source,
-        (staging / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh,
-    ):
-        source.itersize = BATCH_ROWS
-        source.execute(select)
-        writer = csv.writer(fh)
-        writer.writerow(names)
-        try:
-            while batch := source.fetchmany(BATCH_ROWS):
-                values = [[r[i] for r in batch] for i in range(len(names))]
-                if parquet is None:
-                    schema = _schema(names, source.description, values)
-                    parquet = pq.ParquetWriter(staging / f"{table}.parquet", schema)
-                parquet.write_table(
-                    pa.table(
-                        [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)], schema=schema
-                    )
-                )
-                writer.writerows(batch)
-                rows += len(batch)
-            if parquet is None:  # no row: the declared types still
-                schema = _schema(names, source.description, [[] for _ in names])
-                pq.write_table(schema.empty_table(), staging / f"{table}.parquet")
-        finally:
-            if parquet is not None:
-                parquet.close()
-    return rows, schema
+    types = {name: _arrow_type(column) for name, column in zip(names, cur.description, strict=True)}
+    # booleans as true/false, not COPY's t/f; the column keeps its name
+    selected = sql.SQL(", ").join(
+        sql.SQL("{0}::text as {0}").format(sql.Identifier(n)) if t == pa.bool_() else sql.Identifier(n)
+        for n, t in types.items()
+    )
+    select = sql.SQL("select {} from {} where ({}) order by 1").format(
+        selected, relation, sql.SQL(access.rows)
+    )
+    csv_path, parquet_path = staging / f"{table}.csv", staging / f"{table}.parquet"
+    cur.execute("set local datestyle = 'ISO, YMD'")  # the dates Arrow parses, whatever the server's default
+    with csv_path.open("wb") as fh:
+        cur.copy_expert(sql.SQL("copy ({}) to stdout with (format csv, header)").format(select), fh)
+    reader = pa_csv.open_csv(
+        csv_path,
+        read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={n: t for n, t in types.items() if t is not None},
+            true_values=["true"],
+            false_values=["false"],
+            # COPY writes NULL as an empty field and an empty string as ""
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    rows = 0
+    with pq.ParquetWriter(parquet_path, reader.schema) as parquet:
+        for batch in reader:
+            parquet.write_batch(batch)
+            rows += batch.num_rows
+    return rows, reader.schema
 
 
 def _write_one(
