@@ -189,7 +189,8 @@
         build (its changed rows are kept whole until inserted). -#}
     {%- set narrowed = changed != 'true' %}
     create temp table {{ store.identifier }}__new on commit drop as
-        select {% if narrowed %}{{ quoted }}, {% endif %}{{ row_hash }} as row_hash from {{ kept }} where {{ changed }};
+        select {% if narrowed %}{{ quoted }}{% else %}ctid as row_id{% endif %}, {{ row_hash }} as row_hash
+        from {{ kept }} where {{ changed }};
     create temp table {{ store.identifier }}__standing on commit drop as
         select ctid as row_id, row_hash from {{ store }} where valid_to is null and {{ changed }};
     create temp table {{ store.identifier }}__differing on commit drop as
@@ -204,9 +205,19 @@
         where row_hash in (select row_hash from {{ store.identifier }}__differing)));
     insert into {{ store }} ({{ quoted }}, row_hash, valid_from)
     select {{ quoted }}, row_hash, {{ version }}
-    {# a full build's new rows are the whole kept model: read again, not kept in a temporary copy #}
-    from {% if narrowed %}{{ store.identifier }}__new{% else %}(select *, {{ row_hash }} as row_hash from {{ kept }}) kept_rows{% endif %}
+    {#- a full build's new rows are the whole kept model: not copied into the temporary table, but
+        fetched by address, the differing ones only, and not hashed again (46 s per pass over the
+        city's 10.9 M explanation rows) -#}
+    {%- if narrowed %}
+    from {{ store.identifier }}__new
     where row_hash in (select row_hash from {{ store.identifier }}__differing);
+    {%- else %}
+    from (select kept_rows.*, new_rows.row_hash from {{ kept }} as kept_rows
+          join {{ store.identifier }}__new as new_rows on new_rows.row_id = kept_rows.ctid
+          where kept_rows.ctid = any(array(
+              select row_id from {{ store.identifier }}__new
+              where row_hash in (select row_hash from {{ store.identifier }}__differing)))) as differing_rows;
+    {%- endif %}
     analyze {{ store }};
     {%- endif %}
 {%- endmacro %}

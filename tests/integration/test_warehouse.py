@@ -134,3 +134,18 @@ def test_policy_is_data_a_seed_change_changes_results(loaded, monkeypatch, tmp_p
     changed = [u for u in before if after[u] != before[u]]
     assert changed, "raising the base points must raise scores"
     assert all(after[u] - before[u] in (10, 0) or after[u] in (0, 1000) for u in before)
+    # the policy changed, so every entity was recomputed and the explanations' store compared
+    # whole: each BASE row was closed and its new version added, so every score is still explained
+    explained = query(
+        loaded,
+        """select e.rule_id, e.points, count(*) from publish.credit_score_explanation e
+           where e.rule_id = 'BASE' group by 1, 2""",
+    )
+    assert explained == [("BASE", 710, len(before))], explained
+    mismatches = query(
+        loaded,
+        """select p.uscc from publish.entity_credit_profile p
+           join publish.credit_score_explanation e using (entity_key)
+           group by p.uscc, p.score having p.score <> sum(e.points) and p.score not in (0, 1000)""",
+    )
+    assert mismatches == []
