@@ -141,8 +141,10 @@
   mark above (a run that dies after the drop leaves a marked state, so the next build
   recomputes everything, from raw where a table is missing). dbt would build each new table
   beside the old one and swap them; at city scale the old copies (9.9 GB of merged parking
-  records alone) are the disk the rebuild lacks. A table a view reads is kept: dropping it
-  would take the view, the live publication's perhaps, with it.
+  records alone) are the disk the rebuild lacks. Dropped with cascade, as dbt drops the old
+  copy after its swap: a view over a kept table goes either way (the publication's views read
+  the stores, macros/published_rows.sql, which are no model). The relation as it is found,
+  a view perhaps (a model that was one before).
 #}
 {% macro drop_kept_tables_for_full_refresh() -%}
     {%- if execute and flags.FULL_REFRESH and flags.WHICH in ('run', 'build') -%}
@@ -151,18 +153,12 @@
             {%- if node is not none and node.resource_type == 'model'
                     and node.config.materialized == 'incremental'
                     and node.config.full_refresh is not false -%}
-                {%- set relation = api.Relation.create(
-                        database=node.database, schema=node.schema, identifier=node.alias, type='table') -%}
-                {%- set read_by_a_view = run_query(
-                        "select exists (select 1 from pg_depend as d join pg_rewrite as r on r.oid = d.objid"
-                        ~ " where d.classid = 'pg_rewrite'::regclass and d.refobjid = to_regclass('" ~ relation ~ "')"
-                        ~ " and r.ev_class <> d.refobjid)")[0][0] -%}
-                {%- if read_by_a_view %}
-                    {{- log("kept beside its rebuild, a view reads it: " ~ relation, info=true) -}}
-                {%- else %}
+                {%- set existing = adapter.get_relation(
+                        database=node.database, schema=node.schema, identifier=node.alias) -%}
+                {%- if existing is not none %}
                     {#- dbt's relation cache, filled before this hook, must not expect it -#}
-                    {%- do adapter.cache_dropped(relation) %}
-    drop table if exists {{ relation }};
+                    {%- do adapter.cache_dropped(existing) %}
+    drop {{ existing.type }} if exists {{ existing }} cascade;
                 {%- endif -%}
             {%- endif -%}
         {%- endfor -%}

@@ -401,7 +401,7 @@ def test_a_full_refresh_drops_each_kept_table_before_building_it_again(three_bui
     assert len(kept) >= 15 and ("intermediate", "int_parking_records_merged") in kept, kept
     full, daily = three_builds["dbt_log"]["day2_full"], three_builds["dbt_log"]["day2_incremental"]
     for schema, table in kept:
-        dropped = re.compile(f'drop table if exists "[^"]+"."{schema}"."{table}";')
+        dropped = re.compile(f'drop table if exists "[^"]+"."{schema}"."{table}" cascade;')
         assert dropped.search(full) and f"{table}__dbt_backup" not in full, table
         assert not dropped.search(daily), table  # a daily build keeps them
 

@@ -96,6 +96,13 @@ def test_a_name_first_sent_after_a_publication_is_caught_by_the_next_gate(loaded
         header + "\n" + ",".join(row) + "\n", encoding="utf-8"
     )
     ingest.ingest_feed(contracts.load("entity_register"), settings, loaded)
+    # a probe: a name of the files read before, taken out of the table; read whole again, it
+    # would come back
+    [(earlier,)] = query(
+        loaded,
+        "delete from audit.natural_person_names where person_name = %s returning person_name",
+        (first.split(",")[3],),
+    )
     candidate = pipeline.build_candidate(EVALUATION_DATE)
     query(
         loaded,
@@ -117,6 +124,7 @@ def test_a_name_first_sent_after_a_publication_is_caught_by_the_next_gate(loaded
         "select through_file_id from audit.natural_person_names_read where reader like '%%from raw.entity_register %%'",
     )
     assert read == [(newest,)]
+    assert not query(loaded, "select 1 from audit.natural_person_names where person_name = %s", (earlier,))
 
 
 def test_policy_is_data_a_seed_change_changes_results(loaded, monkeypatch, tmp_path):

@@ -289,7 +289,9 @@ def ingest_file(path: Path, contract: Contract, settings: config.Settings, wareh
     try:
         with conn:
             with conn.cursor() as cur:
-                # One loader per feed at a time, so two runs cannot both take the same bytes.
+                # One loader per feed at a time, so two runs cannot both take the same bytes, and a
+                # feed's file ids commit in the order they are taken: the kept staging tables and the
+                # gate's names (gates.prepare) read a raw table's new rows as those above an id.
                 cur.execute(
                     "select pg_advisory_xact_lock(hashtext(%s))", (f"xinyong.ingest.{contract.feed}",)
                 )

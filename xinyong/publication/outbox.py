@@ -82,20 +82,19 @@ def write(
 # Rows held in Python at a time by a reader streaming from a server-side cursor (exchange_lists).
 BATCH_ROWS = 50_000
 # Parquet types of the published columns by PostgreSQL type (numeric by its declared
-# precision below): the schema is known before the first row. A type not listed is left to
-# Arrow's inference from the first block of the CSV.
+# precision below), known before the first row. Any other type is written as its text, never
+# inferred from the first block, which a later block could contradict.
 NUMERIC, BOOLEAN = 1700, 16
 ARROW_TYPES = {
     BOOLEAN: pa.bool_(),
     20: pa.int64(),  # bigint
     21: pa.int64(),  # smallint
     23: pa.int64(),  # integer
-    25: pa.string(),  # text
     700: pa.float64(),  # real
     701: pa.float64(),  # double precision
-    1042: pa.string(),  # character
-    1043: pa.string(),  # character varying
     1082: pa.date32(),  # date
+    1114: pa.timestamp("us"),  # timestamp
+    1184: pa.timestamp("us", tz="UTC"),  # timestamptz, written in UTC
 }
 # Parquet is written from the CSV in blocks of this size: memory stays bounded whatever the table.
 CSV_BLOCK_BYTES = 8 << 20
@@ -111,11 +110,11 @@ def _columns(cur, table: str, access: consumers.TableAccess) -> list[str]:
     return [c for (c,) in cur.fetchall() if c not in access.hidden_columns]
 
 
-def _arrow_type(column) -> pa.DataType | None:
+def _arrow_type(column) -> pa.DataType:
     if column.type_code == NUMERIC and column.precision:
         decimal = pa.decimal128 if column.precision <= 38 else pa.decimal256
         return decimal(column.precision, column.scale or 0)
-    return ARROW_TYPES.get(column.type_code)
+    return ARROW_TYPES.get(column.type_code, pa.string())
 
 
 def _write_extract(
@@ -139,14 +138,19 @@ def _write_extract(
         selected, relation, sql.SQL(access.rows)
     )
     csv_path, parquet_path = staging / f"{table}.csv", staging / f"{table}.parquet"
-    cur.execute("set local datestyle = 'ISO, YMD'")  # the dates Arrow parses, whatever the server's default
+    # dates and times as Arrow parses them, whatever the server's defaults
+    cur.execute("set local datestyle = 'ISO, YMD'; set local timezone = 'UTC'")
     with csv_path.open("wb") as fh:
-        cur.copy_expert(sql.SQL("copy ({}) to stdout with (format csv, header)").format(select), fh)
+        cur.copy_expert(
+            sql.SQL("copy ({}) to stdout with (format csv, header, encoding 'UTF8')").format(select), fh
+        )
     reader = pa_csv.open_csv(
         csv_path,
         read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        # a text may hold a line break (the loaders keep those inside a value): COPY quotes it
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
-            column_types={n: t for n, t in types.items() if t is not None},
+            column_types=types,
             true_values=["true"],
             false_values=["false"],
             # COPY writes NULL as an empty field and an empty string as ""
