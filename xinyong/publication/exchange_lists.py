@@ -33,6 +33,8 @@ from xinyong.runtime import config
 from xinyong.runtime.config import PROJECT_ROOT
 
 FEED = "list_exchange"
+# Rows held in Python at a time while the own lists stream from a server-side cursor.
+BATCH_ROWS = 50_000
 AGREEMENTS = PROJECT_ROOT / "dbt_project" / "seeds" / "list_exchange_agreements.csv"
 # (名单类型, 名单名称) of each own reason code of publish.red_list / publish.black_list
 LIST_NAMES = {
@@ -64,7 +66,7 @@ def own_entries(cur, schema: str = LIVE) -> Iterator[dict]:
     read a batch at a time from a server-side cursor in `cur`'s transaction (the lists grow
     with the warehouse); a subject's records come once all its rows are read."""
     with cur.connection.cursor(name="exchange_lists_own_entries") as source:
-        source.itersize = outbox.BATCH_ROWS
+        source.itersize = BATCH_ROWS
         source.execute(
             f"""select 'red' as side, uscc, entity_name, reason_code, reason, start_date, end_date
                 from "{schema}".red_list where source_region is null

@@ -188,16 +188,14 @@ def prepare(warehouse_url: str) -> None:
     with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('xinyong.bootstrap'))")
         cur.execute(GATE_SQL.read_text(encoding="utf-8"))
-        cur.execute("select reader from audit.natural_person_names_read")
-        if {reader for (reader,) in cur.fetchall()} - {reader for _, reader in readers}:
+        cur.execute("select reader, through_file_id from audit.natural_person_names_read")
+        read = dict(cur.fetchall())
+        if set(read) - {reader for _, reader in readers}:
             cur.execute("truncate audit.natural_person_names, audit.natural_person_names_read")
+            read = {}
         read_any = False
         for raw_table, reader in readers:
-            cur.execute(
-                "select through_file_id from audit.natural_person_names_read where reader = %s", (reader,)
-            )
-            row = cur.fetchone()
-            read_through = row[0] if row else 0
+            read_through = read.get(reader, 0)
             # the block-range index on _file_id finds the new files' rows
             cur.execute(f"select max(_file_id) from {raw_table} where _file_id > %s", (read_through,))
             (newest,) = cur.fetchone()

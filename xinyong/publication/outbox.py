@@ -79,8 +79,6 @@ def write(
     }
 
 
-# Rows held in Python at a time by a reader streaming from a server-side cursor (exchange_lists).
-BATCH_ROWS = 50_000
 # Parquet types of the published columns by PostgreSQL type (numeric by its declared
 # precision below), known before the first row. Any other type is written as its text, never
 # inferred from the first block, which a later block could contradict.
