@@ -12,7 +12,9 @@
 -- rated (a current rating) or active (seed domain_scope by 主体类型 / 行业门类). The domain's
 -- combine rule (seed domain_supervision_policy, matrix supervision_class_matrix) turns the
 -- department's class and the public tier into the supervision class; the class gives the
--- domain's inspection ratio (seed domain_inspection_ratios). Unrated (or an unmapped grade):
+-- domain's inspection ratio (seed domain_inspection_ratios) and its name (seed credit_tiers,
+-- for inspection_sampling: every text it publishes is then a kept row's, which is what lets the
+-- gate's personal-data scan read it in proportion to the day's changes). Unrated (or an unmapped grade):
 -- the matrix row with no domain class, i.e. the public tier.
 -- The content of the published domain_supervision, kept incrementally by entity
 -- (macros/incremental_by_entity.sql; an entity's current domain ratings are part of its
@@ -69,6 +71,7 @@ select
     ratings.valid_until::date as valid_until,
     profiles.tier::text as public_tier,
     matrix.supervision_class::text as supervision_class,
+    tiers.tier_name::text as class_name,
     policy.combine_rule::text as combine_rule,
     ratios.inspection_ratio::numeric(5, 4) as inspection_ratio,
     (case when ratings.entity_key is not null then 'domain_rating' else 'entity_register' end)::text
@@ -87,3 +90,4 @@ join {{ ref('supervision_class_matrix') }} as matrix
     and matrix.public_tier = profiles.tier
 join {{ ref('domain_inspection_ratios') }} as ratios
     on ratios.domain = subject_domains.domain and ratios.supervision_class = matrix.supervision_class
+left join {{ ref('credit_tiers') }} as tiers on tiers.tier = matrix.supervision_class

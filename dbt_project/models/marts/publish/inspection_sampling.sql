@@ -6,13 +6,15 @@
 -- (seeded by the evaluation date and the domain) and whether it falls inside the sample
 -- (ceil(ratio × frame size)). A subject rated nowhere is in its active domains' frames with
 -- its public tier.
+-- Every text it publishes is a column of the kept row it comes from (the class's name too), and
+-- no row is read twice: the gate's personal-data scan relies on it to read only the rows of the
+-- entities the build rewrote (expectations/gate_policy.yml, tests/unit/test_gate_policy.py).
 
 with
 
 frame as (
     select
         supervision.*,
-        tiers.tier_name as class_name,
         count(*) over (partition by supervision.domain, supervision.supervision_class) as frame_size,
         row_number() over (
             partition by supervision.domain, supervision.supervision_class
@@ -20,8 +22,8 @@ frame as (
             order by md5(supervision.entity_key || supervision.domain || {{ evaluation_date() }}::text)::uuid
         ) as draw_order
     from {{ ref('int_domain_supervision') }} as supervision
-    join {{ ref('credit_tiers') }} as tiers on tiers.tier = supervision.supervision_class
-    where supervision.registration_status in ('存续', '在业')
+    -- a class without a tier (seed credit_tiers) draws no frame
+    where supervision.registration_status in ('存续', '在业') and supervision.class_name is not null
 )
 
 select
