@@ -49,21 +49,39 @@ $$;
 -- and the names it checked against (as md5, audit.personal_data_cleared_names). The next scan
 -- reads, of such a candidate table, the rows of the entities whose source rows carry another
 -- xmin (rewritten or touched since) in full, and the other rows only against names not
--- checked before. It reads the whole table when nothing is recorded, or when the candidate
--- table's rows were not all written by the transaction that created the table (dbt creates
--- and fills it in one; anything written into it afterwards carries another xmin), and a full
--- refresh rewrites every source row.
+-- checked before, and only against those of them its earlier clean scans read as values of
+-- the table (audit.personal_data_cleared_values; none, and they are not read at all). It
+-- reads the whole table when nothing is recorded, or when the candidate table's rows were
+-- not all written by the transaction that created the table (dbt creates and fills it in
+-- one; anything written into it afterwards carries another xmin), and a full refresh
+-- rewrites every source row.
 create table if not exists audit.personal_data_cleared (
     source_table text primary key,
     xids xid[] not null,
     scan_definition text  -- md5 of audit.personal_data_scan's body when recorded
 );
 create table if not exists audit.personal_data_cleared_names (name_md5 text primary key);
+-- Every short value (2 to 4 characters trimmed: a name's length) the clean scans read in the
+-- text columns of each declared table, a superset of those its cleared rows hold (values are
+-- added, never removed): a name new since the last clean scan that is none of them is in no
+-- cleared row, so those rows need no reading for it. At city scale every day sends names
+-- never seen before, and reading every cleared row against them was most of the gate.
+-- `recorded_by` is the scan function that recorded them (md5), as for personal_data_cleared.
+create table if not exists audit.personal_data_cleared_values (
+    table_name text not null,
+    value text not null,
+    primary key (table_name, value)
+);
+create table if not exists audit.personal_data_cleared_values_recorded (
+    table_name text primary key,
+    recorded_by text not null
+);
 
 drop function if exists audit.personal_data_scan(text);
 create or replace function audit.personal_data_scan(p_schema text, p_incremental jsonb default '{}')
 returns table (table_name text, column_name text, kind text, masked_value text, occurrences bigint)
-language plpgsql stable
+-- volatile: it keeps the short values it read in a temporary table for the caller to record
+language plpgsql volatile
 -- Misjudging the names (once a view over raw.* taken for about a thousand rows of some
 -- 100,000 at district scale), PostgreSQL sorted the million or so short values to merge them
 -- with the names, on disk, instead of probing a hash of the names.
@@ -85,7 +103,23 @@ declare
     short_scans text[] := '{}';
     names_known boolean := to_regclass('audit.natural_person_names') is not null;
     new_names text[];
+    hit_names text[];
+    declared text[] := array(select jsonb_object_keys(p_incremental));
+    definition_md5 text;
 begin
+    select md5(p.prosrc) into definition_md5 from pg_proc p
+    where p.oid = 'audit.personal_data_scan(text, jsonb)'::regprocedure;
+    if cardinality(declared) > 0 then
+        -- the short values of the declared tables' rows read against every name, for
+        -- audit.store_personal_data_scan to record after a clean scan
+        create temporary table if not exists personal_data_scan_values (table_name text, value text)
+            on commit drop;
+        truncate personal_data_scan_values;
+        -- the keys of the entities whose source rows the build rewrote, per declared table
+        create temporary table if not exists personal_data_rewritten (table_name text, k text)
+            on commit drop;
+        truncate personal_data_rewritten;
+    end if;
     if names_known then
         select coalesce(array_agg(n.person_name), '{}') into new_names
         from (select distinct person_name from audit.natural_person_names) n
@@ -99,8 +133,7 @@ begin
                array_agg(c.column_name::text order by c.column_name)::text as names,
                string_agg(format('case when char_length(btrim(t.%1$I::text)) between 2 and 4 then t.%1$I::text end',
                                  c.column_name), ', ' order by c.column_name) as shorts,
-               string_agg(format('btrim(t.%I::text) = any(%L::text[])', c.column_name, new_names), ' or '
-                          order by c.column_name) as any_new_name
+               array_agg(c.column_name::text order by c.column_name) as column_names
         from information_schema.columns c
         join information_schema.tables t using (table_schema, table_name)
         where c.table_schema = p_schema and t.table_type in ('BASE TABLE', 'VIEW')
@@ -124,22 +157,38 @@ begin
                                     select c.xmin from pg_class c where c.oid = %3$L::regclass))',
                                p_schema, tab.table_name, format('%I.%I', p_schema, tab.table_name)) into single_writer;
             end if;
-            if cleared is not null and single_writer then
-                rewritten := format(
-                    'select s.%1$I from %2$s s where s.%1$I is not null and not (s.xmin = any(%3$L::xid[]))',
-                    inc ->> 'key', inc ->> 'source', cleared);
+            if cleared is not null and single_writer
+               and exists (select from audit.personal_data_cleared_values_recorded r
+                           where r.table_name = tab.table_name and r.recorded_by = definition_md5) then
+                -- Kept first, and analyzed: PostgreSQL takes a source's rows with another xmin
+                -- for nearly all of them (a city's 12 M, not the day's 0.1 M), so it hashed
+                -- whole sources, and once would rescan them for every row of a `not in`
+                execute format(
+                    'insert into personal_data_rewritten (table_name, k)
+                     select distinct %1$L, s.%2$I from %3$s s where s.%2$I is not null and not (s.xmin = any(%4$L::xid[]))',
+                    tab.table_name, inc ->> 'key', inc ->> 'source', cleared);
+                analyze personal_data_rewritten;
+                rewritten := format('select r.k from personal_data_rewritten r where r.table_name = %L', tab.table_name);
                 -- a row without an entity is read in full: no kept row vouches for it. A semi-join
-                -- and an anti-join, never `or key in (…)` nor `not in (…)`: PostgreSQL takes a
-                -- source's rows with another xmin for all of them (a city's 12 M, not the day's
-                -- 0.5 M), finds no room to hash them and would rescan them for every row
-                new_rows := format('(select c.* from %1$I.%2$I c where c.%3$I in (%4$s)
-                                     union all select c.* from %1$I.%2$I c where c.%3$I is null)',
+                -- and an anti-join, never `or key in (…)` nor `not in (…)`; and `offset 0` keeps
+                -- the ID pattern above the join: pushed into the scan below it, it was tried on
+                -- every row of the table (72 s a city day), not on the rewritten ones
+                new_rows := format('(select * from (select c.* from %1$I.%2$I c where c.%3$I in (%4$s)
+                                     union all select c.* from %1$I.%2$I c where c.%3$I is null) n offset 0)',
                                    p_schema, tab.table_name, inc ->> 'key', rewritten);
-                if cardinality(new_names) > 0 then
+                -- the new names that are values its clean scans read: only those can be in
+                -- a cleared row
+                select coalesce(array_agg(n), '{}') into hit_names
+                from unnest(new_names) n
+                where exists (select from audit.personal_data_cleared_values v
+                              where v.table_name = tab.table_name and v.value = n);
+                if cardinality(hit_names) > 0 then
                     old_rows := format(
                         '(select t.* from %1$I.%2$I t where t.%3$I is not null
                             and not exists (select from (%4$s) r(k) where r.k = t.%3$I) and (%5$s))',
-                        p_schema, tab.table_name, inc ->> 'key', rewritten, tab.any_new_name);
+                        p_schema, tab.table_name, inc ->> 'key', rewritten,
+                        (select string_agg(format('btrim(t.%I::text) = any(%L::text[])', c, hit_names), ' or ')
+                         from unnest(tab.column_names) c));
                 end if;
             end if;
         end if;
@@ -165,22 +214,36 @@ begin
     if cardinality(id_scans) = 0 then
         return;
     end if;
+    -- the short values are grouped before the join with the names (there are few distinct
+    -- ones), and those of the declared tables' rows read against every name kept
     return query execute format(
         $q$with names as materialized (%s),
                 ids as (%s),
-                shorts as (%s)
+                shorts as (%s),
+                short_values as materialized (
+                    select s.table_name, s.column_name, btrim(s.value) as value, s.all_names, count(*) as n
+                    from shorts s group by 1, 2, 3, 4
+                )%s
            select i.table_name, i.column_name, 'id_number'::text, audit.mask_text(i.value), count(*)
            from ids i group by 1, 2, 3, 4
            union all
-           select s.table_name, s.column_name, 'person_name'::text, audit.mask_text(s.value), count(*)
-           from shorts s join names n on n.person_name = btrim(s.value) and (s.all_names or n.is_new)
+           select s.table_name, s.column_name, 'person_name'::text, audit.mask_text(s.value), sum(s.n)::bigint
+           from short_values s join names n on n.person_name = s.value and (s.all_names or n.is_new)
            group by 1, 2, 3, 4
            order by 1, 2, 3, 4$q$,
         case when names_known
              then format('select person_name, person_name = any(%L::text[]) as is_new from audit.natural_person_names',
                          new_names)
              else 'select null::text as person_name, false as is_new where false' end,
-        array_to_string(id_scans, E'\nunion all\n'), array_to_string(short_scans, E'\nunion all\n'));
+        array_to_string(id_scans, E'\nunion all\n'), array_to_string(short_scans, E'\nunion all\n'),
+        case when cardinality(declared) > 0
+             then format($k$,
+                kept_values as (
+                    insert into personal_data_scan_values
+                    select distinct v.table_name, v.value from short_values v
+                    where v.all_names and v.table_name = any(%L::text[])
+                )$k$, declared)
+             else '' end);
 end
 $$;
 
@@ -213,6 +276,7 @@ begin
     select md5(p.prosrc) into definition_md5 from pg_proc p
     where p.oid = 'audit.personal_data_scan(text, jsonb)'::regprocedure;
     delete from audit.personal_data_cleared d where d.scan_definition is distinct from definition_md5;
+    delete from audit.personal_data_cleared_values_recorded r where r.recorded_by <> definition_md5;
     -- earlier runs' scans of this schema are of no use any more
     delete from audit.personal_data_scan_findings where candidate_schema = p_schema;
     delete from audit.personal_data_scan_runs where candidate_schema = p_schema;
@@ -236,6 +300,17 @@ begin
                             set xids = excluded.xids, scan_definition = excluded.scan_definition',
                            source, definition_md5, '{}');
         end loop;
+        -- and the short values of each declared table it read against every name: all of its
+        -- rows' when it read the table whole, else the rewritten rows' (the others' are there)
+        if to_regclass('pg_temp.personal_data_scan_values') is not null then
+            insert into audit.personal_data_cleared_values (table_name, value)
+            select distinct v.table_name, v.value from pg_temp.personal_data_scan_values v
+            on conflict do nothing;
+            insert into audit.personal_data_cleared_values_recorded (table_name, recorded_by)
+            select key, definition_md5 from jsonb_each(p_incremental)
+            where to_regclass(format('%I.%I', p_schema, key)) is not null
+            on conflict (table_name) do update set recorded_by = excluded.recorded_by;
+        end if;
         if to_regclass('audit.natural_person_names') is not null then
             insert into audit.personal_data_cleared_names
             select distinct md5(person_name) from audit.natural_person_names where person_name is not null

@@ -127,6 +127,46 @@ def test_a_name_first_sent_after_a_publication_is_caught_by_the_next_gate(loaded
     assert not query(loaded, "select 1 from audit.natural_person_names where person_name = %s", (earlier,))
 
 
+def test_a_new_name_equal_to_a_value_of_rows_no_build_rewrote_is_caught_in_all_of_them(loaded, settings):
+    """A cleared row is read again only against the new names its table's clean scans saw as
+    values (audit.personal_data_cleared_values): a value that becomes a person's name (a town
+    a representative is named after, here) is found in the rows no build rewrote too."""
+    publish_once()
+    [(town, rows)] = query(
+        loaded,
+        """select town, count(*) from publish.entity_credit_profile
+           where char_length(town) between 2 and 4 group by town order by 2 desc, 1 limit 1""",
+    )
+    assert rows > 1
+    assert ("entity_credit_profile", town) in query(
+        loaded, "select table_name, value from audit.personal_data_cleared_values"
+    )
+    assert not query(loaded, "select 1 from audit.natural_person_names where person_name = %s", (town,))
+    # one entity of that town gets a representative of that name: its rows are rewritten, the
+    # town's other entities' are not
+    header, *rows_of_file = (
+        (SAMPLES / "entity_register_20261120.csv").read_text(encoding="utf-8-sig").splitlines()
+    )
+    row = next(line for line in rows_of_file if line.split(",")[-1] == town).split(",")
+    row[3] = town
+    (settings.landing / "entity_register" / "entity_register_20261121.csv").write_text(
+        header + "\n" + ",".join(row) + "\n", encoding="utf-8"
+    )
+    ingest.ingest_feed(contracts.load("entity_register"), settings, loaded)
+    candidate = pipeline.build_candidate(EVALUATION_DATE)
+    with pytest.raises(pipeline.GateFailed):
+        pipeline.audit_candidate(candidate)
+    # what the gate's scan found (audit.personal_data_findings outside a gate run scans whole)
+    found = dict(
+        query(
+            loaded,
+            """select table_name || '.' || column_name, occurrences from audit.personal_data_scan_findings
+               where candidate_schema = 'publish_candidate' and kind = 'person_name'""",
+        )
+    )
+    assert found["entity_credit_profile.town"] == rows
+
+
 def test_policy_is_data_a_seed_change_changes_results(loaded, monkeypatch, tmp_path):
     publish_once()
     before = dict(query(loaded, "select uscc, score from publish.entity_credit_profile"))
