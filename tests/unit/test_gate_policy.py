@@ -12,10 +12,11 @@ REF = re.compile(r"\{\{\s*ref\('([^']+)'\)\s*\}\}")
 # the rows of a kept model a build publishes (macros/published_rows.sql), from its store
 PUBLISHED_ROWS = re.compile(r"\{\{\s*published_rows\(ref\('([^']+)'\)\)\s*\}\}")
 MACRO_CALL = re.compile(r"\{\{\s*(\w+)\(")
-# what would take rows, or text, from more than one source row
+# what would take rows, or text, from more than one source row (a subquery over a model shows
+# as a second ref)
 MIXING = re.compile(
     r"\b(join|group by|union|intersect|except|distinct|having|lag|lead|first_value|last_value|nth_value"
-    r"|string_agg|array_agg|json_agg|jsonb_agg|select\s*\()\b",
+    r"|string_agg|array_agg|json_agg|jsonb_agg)\b",
     re.I,
 )
 # macros a declared model may call; objection_flag_join's join adds the flag and the case id
