@@ -132,8 +132,7 @@ begin
                           order by c.column_name) as pairs,
                array_agg(c.column_name::text order by c.column_name)::text as names,
                string_agg(format('case when char_length(btrim(t.%1$I::text)) between 2 and 4 then t.%1$I::text end',
-                                 c.column_name), ', ' order by c.column_name) as shorts,
-               array_agg(c.column_name::text order by c.column_name) as column_names
+                                 c.column_name), ', ' order by c.column_name) as shorts
         from information_schema.columns c
         join information_schema.tables t using (table_schema, table_name)
         where c.table_schema = p_schema and t.table_type in ('BASE TABLE', 'VIEW')
@@ -188,7 +187,7 @@ begin
                             and not exists (select from (%4$s) r(k) where r.k = t.%3$I) and (%5$s))',
                         p_schema, tab.table_name, inc ->> 'key', rewritten,
                         (select string_agg(format('btrim(t.%I::text) = any(%L::text[])', c, hit_names), ' or ')
-                         from unnest(tab.column_names) c));
+                         from unnest(tab.names::text[]) c));
                 end if;
             end if;
         end if;
