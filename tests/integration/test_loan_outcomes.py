@@ -188,3 +188,46 @@ def test_each_lender_watches_its_open_borrowers_and_pending_applicants(published
         """select count(*) from (select lender_uscc, entity_key from intermediate.int_loan_borrowers
                                  except select lender_uscc, entity_key from publish.loan_borrowers) d""",
     ) == [(0,)]
+
+
+def test_a_repeated_delivery_writes_only_new_or_earlier_first_deliveries(warehouse_url):
+    """Candidates already delivered on or before the day are not touched (not even locked: a
+    daily outbox repeats millions); a new one is added, an earlier day moves a first delivery back."""
+
+    def deliver(publication_id, day, keys):
+        with warehouse.transaction(warehouse_url) as conn, conn.cursor() as cur:
+            deliveries.log_candidate_delivery(
+                cur,
+                publication_id=publication_id,
+                evaluation_date=day,
+                channel=deliveries.OUTBOX,
+                recipient="loan_platform",
+                entity_keys=keys,
+            )
+
+    def delivered():
+        rows = query(
+            warehouse_url,
+            "select entity_key, first_delivered_on::text, xmax::text = '0' from audit.delivered_candidates",
+        )
+        return {key: (day, untouched) for key, day, untouched in rows}
+
+    deliver(1, "2026-11-22", ["k1", "k2", "k2", "k\\3\t"])
+    deliver(2, "2026-11-23", ["k1", "k2", "k\\3\t", "k4"])
+    assert delivered() == {
+        "k1": ("2026-11-22", True),
+        "k2": ("2026-11-22", True),
+        "k\\3\t": ("2026-11-22", True),
+        "k4": ("2026-11-23", True),
+    }
+    deliver(3, "2026-11-21", ["k2", "k4"])  # a past day, rebuilt and delivered later
+    assert {k: day for k, (day, _) in delivered().items()} == {
+        "k1": "2026-11-22",
+        "k2": "2026-11-21",
+        "k\\3\t": "2026-11-22",
+        "k4": "2026-11-21",
+    }
+    assert query(
+        warehouse_url,
+        "select publication_id, candidate_count, new_candidates from audit.candidate_deliveries order by 1",
+    ) == [(1, 3, 3), (2, 4, 1), (3, 2, 0)]

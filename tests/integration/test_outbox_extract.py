@@ -37,14 +37,19 @@ def test_an_extract_keeps_every_value_across_blocks(warehouse_url, tmp_path, mon
                 ROWS,
             )
             names = ["key", "note", "empty", "missing", "flag", "day", "amount", "stamped"]
-            rows, schema = outbox._write_extract(
+            types = outbox._copy_csv(
                 cur, "outbox_probe", consumers.TableAccess(rows="key > 1"), names, tmp_path
             )
+        rows, schema, files = outbox._write_parquet("outbox_probe", types, tmp_path)
     finally:
         conn.rollback()
         conn.close()
     expected = [r for r in ROWS if r[0] > 1]
     assert rows == len(expected) and schema.names == names
+    assert [(f["file"], f["rows"], f["bytes"]) for f in files] == [
+        (name, rows, (tmp_path / name).stat().st_size)
+        for name in ("outbox_probe.parquet", "outbox_probe.csv")
+    ]
     stamp = dt.datetime(2026, 11, 21, 2, tzinfo=dt.UTC)
     extract = pq.read_table(tmp_path / "outbox_probe.parquet").to_pylist()
     assert [tuple(r.values()) for r in extract] == [(*r, stamp) for r in expected]

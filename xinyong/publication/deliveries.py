@@ -10,6 +10,7 @@ them applied from this log.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterable
 
 OUTBOX, API = "outbox", "api"
@@ -33,7 +34,14 @@ def log_candidate_delivery(
     delivery was logged before (an outbox folder is one delivery, however often it is checked)."""
     if channel not in (OUTBOX, API):
         raise ValueError(f"unknown delivery channel {channel!r} (known: {OUTBOX}, {API})")
-    keys = sorted(set(entity_keys))
+    keys = _load_keys(cur, entity_keys)
+    delivery_id = _log(cur, publication_id, evaluation_date, channel, recipient, lender_uscc, keys)
+    # the caller's transaction may log another delivery (a failure rolls the table back with it)
+    cur.execute("drop table pg_temp.delivered_keys")
+    return delivery_id
+
+
+def _log(cur, publication_id, evaluation_date, channel, recipient, lender_uscc, keys: int) -> int | None:
     cur.execute(
         """insert into audit.candidate_deliveries
                    (publication_id, evaluation_date, channel, recipient, lender_uscc,
@@ -41,18 +49,26 @@ def log_candidate_delivery(
                values (%s, %s, %s, %s, %s, %s, 0)
                on conflict (recipient, publication_id) where channel = 'outbox' do nothing
                returning delivery_id""",
-        (publication_id, evaluation_date, channel, recipient, lender_uscc, len(keys)),
+        (publication_id, evaluation_date, channel, recipient, lender_uscc, keys),
     )
     row = cur.fetchone()
     if row is None:
         return None
     delivery_id = row[0]
-    # an earlier evaluation date (a past day rebuilt and delivered later) moves the first delivery back
+    # Only candidates new to the audience, or delivered first later than this day (a past day
+    # rebuilt and delivered later moves the first delivery back), are written. Upserting the
+    # whole list each day locked every row it matched, a write per candidate (PostgreSQL locks
+    # a conflicting row even when the update's condition is false).
     cur.execute(
         """with first as (
                insert into audit.delivered_candidates
                       (lender_uscc, entity_key, first_delivered_on, first_delivery_id)
-               select %(lender)s, key, %(day)s, %(delivery)s from unnest(%(keys)s::text[]) as key
+               select %(lender)s, k.entity_key, %(day)s, %(delivery)s from pg_temp.delivered_keys as k
+               where not exists (
+                   select 1 from audit.delivered_candidates as d
+                   where coalesce(d.lender_uscc, '') = coalesce(%(lender)s, '')
+                     and d.entity_key = k.entity_key
+                     and d.first_delivered_on <= %(day)s)
                on conflict (coalesce(lender_uscc, ''), entity_key) do update
                    set first_delivered_on = excluded.first_delivered_on,
                        first_delivery_id = excluded.first_delivery_id
@@ -61,6 +77,27 @@ def log_candidate_delivery(
            update audit.candidate_deliveries
               set new_candidates = (select count(*) from first where inserted)
             where delivery_id = %(delivery)s""",
-        {"lender": lender_uscc, "day": evaluation_date, "delivery": delivery_id, "keys": keys},
+        {"lender": lender_uscc, "day": evaluation_date, "delivery": delivery_id},
     )
     return delivery_id
+
+
+# COPY's text format: these characters would end or escape a field
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _load_keys(cur, entity_keys: Iterable[str]) -> int:
+    """The delivered keys, once each, into `pg_temp.delivered_keys` by COPY (an outbox
+    delivers millions at city scale: one array parameter of them was built and parsed as
+    text); how many."""
+    cur.execute("create temporary table delivered_keys_copied (entity_key text not null) on commit drop")
+    text = "".join(f"{key.translate(_COPY_ESCAPES)}\n" for key in entity_keys)
+    cur.copy_expert("copy pg_temp.delivered_keys_copied from stdin", io.StringIO(text))
+    cur.execute(
+        """create temporary table delivered_keys on commit drop as
+               select distinct entity_key from pg_temp.delivered_keys_copied;
+           drop table pg_temp.delivered_keys_copied;
+           analyze pg_temp.delivered_keys"""
+    )
+    cur.execute("select count(*) from pg_temp.delivered_keys")
+    return cur.fetchone()[0]
