@@ -10,7 +10,7 @@ them applied from this log.
 from __future__ import annotations
 
 import datetime as dt
-import io
+import itertools
 from collections.abc import Iterable
 
 OUTBOX, API = "outbox", "api"
@@ -34,31 +34,27 @@ def log_candidate_delivery(
     delivery was logged before (an outbox folder is one delivery, however often it is checked)."""
     if channel not in (OUTBOX, API):
         raise ValueError(f"unknown delivery channel {channel!r} (known: {OUTBOX}, {API})")
-    keys = _load_keys(cur, entity_keys)
-    delivery_id = _log(cur, publication_id, evaluation_date, channel, recipient, lender_uscc, keys)
-    # the caller's transaction may log another delivery (a failure rolls the table back with it)
-    cur.execute("drop table pg_temp.delivered_keys")
-    return delivery_id
-
-
-def _log(cur, publication_id, evaluation_date, channel, recipient, lender_uscc, keys: int) -> int | None:
+    if cur.connection.autocommit:
+        raise ValueError("log_candidate_delivery runs in the caller's transaction, not in autocommit")
     cur.execute(
         """insert into audit.candidate_deliveries
                    (publication_id, evaluation_date, channel, recipient, lender_uscc,
                     candidate_count, new_candidates)
-               values (%s, %s, %s, %s, %s, %s, 0)
+               values (%s, %s, %s, %s, %s, 0, 0)
                on conflict (recipient, publication_id) where channel = 'outbox' do nothing
                returning delivery_id""",
-        (publication_id, evaluation_date, channel, recipient, lender_uscc, keys),
+        (publication_id, evaluation_date, channel, recipient, lender_uscc),
     )
     row = cur.fetchone()
     if row is None:
         return None
     delivery_id = row[0]
+    _load_keys(cur, entity_keys)
     # Only candidates new to the audience, or delivered first later than this day (a past day
     # rebuilt and delivered later moves the first delivery back), are written. Upserting the
     # whole list each day locked every row it matched, a write per candidate (PostgreSQL locks
-    # a conflicting row even when the update's condition is false).
+    # a conflicting row even when the update's condition is false). In key order, so two
+    # deliveries to one audience at once wait for each other rather than deadlock.
     cur.execute(
         """with first as (
                insert into audit.delivered_candidates
@@ -69,16 +65,20 @@ def _log(cur, publication_id, evaluation_date, channel, recipient, lender_uscc, 
                    where coalesce(d.lender_uscc, '') = coalesce(%(lender)s, '')
                      and d.entity_key = k.entity_key
                      and d.first_delivered_on <= %(day)s)
+               order by k.entity_key
                on conflict (coalesce(lender_uscc, ''), entity_key) do update
                    set first_delivered_on = excluded.first_delivered_on,
                        first_delivery_id = excluded.first_delivery_id
                    where excluded.first_delivered_on < delivered_candidates.first_delivered_on
                returning (xmax = 0) as inserted)
            update audit.candidate_deliveries
-              set new_candidates = (select count(*) from first where inserted)
+              set candidate_count = (select count(*) from pg_temp.delivered_keys),
+                  new_candidates = (select count(*) from first where inserted)
             where delivery_id = %(delivery)s""",
         {"lender": lender_uscc, "day": evaluation_date, "delivery": delivery_id},
     )
+    # the caller's transaction may log another delivery (a failure rolls the table back with it)
+    cur.execute("drop table pg_temp.delivered_keys")
     return delivery_id
 
 
@@ -86,18 +86,26 @@ def _log(cur, publication_id, evaluation_date, channel, recipient, lender_uscc, 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
-def _load_keys(cur, entity_keys: Iterable[str]) -> int:
-    """The delivered keys, once each, into `pg_temp.delivered_keys` by COPY (an outbox
-    delivers millions at city scale: one array parameter of them was built and parsed as
-    text); how many."""
+class _KeyLines:
+    """The keys as COPY text lines for copy_expert, read a batch at a time (an outbox
+    delivers millions at city scale; one array parameter of them was built and parsed as text)."""
+
+    def __init__(self, keys: Iterable[str], batch: int = 50_000) -> None:
+        self._keys, self._batch = iter(keys), batch
+
+    def read(self, size: int = -1) -> str:
+        return "".join(
+            f"{key.translate(_COPY_ESCAPES)}\n" for key in itertools.islice(self._keys, self._batch)
+        )
+
+
+def _load_keys(cur, entity_keys: Iterable[str]) -> None:
+    """The delivered keys, once each, into `pg_temp.delivered_keys` by COPY."""
     cur.execute("create temporary table delivered_keys_copied (entity_key text not null) on commit drop")
-    text = "".join(f"{key.translate(_COPY_ESCAPES)}\n" for key in entity_keys)
-    cur.copy_expert("copy pg_temp.delivered_keys_copied from stdin", io.StringIO(text))
+    cur.copy_expert("copy pg_temp.delivered_keys_copied from stdin", _KeyLines(entity_keys))
     cur.execute(
         """create temporary table delivered_keys on commit drop as
                select distinct entity_key from pg_temp.delivered_keys_copied;
            drop table pg_temp.delivered_keys_copied;
            analyze pg_temp.delivered_keys"""
     )
-    cur.execute("select count(*) from pg_temp.delivered_keys")
-    return cur.fetchone()[0]

@@ -199,19 +199,28 @@ def _write_one(
     files, counts, columns = [], {}, {}
     # The server formats one table's CSV while Arrow converts the previous one to Parquet and
     # hashes both: at city scale each took about half of the outbox's time, one after the other.
+    # One conversion at most is pending: a failed one stops the folder before the next COPY.
+    converting = None
+
+    def collect(conversion) -> None:
+        table, future = conversion
+        counts[table], schema, table_files = future.result()
+        columns[table] = [f"{n}:{t}" for n, t in zip(schema.names, schema.types, strict=False)]
+        files.extend(table_files)
+
     with ThreadPoolExecutor(max_workers=1) as converter:
-        converted = []
         # One snapshot for every extract, and it must be the publication asked for.
         with publish.live_snapshot(warehouse_url, publication_id) as cur:
             for table, access in consumer.tables.items():
                 names = _columns(cur, table, access)
-                if names:
-                    types = _copy_csv(cur, table, access, names, staging)
-                    converted.append((table, converter.submit(_write_parquet, table, types, staging)))
-        for table, conversion in converted:
-            counts[table], schema, table_files = conversion.result()
-            columns[table] = [f"{n}:{t}" for n, t in zip(schema.names, schema.types, strict=False)]
-            files += table_files
+                if not names:
+                    continue
+                types = _copy_csv(cur, table, access, names, staging)
+                if converting:
+                    collect(converting)
+                converting = (table, converter.submit(_write_parquet, table, types, staging))
+        if converting:
+            collect(converting)
     fingerprint = hashlib.sha256(json.dumps(columns, sort_keys=True).encode()).hexdigest()[:12]
     manifest = {
         "publication_id": publication_id,
