@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,13 @@ def test_clean_run_records_everything_delivers_outbox_and_grants_roles(loaded, s
     extract = pq.read_table(folder / "entity_credit_profile.parquet").to_pydict()
     assert "个体工商户" in extract["entity_type"] and len(extract["uscc"]) == 30
     assert outbox.write(loaded, settings, pid, EVALUATION_DATE) == {"loan_platform": folder}  # idempotent
+
+    # the report's table counts are the ones recorded at the swap, equal to the live tables'
+    live_counts = {table: query(loaded, f'select count(*) from publish."{table}"')[0][0] for table in counts}
+    assert live_counts == counts
+    report = Path(artifacts["report"]).read_text(encoding="utf-8")
+    shown = dict(re.findall(r"<tr><td>([a-z_]+)</td><td>-</td><td>(\d+)</td>", report))
+    assert {t: int(n) for t, n in shown.items()} == counts
 
     # roles, connected for real
     loan = as_role(loaded, "loan_platform")

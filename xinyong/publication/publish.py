@@ -133,6 +133,19 @@ def record(
         )
 
 
+def recorded_row_counts(cur, schema: str) -> dict[str, int]:
+    """The row counts of `schema` as recorded when the publication it holds was swapped in or
+    held (its tables are not written after), else counted: a city's publication counts some
+    40 M rows, which the swap has just done."""
+    publication_id = _publication_of(cur, schema)
+    if publication_id is not None:
+        cur.execute("select row_counts from audit.publications where publication_id = %s", (publication_id,))
+        row = cur.fetchone()
+        if row and row[0]:
+            return row[0]
+    return row_counts(cur, schema)
+
+
 def _schema_exists(cur, name: str) -> bool:
     cur.execute("select 1 from pg_namespace where nspname = %s", (name,))
     return cur.fetchone() is not None

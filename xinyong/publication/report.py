@@ -240,8 +240,8 @@ def write(
         old_ok = bool(old_schema) and warehouse.relation_exists(cur, f'"{old_schema}".entity_credit_profile')
         new_tiers = _tiers(cur, new_schema if new_ok else None)
         old_tiers = _tiers(cur, old_schema if old_ok else None)
-        new_counts = publish.row_counts(cur, new_schema) if new_ok else {}
-        old_counts = publish.row_counts(cur, old_schema) if old_ok else {}
+        new_counts = publish.recorded_row_counts(cur, new_schema) if new_ok else {}
+        old_counts = publish.recorded_row_counts(cur, old_schema) if old_ok else {}
         matrix, moves = _changes(cur, new_schema, old_schema) if new_ok else ({}, [])
         cur.execute(
             "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (old_schema,)
