@@ -562,7 +562,7 @@ def test_the_incremental_build_tests_only_the_changed_entities_rows(three_builds
     } <= narrowed, sorted(narrowed)
     # ... not a test that needs every row, nor a model rebuilt whole, nor a mart that is no copy
     assert not any(name.startswith(("not_empty_", "assert_")) for name in narrowed), sorted(narrowed)
-    whole = {"unique_int_entities_resolved_entity_key", "column_values_parking_credit"}
+    whole = {"column_values_int_entities_resolved", "column_values_parking_credit"}
     assert whole <= incremental.keys() and not whole & narrowed
     # the merged parking records: the records of the files merged since the last build
     parking = {name for name, sql in incremental.items() if "file_id >" in sql}
@@ -592,6 +592,18 @@ def test_a_narrowed_uniqueness_test_still_catches_a_changed_entitys_duplicate(th
             )
             cur.execute(f"select unique_field from ({sql}) as failures")
             assert cur.fetchall() == [(changed,)]
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+@pytest.mark.parametrize("model", ["int_entities_resolved", "int_households_rated"])
+def test_a_kept_model_refuses_a_duplicate_entity_by_its_unique_index(three_builds, model):
+    """No dbt test checks these keys' uniqueness: the index the post-hook keeps refuses a duplicate."""
+    conn = psycopg2.connect(three_builds["url"])
+    try:
+        with conn.cursor() as cur, pytest.raises(psycopg2.errors.UniqueViolation):
+            cur.execute(f"insert into intermediate.{model} select * from intermediate.{model} limit 1")
     finally:
         conn.rollback()
         conn.close()
