@@ -546,6 +546,13 @@ def test_incremental_and_full_builds_keep_the_same_staging_tables(three_builds):
 
 
 NARROWED = '"int_entities_changed"'
+# singular tests narrowed by macro changed_entities_only (macros/tests/tests_on_changed_rows.sql)
+PER_ENTITY_SINGULAR = {
+    "assert_explanations_add_up_to_score",
+    "assert_published_fields_present",
+    "assert_published_uscc_valid",
+    "assert_tiers_follow_policy_thresholds",
+}
 
 
 def test_the_incremental_build_tests_only_the_changed_entities_rows(three_builds):
@@ -560,8 +567,12 @@ def test_the_incremental_build_tests_only_the_changed_entities_rows(three_builds
         "unique_entity_credit_profile_uscc",
         "relationships_credit_score_explanation_entity_key__entity_key__ref_entity_credit_profile_",
     } <= narrowed, sorted(narrowed)
+    # ... and the singular tests of one entity's rows in the marts that copy them ...
+    assert PER_ENTITY_SINGULAR <= narrowed, sorted(narrowed)
     # ... not a test that needs every row, nor a model rebuilt whole, nor a mart that is no copy
-    assert not any(name.startswith(("not_empty_", "assert_")) for name in narrowed), sorted(narrowed)
+    assert not any(name.startswith(("not_empty_", "assert_")) for name in narrowed - PER_ENTITY_SINGULAR), (
+        sorted(narrowed)
+    )
     whole = {"column_values_int_entities_resolved", "column_values_parking_credit"}
     assert whole <= incremental.keys() and not whole & narrowed
     # the merged parking records: the records of the files merged since the last build
@@ -604,6 +615,29 @@ def test_a_kept_model_refuses_a_duplicate_entity_by_its_unique_index(three_build
     try:
         with conn.cursor() as cur, pytest.raises(psycopg2.errors.UniqueViolation):
             cur.execute(f"insert into intermediate.{model} select * from intermediate.{model} limit 1")
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_a_narrowed_singular_test_still_catches_a_changed_entitys_broken_score(three_builds):
+    """assert_explanations_add_up_to_score as the incremental build ran it, on a candidate whose
+    score no longer adds up for two entities: one in the changed set (caught), one outside it."""
+    sql = three_builds["tests_compiled"]["day2_incremental"]["assert_explanations_add_up_to_score"]
+    conn = psycopg2.connect(three_builds["url"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"select entity_key from {schemas.CANDIDATE}.entity_credit_profile order by entity_key limit 2"
+            )
+            [(changed,), (unchanged,)] = cur.fetchall()
+            cur.execute("delete from intermediate.int_entities_changed where entity_key <> %s", (changed,))
+            cur.execute(
+                f"update {schemas.CANDIDATE}.entity_credit_profile set score = score + 1 where entity_key in (%s, %s)",
+                (changed, unchanged),
+            )
+            cur.execute(f"select entity_key from ({sql}) as failures")
+            assert cur.fetchall() == [(changed,)]
     finally:
         conn.rollback()
         conn.close()

@@ -66,3 +66,20 @@
     {%- endif -%}
     {{ return(changed_keys_predicate(column, changed_key, meta)) }}
 {%- endmacro %}
+
+{#
+  In a singular test whose answer for a row depends on that row or its entity's rows only: on a
+  build whose scope is 'changed', `column` (entity_key or uscc) among the changed entities';
+  else true. Sound for the marts that copy rows kept per entity (entity_credit_profile,
+  credit_score_explanation), as for the generic tests above: every other row is one an earlier
+  build wrote and tested. At city scale the four such tests read 3.5 M profiles and 12 M
+  explanation rows a day (41 s summed).
+#}
+{% macro changed_entities_only(column, key='entity_key') -%}
+    {%- if execute and build_scope().kind == 'changed' -%}
+        {{ column }} in (select {{ key }} from {{ intermediate_relation('int_entities_changed') }}
+                         where {{ key }} is not null)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
