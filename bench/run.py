@@ -190,8 +190,10 @@ def render_markdown(report: dict) -> str:
             "|---|---|---|---|---:|---:|---:|",
         ]
         for name, r in phases.items():
+            # a resumed first load's seconds are its ingest's plus the resumed run's, not a whole first load
+            resumed = " (resumed after its ingest)" if r.get("resumed_after_ingest") else ""
             lines.append(
-                f"| {name} | {r.get('ran_at', '')} | {r.get('commit', '')} | {r.get('load_average', '')} | "
+                f"| {name}{resumed} | {r.get('ran_at', '')} | {r.get('commit', '')} | {r.get('load_average', '')} | "
                 f"{max(r['peak_rss_any_process_mib'], city.phase_own_peak(r)):,.0f} | "
                 f"{r['peak_rss_server_sum_mib']:,.0f} | {r['database_mib']:,.0f} |"
             )

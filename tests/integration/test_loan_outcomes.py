@@ -2,6 +2,7 @@
 each lender's borrowers, the BI tables adding up, and candidate deliveries (the outbox's and
 an API-like one) counted per institution; one warehouse built and published twice."""
 
+import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
@@ -231,3 +232,22 @@ def test_a_repeated_delivery_writes_only_new_or_earlier_first_deliveries(warehou
         warehouse_url,
         "select publication_id, candidate_count, new_candidates from audit.candidate_deliveries order by 1",
     ) == [(1, 3, 3), (2, 4, 1), (3, 2, 0)]
+
+
+def test_a_delivery_is_refused_outside_a_transaction(warehouse_url):
+    """Its temporary key tables last the caller's transaction: in autocommit they would not."""
+    conn = psycopg2.connect(warehouse_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur, pytest.raises(ValueError, match="autocommit"):
+            deliveries.log_candidate_delivery(
+                cur,
+                publication_id=1,
+                evaluation_date="2026-11-22",
+                channel=deliveries.OUTBOX,
+                recipient="loan_platform",
+                entity_keys=["k1"],
+            )
+        assert query(warehouse_url, "select count(*) from audit.candidate_deliveries") == [(0,)]
+    finally:
+        conn.close()

@@ -71,6 +71,8 @@ def test_a_report_says_which_phase_failed_and_counts_only_the_phases_own_memory(
     assert city.peak_rss(report["measurements"]) == 3778.1 / 1024  # the < 4 GiB figure too
     first_load["peak_rss_mib"] = 4200.0  # the phase raised it: that counts
     assert "| 4,200 |" in run.render_markdown(report)
+    first_load["resumed_after_ingest"] = True  # its seconds: the ingest and the resumed run only
+    assert "| city_first_load (resumed after its ingest) |" in run.render_markdown(report)
 
 
 def test_clearing_outboxes_removes_earlier_publications_folders_only(tmp_path, monkeypatch):
