@@ -77,8 +77,7 @@
 #}
 {% macro changed_entities_only(column, key='entity_key') -%}
     {%- if execute and build_scope().kind == 'changed' -%}
-        {{ column }} in (select {{ key }} from {{ intermediate_relation('int_entities_changed') }}
-                         where {{ key }} is not null)
+        {{ changed_keys_predicate(column, key, {}) }}
     {%- else -%}
         true
     {%- endif -%}
