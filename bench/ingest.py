@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
 
 from bench import Context, derived, measurement
 from synthetic.manifest import MANIFEST_NAME
@@ -20,6 +21,66 @@ def parking_file(ctx: Context):
         (f for f in manifest["files"] if f["feed"] == FEED and f["kind"] == "data"), key=lambda f: f["rows"]
     )
     return ctx.district / FEED / entry["file"], entry["rows"]
+
+
+PROFILE_MIN_SECONDS = 0.005  # statements that took less in all are left out of the report
+
+
+@contextmanager
+def statement_times(started: list[float]):
+    """Each SQL statement the ingest runs, on every connection it opens (through
+    `warehouse.connect`): where its time went, for the report. Yields the list it fills with
+    {"connection", "at_s" (from started[0]), "seconds", "statement" (the text without values)}."""
+    import psycopg2.extensions
+
+    from xinyong.runtime import warehouse
+
+    found: list[dict] = []
+    opened: list = []
+
+    class TimedCursor(psycopg2.extensions.cursor):
+        def _timed(self, statement, call):
+            began = time.perf_counter()
+            try:
+                return call()
+            finally:
+                seconds = time.perf_counter() - began
+                text = " ".join(str(statement).split())[:90]
+                connection = opened.index(self.connection) + 1
+                same = next(
+                    (f for f in found if (f["connection"], f["statement"]) == (connection, text)), None
+                )
+                if same is None:  # the side connection sends one statement many times: one entry
+                    same = {
+                        "connection": connection,
+                        "at_s": round(began - started[0], 3),
+                        "times": 0,
+                        "seconds": 0.0,
+                        "statement": text,
+                    }
+                    found.append(same)
+                same["times"] += 1
+                same["seconds"] = round(same["seconds"] + seconds, 3)
+
+        def execute(self, query, vars=None):
+            return self._timed(query, lambda: super(TimedCursor, self).execute(query, vars))
+
+        def copy_expert(self, sql, file, size=8192):
+            return self._timed(sql, lambda: super(TimedCursor, self).copy_expert(sql, file, size))
+
+    original = warehouse.connect
+
+    def connect(warehouse_url=None):
+        conn = original(warehouse_url)
+        conn.cursor_factory = TimedCursor
+        opened.append(conn)
+        return conn
+
+    warehouse.connect = connect
+    try:
+        yield found
+    finally:
+        warehouse.connect = original
 
 
 @measurement("parking_copy", "plain COPY of the parking file into a typed table (the physical limit)")
@@ -71,10 +132,13 @@ def parking_ingest(ctx: Context) -> dict:
 
     pa.scalar(0)  # pyarrow imports pandas on its first conversion of a Python value: once per process too
 
-    started = time.perf_counter()
-    outcome = ingest.ingest_file(landing_file, contracts.load(FEED), settings, ctx.warehouse_url)
-    seconds = time.perf_counter() - started
+    started = [time.perf_counter()]
+    with statement_times(started) as profile:
+        started[0] = time.perf_counter()
+        outcome = ingest.ingest_file(landing_file, contracts.load(FEED), settings, ctx.warehouse_url)
+        seconds = time.perf_counter() - started[0]
     return {
+        "profile": profile,
         "rows": outcome.rows_read,
         "seconds": seconds,
         "status": outcome.status,

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import bench
 from bench import Context
+from bench import ingest as bench_ingest
 
 # Modules whose @measurement / @derived functions the runner knows about.
 MODULES = ["bench.ingest", "bench.warehouse", "bench.api", "bench.city"]
@@ -197,6 +198,26 @@ def render_markdown(report: dict) -> str:
                 f"{max(r['peak_rss_any_process_mib'], city.phase_own_peak(r)):,.0f} | "
                 f"{r['peak_rss_server_sum_mib']:,.0f} | {r['database_mib']:,.0f} |"
             )
+    for name, r in report["measurements"].items():
+        if r.get("profile"):  # the statements of the kept (fastest) run, the slower first
+            lines += [
+                "",
+                f"Where {name}'s {r['seconds']:.2f} s went: its SQL statements of "
+                f"{bench_ingest.PROFILE_MIN_SECONDS * 1000:g} ms or more, by connection "
+                "(2: the side connection checking distinct values while COPY runs); "
+                "what no statement accounts for is Python before, between and after them.",
+                "",
+                "| connection | first started at (s) | times | seconds | statement |",
+                "|---:|---:|---:|---:|---|",
+            ]
+            for step in sorted(r["profile"], key=lambda step: -step["seconds"]):
+                if step["seconds"] < bench_ingest.PROFILE_MIN_SECONDS:
+                    continue
+                statement = step["statement"].replace("|", "\\|")
+                lines.append(
+                    f"| {step['connection']} | {step['at_s']:.3f} | {step['times']} | {step['seconds']:.3f} | "
+                    f"`{statement}` |"
+                )
     lines += ["", "| figure | value | target |", "|---|---:|---|"]
     for name, d in report["derived"].items():
         value = "n/a" if d["value"] is None else f"{d['value']:,.2f}"

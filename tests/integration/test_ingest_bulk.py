@@ -124,6 +124,9 @@ def test_rows_needing_cleaning_or_breaking_rules_take_the_general_path(pg_server
         variant(record_no=record + "H", owner_type="单位", owner_id="91500115MA5U8XXXXX"),  # bad USCC
         variant(record_no=record + "I", reminder_count="007"),  # leading zeros: same number
         variant(record_no=record + "J", payment_status="已缴 "),  # enumeration with a space
+        # below the contract's minimum of 0: the bulk path has no 'min' rule for a plain
+        # amount (validation.UNSIGNED_WHEN_PLAIN), so this row must not be plain
+        variant(record_no=record + "K", amount_due_yuan="-1.00"),
     ]
 
     def fill(landing):
@@ -137,7 +140,7 @@ def test_rows_needing_cleaning_or_breaking_rules_take_the_general_path(pg_server
     [(_, _, status, read, loaded, rejected, _)] = in_bulk["files"]
     assert status == "loaded_with_rejects" and read == len(lines) - 1 + len(variants)
     first = len(lines) + 1  # row number of the first variant
-    bad = {first + 4, first + 5, first + 7}  # check digit, leaves before it enters, bad USCC
+    bad = {first + 4, first + 5, first + 7, first + 10}  # check digit, leaves early, bad USCC, below 0
     assert {r[2] for r in in_bulk["rejected"]} & set(range(first, first + len(variants))) == bad
     assert 0 < bulk_rows <= len(lines) - 1  # none of the variants is plain and rule-abiding
 

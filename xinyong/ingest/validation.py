@@ -266,6 +266,10 @@ def per_distinct(contract: Contract, refs: tuple[str, ...]) -> bool:
     return all(contract.column(name).type in STRING_TYPES for name in refs)
 
 
+# Types whose plain form (bulk.PLAIN) is digits without a sign.
+UNSIGNED_WHEN_PLAIN = ("amount", "integer")
+
+
 def bulk_rules(contract: Contract) -> list[tuple[tuple[str, ...], str]]:
     """The rules a plain row (see bulk.py) can still break, over a raw row `c`:
     (columns referenced, a CASE that is not NULL when the rule is broken).
@@ -283,7 +287,8 @@ def bulk_rules(contract: Contract) -> list[tuple[tuple[str, ...], str]]:
                     f"then {_lit(REASONS[col.type])} end",
                 )
             )
-        if col.min is not None:
+        # a plain amount or integer has no sign: a lower bound of 0 or less cannot be broken
+        if col.min is not None and not (col.type in UNSIGNED_WHEN_PLAIN and col.min <= 0):
             rules.append(((col.name,), f"case when {v} < {col.min} then 'min' end"))
         if col.max is not None:
             rules.append(((col.name,), f"case when {v} > {col.max} then 'max' end"))
