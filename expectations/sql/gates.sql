@@ -119,6 +119,10 @@ begin
         create temporary table if not exists personal_data_rewritten (table_name text, k text)
             on commit drop;
         truncate personal_data_rewritten;
+        -- the xmins each source's rows have, listed by the same pass: what a clean scan records
+        create temporary table if not exists personal_data_source_xids (source_table text, xids xid[])
+            on commit drop;
+        truncate personal_data_source_xids;
     end if;
     if names_known then
         select coalesce(array_agg(n.person_name), '{}') into new_names
@@ -162,10 +166,20 @@ begin
                 -- Kept first, and analyzed: PostgreSQL takes a source's rows with another xmin
                 -- for nearly all of them (a city's 12 M, not the day's 0.1 M), so it hashed
                 -- whole sources, and once would rescan them for every row of a `not in`
+                -- The same pass lists every xmin of the source for audit.store_personal_data_scan,
+                -- which read the whole source a second time for it (a city's 12 M rows again)
                 execute format(
-                    'insert into personal_data_rewritten (table_name, k)
-                     select distinct %1$L, s.%2$I from %3$s s where s.%2$I is not null and not (s.xmin = any(%4$L::xid[]))',
-                    tab.table_name, inc ->> 'key', inc ->> 'source', cleared);
+                    'with by_xmin as (
+                         select s.xmin as x,
+                                array_agg(s.%2$I) filter (where s.%2$I is not null
+                                                            and not (s.xmin = any(%4$L::xid[]))) as keys
+                         from %3$s s group by s.xmin),
+                     listed as (
+                         insert into personal_data_source_xids (source_table, xids)
+                         select %3$L, coalesce(array_agg(b.x), %5$L::xid[]) from by_xmin b)
+                     insert into personal_data_rewritten (table_name, k)
+                     select distinct %1$L, k.k from by_xmin b cross join lateral unnest(b.keys) k(k)',
+                    tab.table_name, inc ->> 'key', inc ->> 'source', cleared, '{}');
                 analyze personal_data_rewritten;
                 rewritten := format('select r.k from personal_data_rewritten r where r.table_name = %L', tab.table_name);
                 -- a row without an entity is read in full: no kept row vouches for it. A semi-join
@@ -270,6 +284,7 @@ declare
     found bigint;
     definition_md5 text;
     source text;
+    listed boolean;
 begin
     -- a cleared state recorded by another version of the scan vouches for nothing
     select md5(p.prosrc) into definition_md5 from pg_proc p
@@ -292,12 +307,22 @@ begin
             where to_regclass(value ->> 'source') is not null
               and to_regclass(format('%I.%I', p_schema, key)) is not null
         loop
+            -- listed by the scan when it read the source for its rewritten rows (same snapshot),
+            -- else read here
+            listed := false;
+            if to_regclass('pg_temp.personal_data_source_xids') is not null then
+                listed := exists (select from pg_temp.personal_data_source_xids l where l.source_table = source);
+            end if;
             execute format('insert into audit.personal_data_cleared (source_table, xids, scan_definition)
                             select %1$L, coalesce(array_agg(x), %3$L::xid[]), %2$L
-                            from (select xmin as x from %1$s group by xmin) s
+                            from (%4$s) s
                             on conflict (source_table) do update
                             set xids = excluded.xids, scan_definition = excluded.scan_definition',
-                           source, definition_md5, '{}');
+                           source, definition_md5, '{}',
+                           case when listed
+                                then format('select unnest(l.xids) as x from pg_temp.personal_data_source_xids l
+                                             where l.source_table = %L', source)
+                                else format('select xmin as x from %s group by xmin', source) end);
         end loop;
         -- and the short values of each declared table it read against every name: all of its
         -- rows' when it read the table whole, else the rewritten rows' (the others' are there)

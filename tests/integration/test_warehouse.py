@@ -81,6 +81,25 @@ def test_failed_gate_leaves_the_last_publication_in_place(loaded, monkeypatch):
     assert publish.current(loaded)["publication_id"] == first["publication_id"]
 
 
+def test_a_clean_incremental_scan_records_every_xmin_its_sources_hold(loaded):
+    """The incremental scan lists each source's xmins in the pass that finds its rewritten
+    rows, and a clean scan records that list: it must be every xmin the source holds now,
+    the new ones and the earlier ones, or a row would later be vouched for unread."""
+    publish_once()
+    # a kept row rewritten as it was: a new xmin, nothing to find
+    [(rewritten,)] = query(
+        loaded,
+        "update intermediate.int_entity_credit_profile set town = town "
+        "where uscc = (select max(uscc) from intermediate.int_entity_credit_profile) returning xmin::text",
+    )
+    publish_once()
+    recorded = dict(query(loaded, "select source_table, xids::text[] from audit.personal_data_cleared"))
+    assert rewritten in recorded["intermediate.int_entity_credit_profile"]
+    for source, xids in recorded.items():
+        held = {x for (x,) in query(loaded, f"select distinct xmin::text from {source}")}
+        assert set(xids) == held, source
+
+
 def test_a_name_first_sent_after_a_publication_is_caught_by_the_next_gate(loaded, settings):
     publish_once()
     name = "欧阳明月"
