@@ -50,11 +50,11 @@ $$;
 -- reads, of such a candidate table, the rows of the entities whose source rows carry another
 -- xmin (rewritten or touched since) in full, and the other rows only against names not
 -- checked before, and only against those of them its earlier clean scans read as values of
--- the table (audit.personal_data_cleared_values; none, and they are not read at all). It
--- reads the whole table when nothing is recorded, or when the candidate table's rows were
--- not all written by the transaction that created the table (dbt creates and fills it in
--- one; anything written into it afterwards carries another xmin), and a full refresh
--- rewrites every source row.
+-- the table (audit.personal_data_cleared_values; none, and they are not read at all). Of a
+-- candidate table (not a view) it also reads in full every row that the transaction which
+-- created the table did not write (dbt creates and fills it in one; anything written into
+-- it afterwards carries another xmin). It reads the whole table when nothing is recorded,
+-- and a full refresh rewrites every source row.
 create table if not exists audit.personal_data_cleared (
     source_table text primary key,
     xids xid[] not null,
@@ -93,7 +93,7 @@ declare
     tab record;
     inc jsonb;
     cleared xid[];
-    single_writer boolean;
+    creator xid;  -- the transaction that created a declared table (null: a view)
     rewritten text;
     new_rows text;
     old_rows text;
@@ -149,23 +149,20 @@ begin
         inc := p_incremental -> tab.table_name;
         if inc is not null and to_regclass(inc ->> 'source') is not null then
             select d.xids into cleared from audit.personal_data_cleared d where d.source_table = inc ->> 'source';
-            if (select c.relkind from pg_class c
-                where c.oid = format('%I.%I', p_schema, tab.table_name)::regclass) = 'v' then
-                -- a view over the rows the build publishes (dbt_project/macros/published_rows.sql):
-                -- nothing writes into a view, its rows are the source's as that build left them
-                single_writer := true;
-            else
-                -- dbt creates the copy and writes its rows in one transaction: the one of its pg_class row
-                execute format('select not exists (select 1 from %1$I.%2$I where xmin <> (
-                                    select c.xmin from pg_class c where c.oid = %3$L::regclass))',
-                               p_schema, tab.table_name, format('%I.%I', p_schema, tab.table_name)) into single_writer;
-            end if;
-            if cleared is not null and single_writer
+            -- A view over the rows the build publishes (dbt_project/macros/published_rows.sql):
+            -- nothing writes into a view, its rows are the source's as that build left them.
+            -- A table: dbt creates the copy and writes its rows in one transaction, the one of
+            -- its pg_class row; a row any other transaction wrote carries its own xmin and is
+            -- read in full, in the same pass (a first pass over the whole table to look for
+            -- such rows took 19 s of a city day's gate for inspection_sampling alone)
+            select case when c.relkind = 'v' then null else c.xmin end into creator
+            from pg_class c where c.oid = format('%I.%I', p_schema, tab.table_name)::regclass;
+            if cleared is not null
                and exists (select from audit.personal_data_cleared_values_recorded r
                            where r.table_name = tab.table_name and r.recorded_by = definition_md5) then
                 -- Kept first, and analyzed: PostgreSQL takes a source's rows with another xmin
                 -- for nearly all of them (a city's 12 M, not the day's 0.1 M), so it hashed
-                -- whole sources, and once would rescan them for every row of a `not in`
+                -- whole sources, and once would rescan them for every row of a `not in`.
                 -- The same pass lists every xmin of the source for audit.store_personal_data_scan,
                 -- which read the whole source a second time for it (a city's 12 M rows again)
                 execute format(
@@ -186,9 +183,17 @@ begin
                 -- and an anti-join, never `or key in (…)` nor `not in (…)`; and `offset 0` keeps
                 -- the ID pattern above the join: pushed into the scan below it, it was tried on
                 -- every row of the table (72 s a city day), not on the rewritten ones
-                new_rows := format('(select * from (select c.* from %1$I.%2$I c where c.%3$I in (%4$s)
-                                     union all select c.* from %1$I.%2$I c where c.%3$I is null) n offset 0)',
-                                   p_schema, tab.table_name, inc ->> 'key', rewritten);
+                if creator is null then
+                    new_rows := format('(select * from (select c.* from %1$I.%2$I c where c.%3$I in (%4$s)
+                                         union all select c.* from %1$I.%2$I c where c.%3$I is null) n offset 0)',
+                                       p_schema, tab.table_name, inc ->> 'key', rewritten);
+                else
+                    -- the table is read once anyway (for the written-after rows): one pass, the
+                    -- rewritten keys hashed (distinct: personal_data_rewritten holds each once)
+                    new_rows := format('(select * from (select c.* from %1$I.%2$I c left join (%4$s) r(k) on r.k = c.%3$I
+                                         where r.k is not null or c.%3$I is null or c.xmin <> %5$L::xid) n offset 0)',
+                                       p_schema, tab.table_name, inc ->> 'key', rewritten, creator);
+                end if;
                 -- the new names that are values its clean scans read: only those can be in
                 -- a cleared row
                 select coalesce(array_agg(n), '{}') into hit_names
@@ -198,10 +203,12 @@ begin
                 if cardinality(hit_names) > 0 then
                     old_rows := format(
                         '(select t.* from %1$I.%2$I t where t.%3$I is not null
-                            and not exists (select from (%4$s) r(k) where r.k = t.%3$I) and (%5$s))',
+                            and not exists (select from (%4$s) r(k) where r.k = t.%3$I) and (%5$s)%6$s)',
                         p_schema, tab.table_name, inc ->> 'key', rewritten,
                         (select string_agg(format('btrim(t.%I::text) = any(%L::text[])', c, hit_names), ' or ')
-                         from unnest(tab.names::text[]) c));
+                         from unnest(tab.names::text[]) c),
+                        -- the written-after rows are among the rows read in full
+                        case when creator is null then '' else format(' and t.xmin = %L::xid', creator) end);
                 end if;
             end if;
         end if;
