@@ -29,8 +29,10 @@ PROFILE_MIN_SECONDS = 0.005  # statements that took less in all are left out of 
 @contextmanager
 def statement_times(started: list[float]):
     """Each SQL statement the ingest runs, on every connection it opens (through
-    `warehouse.connect`): where its time went, for the report. Yields the list it fills with
-    {"connection", "at_s" (from started[0]), "seconds", "statement" (the text without values)}."""
+    `warehouse.connect`): where its time went, for the report. Yields the list it fills, one
+    entry per connection (numbered in the order they are opened) and statement text (without
+    its values): {"connection", "statement", "times", "seconds" (all of them), "at_s" (when
+    the first began, after started[0], which the caller may set once it is about to start)}."""
     import psycopg2.extensions
 
     from xinyong.runtime import warehouse
