@@ -252,3 +252,19 @@ def test_a_data_folder_of_the_earlier_layout_is_migrated(tmp_path):
         }
     finally:
         embedded.stop(tmp_path)
+
+
+def test_text_sorts_by_code_point_with_the_builtin_provider(warehouse_url):
+    """The platform's database compares text bytewise (PostgreSQL's builtin C.UTF-8), which sorts
+    as libc's C.UTF-8 did (by code point) but lets sorts on text keys use abbreviated keys."""
+    conn = psycopg2.connect(warehouse_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select datlocprovider, datlocale from pg_database where datname = current_database()"
+            )
+            assert cur.fetchone() == ("b", "C.UTF-8")
+            cur.execute("select array_agg(t order by t) from unnest(array['b', 'a', 'B', '信', 'é', 'Z']) t")
+            assert cur.fetchone()[0] == ["B", "Z", "a", "b", "é", "信"]
+    finally:
+        conn.close()

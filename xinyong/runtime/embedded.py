@@ -320,6 +320,10 @@ def _initdb(server: EmbeddedServer) -> None:
             f"--pwfile={pwfile}",
             "--encoding=UTF8",
             "--locale=C.UTF-8",
+            # Text sorted by code point, as libc's C.UTF-8 sorts it, but compared bytewise with
+            # abbreviated keys: sorts on text keys (entity keys, USCCs) run about twice as fast.
+            "--locale-provider=builtin",
+            "--builtin-locale=C.UTF-8",
         )
     finally:
         pwfile.unlink(missing_ok=True)

@@ -19,8 +19,9 @@ with
 
 reported_records as (
     select *,
-        case when owner_type = '单位' then {{ organisation_key('owner_uscc') }}
-             else {{ person_key('owner_id_hash') }} end as entity_key,
+        -- the owner as the feed names it: the key is derived once per owner, after grouping,
+        -- not per record (md5 and ten replace() calls: ~1 µs, 13 M records on a city day)
+        case when owner_type = '单位' then owner_uscc else owner_id_hash end as owner_ident,
         -- arrears still unpaid although the operator sent enough reminders
         payment_status = '欠费'
             and reminder_count >= {{ scoring_parameter('parking_arrears_min_reminders') }} as is_reported_arrears_after_reminders
@@ -32,11 +33,16 @@ reported_records as (
         {%- endif %}
 ),
 
+-- a case names the owner by its key: back to the owner as the feed names it
 corrections as (
-    select record_key as entity_key, max(decided_on) as corrected_on
-    from {{ ref('int_case_corrections') }}
-    where record_kind = 'parking'
-    group by record_key
+    select
+        resolved.party_kind = 'organisation' as is_unit,
+        coalesce(resolved.uscc, resolved.id_number_hash) as owner_ident,
+        max(corrections.decided_on) as corrected_on
+    from {{ ref('int_case_corrections') }} as corrections
+    join {{ ref('int_entities_resolved') }} as resolved on resolved.entity_key = corrections.record_key
+    where corrections.record_kind = 'parking'
+    group by resolved.party_kind, resolved.uscc, resolved.id_number_hash
 ),
 
 records as (
@@ -44,12 +50,14 @@ records as (
         reported_records.*,
         coalesce(reported_records.entered_at < corrections.corrected_on + 1, false) as is_settled_by_case
     from reported_records
-    left join corrections using (entity_key)
+    left join corrections
+        on corrections.owner_ident = reported_records.owner_ident
+        and corrections.is_unit = (reported_records.owner_type = '单位')
 ),
 
 owners as (
     select
-        entity_key,
+        owner_ident,
         owner_type,
         max(owner_uscc) as owner_uscc,
         max(owner_id_hash) as owner_id_hash,
@@ -65,15 +73,34 @@ owners as (
         (array_agg(source_file order by entered_at desc, record_no desc))[1] as latest_source_file,
         (array_agg(source_row order by entered_at desc, record_no desc))[1] as latest_source_row
     from records
-    group by entity_key, owner_type
+    group by owner_ident, owner_type
+),
+
+keyed as (
+    select
+        case when owner_type = '单位' then {{ organisation_key('owner_ident') }}
+             else {{ person_key('owner_ident') }} end as entity_key,
+        owners.*
+    from owners
 )
 
 select
-    owners.*,
+    entity_key,
+    owner_type,
+    owner_uscc,
+    owner_id_hash,
+    owner_display,
+    record_count,
+    on_time_count,
+    paid_after_reminder_count,
+    arrears_after_reminder_count,
+    arrears_amount_yuan,
+    latest_source_file,
+    latest_source_row,
     greatest(0,
         {{ scoring_parameter('parking_score_base') }}
         + arrears_after_reminder_count * {{ scoring_parameter('parking_score_arrears_points') }}
         + paid_after_reminder_count * {{ scoring_parameter('parking_score_late_points') }}
     )::integer as parking_score
-from owners
+from keyed
 where {{ only_changed_entities('entity_key', 'entity_key') }}
