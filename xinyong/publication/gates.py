@@ -154,7 +154,7 @@ def mask(value, column: str = ""):
 
 
 def policy() -> dict:
-    return yaml.safe_load(GATE_POLICY.read_text(encoding="utf-8"))
+    return yaml.load(GATE_POLICY.read_text(encoding="utf-8"), Loader=contracts.YAML_LOADER)
 
 
 def name_readers() -> list[tuple[str, str]]:
