@@ -1,4 +1,4 @@
-"""The city bench refuses a first load the disk cannot hold, before it loads anything, and
+"""The city bench refuses a phase the disk cannot hold, before it loads anything, and
 lands the cached files without copying them."""
 
 import shutil
@@ -87,3 +87,19 @@ def test_clearing_outboxes_removes_earlier_publications_folders_only(tmp_path, m
     kept.write_text("not a publication's folder")
     assert city.clear_outboxes(settings) == 1.0
     assert not extract.parent.exists() and kept.exists()
+
+
+def test_a_daily_run_the_disk_cannot_hold_is_refused_before_it_lands_anything():
+    # the daily run of 2026-12-06 grew a 57 GiB database by 6 GiB, sorts spilling beside it
+    message = city.phase_disk_shortfall("city_daily_run", 57 * GIB, 8 * GIB)
+    assert message is not None
+    assert message.startswith(
+        "city_daily_run needs about 11 GiB free beside the 57 GiB database and 8 GiB are"
+    )
+    assert "XINYONG_HOME" in message
+    assert city.phase_disk_shortfall("city_daily_run", 57 * GIB, 18 * GIB) is None
+
+
+def test_a_full_rebuild_goes_ahead_with_the_room_it_had_on_2026_12_06():
+    assert city.phase_disk_shortfall("city_full_rebuild", 63 * GIB, 9 * GIB) is None
+    assert city.phase_disk_shortfall("city_full_rebuild", 63 * GIB, 5 * GIB) is not None
