@@ -331,15 +331,19 @@ def parse(data: dict, source: str = "contract", root: yaml.Node | None = None) -
 def load_file(path: Path) -> Contract:
     text = path.read_text(encoding="utf-8")
     source = display_path(path)
+    # parsed once: the document's nodes give the lines, the data is constructed from them
+    loader = YAML_LOADER(text)
     try:
-        root = yaml.compose(text, Loader=YAML_LOADER)
+        root = loader.get_single_node()
+        data = None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
         raise ContractError(
             f"{source}{f', line {line}' if line else ''}: not valid YAML "
             f"({getattr(exc, 'problem', None) or exc})"
         ) from None
-    data = yaml.load(text, Loader=YAML_LOADER)
+    finally:
+        loader.dispose()
     duplicate = _duplicate_keys(root)
     if duplicate:
         loc, message = duplicate
