@@ -114,6 +114,48 @@ def _kept_tables(target: Path) -> list[tuple[str, str]]:
     )
 
 
+def _kept_per_entity(target: Path) -> list[dict]:
+    """The models kept per entity (strategy changed_entities), from the build's manifest: each
+    one's name, key, the model holding its changed keys and that model's key column."""
+    nodes = json.loads((target / "manifest.json").read_text(encoding="utf-8"))["nodes"].values()
+    return [
+        {
+            "name": node["alias"],
+            "key": node["config"]["unique_key"],
+            "changed_in": node["config"]["meta"].get("changed_in", "int_entities_changed"),
+            "changed_key": node["config"]["meta"]["changed_key"],
+            "every_changed_row_differs": bool(node["config"]["meta"].get("every_changed_row_differs")),
+        }
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node["config"].get("incremental_strategy") == "changed_entities"
+    ]
+
+
+KEPT_BEFORE_DAY_2 = "incremental_kept_before_day_2"
+
+
+def _rows_of_changed_entities(url: str, model: dict) -> dict:
+    """A kept model's rows of the changed entities after the daily build, against the copy taken
+    before it (with each row's xmin, `written_by`): equal rows still written by the same
+    transaction (kept), equal rows written again, and rows that are new or differ."""
+    [(kept, rewritten, written)] = query(
+        url,
+        f"""select count(*) filter (where s.written_by = r.xmin::text),
+                   count(*) filter (where s.written_by <> r.xmin::text),
+                   count(*) filter (where s.written_by is null)
+            from intermediate.{model["name"]} r
+            left join {KEPT_BEFORE_DAY_2}.{model["name"]} s on to_jsonb(s) - 'written_by' = to_jsonb(r)
+            where r.{model["key"]} in (select {model["changed_key"]} from intermediate.{model["changed_in"]})""",
+    )
+    return {
+        "kept": kept,
+        "rewritten_as_they_were": rewritten,
+        "written": written,
+        "every_changed_row_differs": model["every_changed_row_differs"],
+    }
+
+
 def _candidate_tables(url: str) -> list[str]:
     return [
         name
@@ -266,7 +308,18 @@ def three_builds(pg_server, tmp_path_factory):
         for _name, definition in _unique_indexes(url):
             query(url, f"drop index intermediate.{definition.split()[3]}")
         assert _unique_indexes(url) == []
+        kept_per_entity = _kept_per_entity(settings.home / "dbt" / "day1_full")
+        query(url, f"create schema {KEPT_BEFORE_DAY_2}")
+        for model in kept_per_entity:
+            query(
+                url,
+                f"create table {KEPT_BEFORE_DAY_2}.{model['name']} as "
+                f"select t.*, t.xmin::text as written_by from intermediate.{model['name']} t",
+            )
         _build(url, settings, "day2_incremental", day_2)
+        rows_of_changed_entities = {
+            model["name"]: _rows_of_changed_entities(url, model) for model in kept_per_entity
+        }
         unique_indexes_after_day_2 = _unique_indexes(url)
         unanalyzed_writes = dict(
             query(
@@ -346,6 +399,7 @@ def three_builds(pg_server, tmp_path_factory):
             "early_tax_grades": (grade_day_1, grade_day_2),
             "kept_versions": (kept_before, kept_after),
             "unanalyzed_writes": unanalyzed_writes,
+            "rows_of_changed_entities": rows_of_changed_entities,
         }
 
 
@@ -410,6 +464,19 @@ def test_the_incremental_build_recomputed_only_the_changed_entities(three_builds
     assert 0 < three_builds["changed"] < three_builds["entities"], three_builds
     # ... while every entity is still scored
     assert three_builds["rule_hit_entities"] == three_builds["entities"]
+
+
+def test_a_daily_build_rewrites_only_the_kept_rows_that_differ(three_builds):
+    rows = three_builds["rows_of_changed_entities"]
+    compared = {name: r for name, r in rows.items() if not r["every_changed_row_differs"]}
+    assert compared and len(compared) < len(rows), rows
+    # a changed entity's row that came out as it was is left as it was ...
+    assert all(r["rewritten_as_they_were"] == 0 for r in compared.values()), rows
+    assert sum(r["kept"] for r in compared.values()) > 0, rows
+    # ... and one that differs is written
+    assert sum(r["written"] for r in compared.values()) > 0, rows
+    # a model that declares its touched rows all differ rewrites them without comparing
+    assert all(r["kept"] == 0 for r in rows.values() if r["every_changed_row_differs"]), rows
 
 
 def _differing(url: str, copy: str, schema: str, tables: list[str]) -> dict[str, tuple[int, int]]:

@@ -3,11 +3,13 @@
         materialized='incremental',
         incremental_strategy='changed_entities',
         unique_key='entity_key',
-        meta={'changed_key': 'entity_key'},
+        meta={'changed_key': 'entity_key', 'every_changed_row_differs': true},
         indexes=[{'columns': ['entity_key']}],
     )
 }}
 -- depends_on: {{ ref('int_entities_changed') }}
+-- every_changed_row_differs: a touched owner has new records, so its counts change, and comparing
+-- its rows before rewriting them (macros/incremental_by_entity.sql) would only cost time.
 -- Payment behaviour per car owner (unit by USCC, person by keyed hash) and the operator's
 -- per-owner payment score (智慧停车信用分), from the latest state of every record. An
 -- objection upheld or a repair granted by the credit office on the owner's row (audit.cases)
