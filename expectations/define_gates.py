@@ -294,7 +294,12 @@ def write() -> None:
         for schema, table in TABLE_ASSETS.values():
             cur.execute(f"create table if not exists {schema or SCRATCH_SCHEMA}.{table} ()")
     os.environ[gates.WAREHOUSE_URL_ENV] = gates.session_url(url, SCRATCH_SCHEMA, {})
-    os.environ.setdefault(gates.GX_HOME_ENV, tempfile.mkdtemp(prefix="gx-define-"))
+    # Defining runs nothing, so it writes no results: a home of its own, removed afterwards
+    # (one left in the temporary folder per run, before).
+    scratch_home = None
+    if gates.GX_HOME_ENV not in os.environ:
+        scratch_home = tempfile.TemporaryDirectory(prefix="gx-define-")
+        os.environ[gates.GX_HOME_ENV] = scratch_home.name
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     try:
         context = gx.get_context(mode="file", project_root_dir=str(GX.parent))
@@ -338,6 +343,9 @@ def write() -> None:
     finally:
         with warehouse.transaction(url) as conn, conn.cursor() as cur:
             cur.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")
+        if scratch_home is not None:
+            del os.environ[gates.GX_HOME_ENV]
+            scratch_home.cleanup()
 
 
 def _suite(context, name: str, expectations: list):

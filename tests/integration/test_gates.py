@@ -2,6 +2,7 @@
 state under XINYONG_HOME; the invariants inside one model are dbt tests reading the seeds."""
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -189,19 +190,25 @@ def _gx_files(root: Path) -> dict[str, object]:
     return found
 
 
-def test_define_gates_reproduces_the_committed_gx_files_through_gx_api(warehouse_url, tmp_path, monkeypatch):
-    """The files in gx/ are what GX writes from define_gates.py's declarations: a rerun keeps
-    them (with their ids), and a changed declaration changes them."""
+def _define_gates_on_a_copy(tmp_path, monkeypatch):
+    """expectations/define_gates.py, writing into a copy of the committed gx/ folder."""
     import importlib.util
     import shutil
 
     spec = importlib.util.spec_from_file_location("define_gates", gates.GX_ROOT / "define_gates.py")
     define_gates = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(define_gates)
-    committed = gates.GX_ROOT / "gx"
     copy = tmp_path / "gx"
-    shutil.copytree(committed, copy, ignore=shutil.ignore_patterns("uncommitted"))
+    shutil.copytree(gates.GX_ROOT / "gx", copy, ignore=shutil.ignore_patterns("uncommitted"))
     monkeypatch.setattr(define_gates, "GX", copy)
+    return define_gates, copy
+
+
+def test_define_gates_reproduces_the_committed_gx_files_through_gx_api(warehouse_url, tmp_path, monkeypatch):
+    """The files in gx/ are what GX writes from define_gates.py's declarations: a rerun keeps
+    them (with their ids), and a changed declaration changes them."""
+    define_gates, copy = _define_gates_on_a_copy(tmp_path, monkeypatch)
+    committed = gates.GX_ROOT / "gx"
     monkeypatch.setenv("XINYONG_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv(gates.WAREHOUSE_URL_ENV, "")
     monkeypatch.setenv(gates.GX_HOME_ENV, str(tmp_path / "state"))
@@ -217,6 +224,25 @@ def test_define_gates_reproduces_the_committed_gx_files_through_gx_api(warehouse
     assert {k: v for k, v in changed.items() if k != "expectations/feed_volume.json"} == {
         k: v for k, v in _gx_files(committed).items() if k != "expectations/feed_volume.json"
     }
+
+
+def test_define_gates_leaves_no_scratch_home_behind(warehouse_url, tmp_path, monkeypatch):
+    """Run as a person runs it (`python expectations/define_gates.py`, no GX home set), defining
+    the gates uses a home of its own and removes it: none is left in the temporary folder, and
+    the setting is not left behind."""
+    import tempfile
+
+    define_gates, _ = _define_gates_on_a_copy(tmp_path, monkeypatch)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setenv("XINYONG_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv(gates.WAREHOUSE_URL_ENV, "")
+    monkeypatch.delenv(gates.GX_HOME_ENV, raising=False)
+
+    define_gates.write()
+    assert list(temporary.iterdir()) == []
+    assert gates.GX_HOME_ENV not in os.environ
 
 
 def test_feed_volume_compares_whole_deliveries_not_the_last_part_of_a_split_export(warehouse_url):
