@@ -97,7 +97,7 @@
   the row an earlier build wrote and tested, which lets a daily build test only the changed
   entities' rows (macros/tests/tests_on_changed_rows.sql).
   In a daily build the changed entities' rows, standing and new, are compared by a hash of every
-  column first (as macros/published_rows.sql compares a store's), and only the rows that differ
+  column first (macros/row_comparison.sql, as macros/published_rows.sql compares a store's), and only the rows that differ
   are deleted and inserted: most entities a day touches come out as they were (a parking owner's
   resolved party, its supervision classes), and rewriting them was most of such a model's time
   at city scale (int_entities_resolved: 742,000 touched parties, delete 20 s + insert 17 s, every
@@ -125,9 +125,9 @@
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
     where {{ key }} in {{ changed_keys }};
     {%- else %}
-    {#- counted per hash, so that repeated rows are a multiset; a column whose type differs
-        between the two (none should) only makes its rows differ, and be rewritten -#}
-    {%- set row_hash = 'md5(row(' ~ columns ~ ')::text)::uuid' %}
+    {#- (macros/row_comparison.sql) a column whose type differs between the two (none should)
+        only makes its rows differ, and be rewritten -#}
+    {%- set row_hash = whole_row_hash(columns) %}
     {%- set prefix = target.identifier %}
     create temp table {{ prefix }}__standing on commit drop as
         select ctid as row_id, {{ row_hash }} as row_hash from {{ target }}
@@ -135,12 +135,7 @@
     create temp table {{ prefix }}__new on commit drop as
         select ctid as row_id, {{ row_hash }} as row_hash from {{ arg_dict['temp_relation'] }}
         where {{ key }} in {{ changed_keys }};
-    create temp table {{ prefix }}__differing on commit drop as
-        select row_hash
-        from (select row_hash, count(*) as n from {{ prefix }}__new group by row_hash) new_rows
-        full join (select row_hash, count(*) as n from {{ prefix }}__standing group by row_hash) standing
-            using (row_hash)
-        where new_rows.n is distinct from standing.n;
+    {{ create_differing_row_hashes(prefix) }}
     delete from {{ target }}
     where ctid = any(array(
         select row_id from {{ prefix }}__standing

@@ -116,7 +116,7 @@
         {%- do names.append(column.name ~ ' ' ~ column.data_type) -%}
     {%- endfor -%}
     {%- set quoted = columns | map(attribute='quoted') | join(', ') -%}
-    {%- set row_hash = 'md5(row(' ~ quoted ~ ')::text)::uuid' -%}
+    {%- set row_hash = whole_row_hash(quoted) -%}
     {%- set existing = adapter.get_relation(database=store.database, schema=store.schema,
                                             identifier=store.identifier) -%}
     {%- set store_names = [] -%}
@@ -182,9 +182,9 @@
           join pg_namespace on pg_namespace.oid = built.schema_oid
           where built.version >= s.valid_from and built.version < s.valid_to);
 
-    {#- the changed entities' rows, new and standing, compared by a hash of every column: rows
-        equal in every column stay; for any other value, the standing rows are closed and the
-        new ones added (counted per hash, so repeated rows are handled as a multiset). The store is
+    {#- the changed entities' rows, new and standing, compared by a hash of every column
+        (macros/row_comparison.sql): rows equal in every column stay; for any other value, the
+        standing rows are closed and the new ones added. The store is
         read once (its standing rows are closed by ctid), and so is the kept model in a daily
         build (its changed rows are kept whole until inserted). -#}
     {%- set narrowed = changed != 'true' %}
@@ -193,12 +193,7 @@
         from {{ kept }} where {{ changed }};
     create temp table {{ store.identifier }}__standing on commit drop as
         select ctid as row_id, row_hash from {{ store }} where valid_to is null and {{ changed }};
-    create temp table {{ store.identifier }}__differing on commit drop as
-        select row_hash
-        from (select row_hash, count(*) as n from {{ store.identifier }}__new group by row_hash) new_rows
-        full join (select row_hash, count(*) as n from {{ store.identifier }}__standing group by row_hash) standing
-            using (row_hash)
-        where new_rows.n is distinct from standing.n;
+    {{ create_differing_row_hashes(store.identifier) }}
     update {{ store }} set valid_to = {{ version }}
     where ctid = any(array(
         select row_id from {{ store.identifier }}__standing
