@@ -54,11 +54,21 @@ def _ingest(ctx: Context, entries: list[dict]) -> int:
     return rows
 
 
+# A selection that matches no node: dbt starts, loads its saved parse, finds nothing to do
+# and stops before the hooks, which gives the cost of starting dbt at all.
+NOTHING_SELECTED = ["--select", "tag:xinyong_bench_selects_nothing"]
+
+
 def _bare_dbt_build(
-    ctx: Context, label: str, full_refresh: bool = False, day: str = EVALUATION_DATE
+    ctx: Context,
+    label: str,
+    full_refresh: bool = False,
+    day: str = EVALUATION_DATE,
+    selection: tuple[str, ...] = (),
 ) -> float:
     """`dbt build` as a person would type it, in its own process, timed end to end, with the
-    options build_candidate passes: unit tests left to CI, incremental unless `full_refresh`."""
+    options build_candidate passes: unit tests left to CI, incremental unless `full_refresh`
+    (and `selection` after them)."""
     from xinyong.publication import build, dbt_sources
 
     dbt_sources.write(build.DBT_PROJECT)  # what a person runs before a bare `dbt build` (README)
@@ -70,6 +80,7 @@ def _bare_dbt_build(
         [
             str(Path(sys.executable).parent / "dbt"),
             *build.dbt_build_args(ctx.warehouse_url, full_refresh, live_schema=False),
+            *selection,
             "--project-dir",
             str(build.DBT_PROJECT),
             "--profiles-dir",
@@ -85,8 +96,15 @@ def _bare_dbt_build(
     )
     seconds = time.perf_counter() - started
     (ctx.scratch / f"dbt-{label}").mkdir(exist_ok=True)
-    shutil.copyfile(target / "run_results.json", ctx.scratch / f"dbt-{label}" / "run_results.json")
+    if (target / "run_results.json").exists():  # not written when nothing was selected
+        shutil.copyfile(target / "run_results.json", ctx.scratch / f"dbt-{label}" / "run_results.json")
     return seconds
+
+
+def _nodes_run(ctx: Context, label: str) -> int:
+    """How many nodes (models, tests, seeds, hooks) a build ran, from its run_results.json."""
+    results = json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
+    return len(results["results"])
 
 
 def _model_seconds(ctx: Context, label: str, name_part: str) -> float:
@@ -163,6 +181,9 @@ def warehouse_builds(ctx: Context) -> dict:
     next_day = (datetime.date.fromisoformat(EVALUATION_DATE) + datetime.timedelta(days=1)).isoformat()
     incremental = _bare_dbt_build(ctx, "delta", day=next_day)
     daily_gate, daily_gate_outcome = _gate(ctx, next_day)
+    # what any build pays before its first node: dbt's start (after the builds above, so
+    # with the same saved parse and warm caches)
+    dbt_start = _bare_dbt_build(ctx, "nothing", day=next_day, selection=tuple(NOTHING_SELECTED))
     with warehouse.transaction(ctx.warehouse_url) as conn, conn.cursor() as cur:
         cur.execute(f"select count(*) from {schemas.CANDIDATE}.entity_credit_profile")
         entities = cur.fetchone()[0]
@@ -177,6 +198,8 @@ def warehouse_builds(ctx: Context) -> dict:
         "airflow_tasks_s": airflow_run["tasks"],
         "delta_rows": delta_rows,
         "incremental_build_s": incremental,
+        "incremental_build_nodes": _nodes_run(ctx, "delta"),
+        "dbt_start_s": dbt_start,
         "daily_gate_s": daily_gate,
         "daily_gate_outcome": daily_gate_outcome,
         "full_build_split": _time_split(ctx, "full"),
@@ -200,6 +223,25 @@ def airflow_build_to_bare_dbt(results: dict[str, dict]) -> float | None:
 def incremental_to_full_build(results: dict[str, dict]) -> float | None:
     r = results.get("warehouse_builds")
     return r["incremental_build_s"] / r["full_build_s"] if r else None
+
+
+@derived(
+    "daily_build_ms_per_node",
+    "one-day build past dbt's start (nothing selected), per node it ran, ms",
+)
+def daily_build_ms_per_node(results: dict[str, dict]) -> float | None:
+    r = results.get("warehouse_builds")
+    if not r or not r.get("incremental_build_nodes") or r.get("dbt_start_s") is None:
+        return None
+    return 1000 * (r["incremental_build_s"] - r["dbt_start_s"]) / r["incremental_build_nodes"]
+
+
+@derived("dbt_start_share", "dbt's start (a build that selects nothing) ÷ the one-day build")
+def dbt_start_share(results: dict[str, dict]) -> float | None:
+    r = results.get("warehouse_builds")
+    if not r or r.get("dbt_start_s") is None:
+        return None
+    return r["dbt_start_s"] / r["incremental_build_s"]
 
 
 @derived(

@@ -212,7 +212,7 @@
               select row_id from {{ store.identifier }}__new
               where row_hash in (select row_hash from {{ store.identifier }}__differing)))) as differing_rows;
     {%- endif %}
-    analyze {{ store }};
+    {{ analyze_if_stale(store) }};
     {%- endif %}
 {%- endmacro %}
 

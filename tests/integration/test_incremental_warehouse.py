@@ -171,6 +171,23 @@ DAY_1_KEPT, DAY_1_ROWS = "incremental_day_1", "incremental_day_1_rows"
 VIEWS = "select table_name from information_schema.views where table_schema = %s order by 1"
 
 
+ANALYZED_PARTIES, ANALYZED_PROFILES = (
+    "intermediate.int_entities_resolved",
+    "intermediate.int_entity_credit_profile",
+)
+
+
+def _analyses(url: str) -> dict[str, tuple[int, int]]:
+    """Per intermediate table: how many times it was analyzed (by hand or by a build) and its
+    rows written since the last time."""
+    rows = query(
+        url,
+        "select schemaname || '.' || relname, analyze_count, n_mod_since_analyze from pg_stat_user_tables "
+        "where schemaname = 'intermediate'",
+    )
+    return {name: (count, written) for name, count, written in rows}
+
+
 def _differing_rows(url: str, schema: str, copy: str, table: str) -> int:
     """Rows of one table and not the other, each way (as multisets)."""
     return query(
@@ -316,7 +333,18 @@ def three_builds(pg_server, tmp_path_factory):
                 f"create table {KEPT_BEFORE_DAY_2}.{model['name']} as "
                 f"select t.*, t.xmin::text as written_by from intermediate.{model['name']} t",
             )
+        # two kept tables with fresh statistics, as a steady state leaves them (the full build's
+        # own writes count as made after its ANALYZE); the parties' own parameters make any
+        # write worth one, and day 2 adds a party (the moved penalty's new subject)
+        query(url, f"analyze {ANALYZED_PARTIES}, {ANALYZED_PROFILES}")
+        query(
+            url,
+            f"alter table {ANALYZED_PARTIES} set "
+            "(autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0)",
+        )
+        analyses_before_day_2 = _analyses(url)
         _build(url, settings, "day2_incremental", day_2)
+        analyses_after_day_2 = _analyses(url)
         rows_of_changed_entities = {
             model["name"]: _rows_of_changed_entities(url, model) for model in kept_per_entity
         }
@@ -399,6 +427,7 @@ def three_builds(pg_server, tmp_path_factory):
             "early_tax_grades": (grade_day_1, grade_day_2),
             "kept_versions": (kept_before, kept_after),
             "unanalyzed_writes": unanalyzed_writes,
+            "analyses": (analyses_before_day_2, analyses_after_day_2),
             "rows_of_changed_entities": rows_of_changed_entities,
         }
 
@@ -430,6 +459,24 @@ def test_a_daily_build_analyzes_only_the_raw_tables_written_past_autovacuums_thr
     assert "analyze raw.parking;" not in day_2 and "analyze raw.penalty;" not in day_2
     writes = three_builds["unanalyzed_writes"]
     assert writes["parking"] >= 1 and writes["penalty"] == 1 and writes["tax_credit"] == 0, writes
+
+
+def test_a_daily_build_analyzes_a_kept_table_only_when_its_writes_pass_autovacuums_threshold(three_builds):
+    before, after = three_builds["analyses"]
+    # the profiles' day-2 rows (a handful, the changed entities') are written, below 50 + 10 %
+    assert after[ANALYZED_PROFILES][1] > 0, after[ANALYZED_PROFILES]
+    assert after[ANALYZED_PROFILES][0] == before[ANALYZED_PROFILES][0]
+    # the parties' new row, written in the model's own transaction, passes their threshold of 0
+    assert after[ANALYZED_PARTIES][0] == before[ANALYZED_PARTIES][0] + 1
+    # every intermediate model has statistics, those the build created anew too (a new
+    # table's counts start again)
+    built = [
+        "intermediate." + node.rsplit(".", 1)[-1]
+        for node in three_builds["ran"]["day2_incremental"]
+        if node.startswith("model.")
+    ]
+    analyzed = {name: after[name][0] for name in built if name in after}
+    assert len(analyzed) > 10 and min(analyzed.values()) >= 1, analyzed
 
 
 def test_a_daily_build_leaves_the_policy_the_last_build_loaded(three_builds):
