@@ -56,7 +56,7 @@ def _ingest(ctx: Context, entries: list[dict]) -> int:
 
 # A selection that matches no node: dbt starts, loads its saved parse, finds nothing to do
 # and stops before the hooks, which gives the cost of starting dbt at all.
-NOTHING_SELECTED = ["--select", "tag:xinyong_bench_selects_nothing"]
+NOTHING_SELECTED = ("--select", "tag:xinyong_bench_selects_nothing")
 
 
 def _bare_dbt_build(
@@ -101,15 +101,19 @@ def _bare_dbt_build(
     return seconds
 
 
+def _run_results(ctx: Context, label: str) -> dict:
+    """The run_results.json that the build labelled `label` left (kept by _bare_dbt_build)."""
+    return json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
+
+
 def _nodes_run(ctx: Context, label: str) -> int:
     """How many nodes (models, tests, seeds, hooks) a build ran, from its run_results.json."""
-    results = json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
-    return len(results["results"])
+    return len(_run_results(ctx, label)["results"])
 
 
 def _model_seconds(ctx: Context, label: str, name_part: str) -> float:
     """Own execution time of the models whose name holds `name_part`, from dbt's run_results.json."""
-    results = json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
+    results = _run_results(ctx, label)
     return sum(
         r["execution_time"]
         for r in results["results"]
@@ -120,7 +124,7 @@ def _model_seconds(ctx: Context, label: str, name_part: str) -> float:
 def _time_split(ctx: Context, label: str, slowest: int = 8) -> dict:
     """Where a build's time went (run_results.json): summed own time per resource type, and
     the slowest nodes; with two dbt threads the sums exceed the wall time."""
-    results = json.loads((ctx.scratch / f"dbt-{label}" / "run_results.json").read_text(encoding="utf-8"))
+    results = _run_results(ctx, label)
     by_type: dict[str, float] = {}
     for r in results["results"]:
         kind = r["unique_id"].split(".", 1)[0]
@@ -183,7 +187,7 @@ def warehouse_builds(ctx: Context) -> dict:
     daily_gate, daily_gate_outcome = _gate(ctx, next_day)
     # what any build pays before its first node: dbt's start (after the builds above, so
     # with the same saved parse and warm caches)
-    dbt_start = _bare_dbt_build(ctx, "nothing", day=next_day, selection=tuple(NOTHING_SELECTED))
+    dbt_start = _bare_dbt_build(ctx, "nothing", day=next_day, selection=NOTHING_SELECTED)
     with warehouse.transaction(ctx.warehouse_url) as conn, conn.cursor() as cur:
         cur.execute(f"select count(*) from {schemas.CANDIDATE}.entity_credit_profile")
         entities = cur.fetchone()[0]
